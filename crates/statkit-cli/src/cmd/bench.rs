@@ -1,0 +1,10 @@
+//! `statkit bench` (in progress).
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {}
+
+pub fn run(_args: BenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("statkit bench: not built yet")
+}

@@ -1,0 +1,58 @@
+//! The `statkit` command. Parses arguments, hands each subcommand to the
+//! crate that does the work, and turns the outcome into an exit code: 0 on
+//! success, 1 when a command ran and failed, 2 for unusable arguments or
+//! configuration.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// statkit: application metrics. A statsd-compatible server, a client, and
+/// the tools around them.
+#[derive(Debug, Parser)]
+#[command(name = "statkit", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: statsd ingest, aggregation, sinks, admin port.
+    Serve(cmd::serve::ServeArgs),
+    /// Send a command to a running server's admin port.
+    Ctl(cmd::ctl::CtlArgs),
+    /// Send statsd lines to a server, from the shell.
+    Send(cmd::send::SendArgs),
+    /// Load-test a statsd server and check what it flushed.
+    Bench(cmd::bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Ctl(args) => cmd::ctl::run(args),
+        Command::Send(args) => cmd::send::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("statkit: {error:#}");
+            ExitCode::from(cmd::exit_code(&error))
+        }
+    }
+}
+
+/// Output piped into `head` that closes early is not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
