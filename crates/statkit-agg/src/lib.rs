@@ -1,1 +1,27 @@
-//! (in progress)
+//! Aggregation for statkit: statsd samples in, flush snapshots out.
+//!
+//! - [`Table`]: what one receiving thread accumulates between flushes; no
+//!   locks, no allocation for a key seen before.
+//! - [`Aggregator`]: the state kept across flushes; drains tables and, at
+//!   each flush, produces a [`Snapshot`] with etsy statsd 0.9's semantics.
+//! - [`summary`]: timer statistics (etsy-exact, or weighted by sample rate).
+//! - [`Sketch`]: the log-linear histogram a timer switches to past its
+//!   exact-value limit.
+//!
+//! Nothing here does I/O or reads a clock except to time its own work.
+
+mod aggregator;
+mod names;
+pub mod sketch;
+mod snapshot;
+pub mod summary;
+mod table;
+mod timer;
+
+pub use aggregator::{Aggregator, Deletion, Gauge, HistogramSetting, Kind, Options};
+pub use names::NameMap;
+pub use sketch::Sketch;
+pub use snapshot::{CounterFlush, Snapshot};
+pub use summary::{Bin, InvalidPercentile, Percentile, Threshold, TimerStats, TimerSummary};
+pub use table::{IngestCounts, Table, TableOptions};
+pub use timer::{SampleWeighting, TimerValues};

@@ -1,0 +1,384 @@
+//! The state that survives from one flush to the next, and the flush.
+//!
+//! Receivers fill [`Table`]s; the [`Aggregator`] drains them ([`absorb`]),
+//! and at the end of each interval turns its state into a [`Snapshot`]
+//! ([`flush`]) and resets it the way etsy statsd 0.9 does: counters go back
+//! to zero (or are deleted), timers and sets are emptied (or deleted), gauges
+//! keep their value (or expire after `gauges_max_ttl` idle flushes).
+//!
+//! [`absorb`]: Aggregator::absorb
+//! [`flush`]: Aggregator::flush
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::names::NameMap;
+use crate::snapshot::{CounterFlush, Snapshot};
+use crate::summary::{summarize, Bin, Percentile};
+use crate::table::{IngestCounts, Table, TableOptions};
+use crate::timer::TimerValues;
+
+/// etsy's `histogram` setting: timers whose key contains `metric` get bins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramSetting {
+    /// A substring of the key; the first setting that matches wins, and an
+    /// empty string matches every timer.
+    pub metric: String,
+    pub bins: Vec<Bin>,
+}
+
+/// Which idle series a flush deletes instead of resetting (etsy's
+/// `deleteCounters`, `deleteGauges`, `deleteTimers`, `deleteSets`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deletion {
+    pub counters: bool,
+    pub gauges: bool,
+    pub timers: bool,
+    pub sets: bool,
+}
+
+/// Everything that shapes a flush.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub table: TableOptions,
+    /// The flush interval in milliseconds (rates are per second of it).
+    pub interval_ms: f64,
+    pub percentiles: Arc<[Percentile]>,
+    pub histograms: Vec<HistogramSetting>,
+    pub deletion: Deletion,
+    /// Flushes a gauge survives without a new value when gauges are deleted.
+    pub gauges_max_ttl: u32,
+    /// Prefix of the server's own counters (etsy's `prefixStats`).
+    pub prefix_stats: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            table: TableOptions::default(),
+            interval_ms: 10_000.0,
+            percentiles: Arc::from([Percentile::new(90.0).expect("90 is a valid threshold")]),
+            histograms: Vec::new(),
+            deletion: Deletion::default(),
+            gauges_max_ttl: 1,
+            prefix_stats: "statsd".into(),
+        }
+    }
+}
+
+/// A gauge's value and, when gauges expire, the flushes it has left.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gauge {
+    pub value: f64,
+    ttl: Option<u32>,
+}
+
+/// The kinds of series the admin port can list and delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counters,
+    Gauges,
+    Timers,
+    Sets,
+}
+
+/// Names of the counters etsy keeps about itself.
+#[derive(Clone, Debug)]
+struct OwnNames {
+    bad_lines: Vec<u8>,
+    packets: Vec<u8>,
+    lines: Vec<u8>,
+    timestamp_lag: Vec<u8>,
+}
+
+/// Aggregated state between flushes. See the module documentation.
+#[derive(Debug)]
+pub struct Aggregator {
+    options: Options,
+    own: OwnNames,
+    counters: NameMap<f64>,
+    gauges: NameMap<Gauge>,
+    timers: NameMap<TimerValues>,
+    sets: NameMap<NameMap<()>>,
+    counts: IngestCounts,
+    last_flush: Option<u64>,
+}
+
+impl Aggregator {
+    pub fn new(options: Options) -> Self {
+        let prefix = &options.prefix_stats;
+        let own = OwnNames {
+            bad_lines: format!("{prefix}.bad_lines_seen").into_bytes(),
+            packets: format!("{prefix}.packets_received").into_bytes(),
+            lines: format!("{prefix}.metrics_received").into_bytes(),
+            timestamp_lag: format!("{prefix}.timestamp_lag").into_bytes(),
+        };
+        let mut counters = NameMap::default();
+        for name in [&own.bad_lines, &own.packets, &own.lines] {
+            counters.get_or_insert_with(name, usize::MAX, || 0.0);
+        }
+        Self {
+            options,
+            own,
+            counters,
+            gauges: NameMap::default(),
+            timers: NameMap::default(),
+            sets: NameMap::default(),
+            counts: IngestCounts::default(),
+            last_flush: None,
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Moves everything `table` accumulated into the aggregate and empties
+    /// the table (keeping its allocations for the next interval).
+    pub fn absorb(&mut self, table: &mut Table) {
+        let limit = self.options.table.max_series;
+        let mut refused = 0;
+        for (name, value) in table.counters.iter() {
+            match self.counters.get_or_insert_with(name, limit, || 0.0) {
+                Some(total) => *total += value,
+                None => refused += 1,
+            }
+        }
+        let ttl = self
+            .options
+            .deletion
+            .gauges
+            .then_some(self.options.gauges_max_ttl);
+        for (name, change) in table.gauges.iter() {
+            match self.gauges.get_mut(name) {
+                Some(gauge) => {
+                    *gauge = Gauge {
+                        value: change.resolve(Some(gauge.value)),
+                        ttl,
+                    }
+                }
+                None => match self
+                    .gauges
+                    .get_or_insert_with(name, limit, || Gauge { value: 0.0, ttl })
+                {
+                    Some(gauge) => gauge.value = change.resolve(None),
+                    None => refused += 1,
+                },
+            }
+        }
+        let exact_limit = self.options.table.timer_exact_limit;
+        for (name, values) in table.timers.iter_mut() {
+            match self
+                .timers
+                .get_or_insert_with(name, limit, TimerValues::default)
+            {
+                Some(timer) => timer.absorb(values, exact_limit),
+                None => refused += 1,
+            }
+        }
+        for (name, members) in table.sets.iter() {
+            match self.sets.get_or_insert_with(name, limit, NameMap::default) {
+                Some(set) => members.iter().for_each(|(m, _)| {
+                    set.get_or_insert_with(m, usize::MAX, || ());
+                }),
+                None => refused += 1,
+            }
+        }
+        let counts = std::mem::take(&mut table.counts);
+        self.count_ingest(&counts);
+        self.counts.refused_series += refused;
+        table.counters.clear();
+        table.gauges.clear();
+        table.timers.clear();
+        table.sets.clear();
+    }
+
+    fn count_ingest(&mut self, counts: &IngestCounts) {
+        self.counts.add(counts);
+        for (name, n) in [
+            (&self.own.bad_lines, counts.bad_lines),
+            (&self.own.packets, counts.packets),
+            (&self.own.lines, counts.lines),
+        ] {
+            if let Some(total) = self.counters.get_or_insert_with(name, usize::MAX, || 0.0) {
+                *total += n as f64;
+            }
+        }
+    }
+
+    /// Ends the interval at `timestamp` (unix seconds): reports it and
+    /// resets the state for the next one.
+    pub fn flush(&mut self, timestamp: u64) -> Snapshot {
+        if let Some(previous) = self.last_flush {
+            let lag = timestamp as f64 - previous as f64 - self.options.interval_ms / 1000.0;
+            if let Some(gauge) =
+                self.gauges
+                    .get_or_insert_with(&self.own.timestamp_lag, usize::MAX, || Gauge {
+                        value: 0.0,
+                        ttl: None,
+                    })
+            {
+                gauge.value = lag;
+            }
+        }
+        self.last_flush = Some(timestamp);
+        let started = Instant::now();
+        let snapshot = self.report(timestamp, started);
+        self.reset();
+        snapshot
+    }
+
+    fn report(&mut self, timestamp: u64, started: Instant) -> Snapshot {
+        let o = &self.options;
+        let seconds = o.interval_ms / 1000.0;
+        let mut snapshot = Snapshot::new(timestamp, o.interval_ms, o.percentiles.clone());
+        for (name, &count) in self.counters.iter() {
+            snapshot.push_counter(
+                name,
+                CounterFlush {
+                    count,
+                    rate: count / seconds,
+                },
+            );
+        }
+        let mut sketched = 0;
+        for (name, values) in self.timers.iter_mut() {
+            let bins = o
+                .histograms
+                .iter()
+                .find(|h| contains(name, h.metric.as_bytes()))
+                .map_or(&[][..], |h| &h.bins);
+            let summary = summarize(values, &o.percentiles, bins, o.interval_ms);
+            sketched += usize::from(summary.stats.as_ref().is_some_and(|s| s.sketched));
+            snapshot.push_timer(name, summary);
+        }
+        for (name, gauge) in self.gauges.iter() {
+            snapshot.push_gauge(name, gauge.value);
+        }
+        for (name, members) in self.sets.iter() {
+            snapshot.push_set(name, members.len() as u64);
+        }
+        snapshot.num_stats = snapshot.len();
+        snapshot.processing_time_ms = started.elapsed().as_millis() as u64;
+        let c = &self.counts;
+        snapshot.own = vec![
+            ("events_received", c.events as f64),
+            ("service_checks_received", c.service_checks as f64),
+            ("series_refused", c.refused_series as f64),
+            ("oversized_datagrams", c.oversized as f64),
+            ("timers_sketched", sketched as f64),
+        ];
+        snapshot
+    }
+
+    fn reset(&mut self) {
+        let deletion = self.options.deletion;
+        if deletion.counters {
+            // etsy keeps (and zeroes) any counter whose name contains one of
+            // its own three counter names.
+            let own = [
+                &b"packets_received"[..],
+                b"metrics_received",
+                b"bad_lines_seen",
+            ];
+            self.counters
+                .retain(|name, _| own.iter().any(|o| contains(name, o)));
+        }
+        self.counters.iter_mut().for_each(|(_, v)| *v = 0.0);
+        if deletion.timers {
+            self.timers.clear();
+        } else {
+            self.timers.iter_mut().for_each(|(_, t)| t.clear());
+        }
+        if deletion.sets {
+            self.sets.clear();
+        } else {
+            self.sets
+                .iter_mut()
+                .for_each(|(_, s)| *s = NameMap::default());
+        }
+        if deletion.gauges {
+            self.gauges.retain(|_, gauge| match &mut gauge.ttl {
+                Some(ttl) => {
+                    *ttl = ttl.saturating_sub(1);
+                    *ttl >= 1
+                }
+                None => true,
+            });
+        }
+        self.counts = IngestCounts::default();
+    }
+
+    /// Current counters, for the admin port.
+    pub fn counters(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.counters.iter().map(|(k, v)| (k, *v))
+    }
+
+    /// Current gauges, for the admin port.
+    pub fn gauges(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.gauges.iter().map(|(k, g)| (k, g.value))
+    }
+
+    /// Current timers and their values this interval, for the admin port.
+    pub fn timers(&self) -> impl Iterator<Item = (&[u8], &TimerValues)> {
+        self.timers.iter()
+    }
+
+    /// Current sets and their members this interval, for the admin port.
+    pub fn sets(&self) -> impl Iterator<Item = (&[u8], Vec<&[u8]>)> {
+        self.sets
+            .iter()
+            .map(|(k, members)| (k, members.iter().map(|(m, _)| m).collect()))
+    }
+
+    /// Names of `kind` that `pattern` selects, etsy's way: the exact name,
+    /// plus, for a pattern ending in `.*`, every name starting with the
+    /// pattern minus its `*`.
+    pub fn matching(&self, kind: Kind, pattern: &[u8]) -> Vec<Vec<u8>> {
+        let names: Vec<&[u8]> = match kind {
+            Kind::Counters => self.counters.iter().map(|(k, _)| k).collect(),
+            Kind::Gauges => self.gauges.iter().map(|(k, _)| k).collect(),
+            Kind::Timers => self.timers.iter().map(|(k, _)| k).collect(),
+            Kind::Sets => self.sets.iter().map(|(k, _)| k).collect(),
+        };
+        let mut found: Vec<Vec<u8>> = names
+            .iter()
+            .filter(|n| **n == pattern)
+            .map(|n| n.to_vec())
+            .collect();
+        if let Some(folder) = pattern
+            .strip_suffix(b"*")
+            .filter(|_| pattern.ends_with(b".*"))
+        {
+            found.extend(
+                names
+                    .iter()
+                    .filter(|n| n.starts_with(folder))
+                    .map(|n| n.to_vec()),
+            );
+        }
+        found
+    }
+
+    /// Deletes one series; returns whether it existed.
+    pub fn delete(&mut self, kind: Kind, name: &[u8]) -> bool {
+        match kind {
+            Kind::Counters => self.counters.remove(name),
+            Kind::Gauges => self.gauges.remove(name),
+            Kind::Timers => self.timers.remove(name),
+            Kind::Sets => self.sets.remove(name),
+        }
+    }
+
+    /// Series currently held, over all kinds.
+    pub fn series(&self) -> usize {
+        self.counters.len() + self.gauges.len() + self.timers.len() + self.sets.len()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,154 @@
+use super::*;
+
+fn table(lines: &str) -> Table {
+    let mut t = Table::new(TableOptions::default());
+    t.ingest(lines.as_bytes());
+    t
+}
+
+fn counters(s: &Snapshot) -> Vec<(String, f64, f64)> {
+    s.counters()
+        .map(|(k, c)| (String::from_utf8(k.to_vec()).unwrap(), c.count, c.rate))
+        .collect()
+}
+
+fn gauges(s: &Snapshot) -> Vec<(String, f64)> {
+    s.gauges()
+        .map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), v))
+        .collect()
+}
+
+fn options(interval_ms: f64, deletion: Deletion) -> Options {
+    Options {
+        interval_ms,
+        deletion,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn own_counters_come_first_and_count_traffic() {
+    let mut agg = Aggregator::new(options(2_000.0, Deletion::default()));
+    agg.absorb(&mut table("a:1|c\nbad\nb:4|c|@0.5"));
+    let s = agg.flush(100);
+    assert_eq!(
+        counters(&s),
+        [
+            ("statsd.bad_lines_seen".into(), 1.0, 0.5),
+            ("statsd.packets_received".into(), 1.0, 0.5),
+            ("statsd.metrics_received".into(), 3.0, 1.5),
+            ("a".into(), 1.0, 0.5),
+            ("b".into(), 8.0, 4.0),
+        ]
+    );
+    assert_eq!(s.num_stats, 5);
+}
+
+#[test]
+fn tables_from_several_receivers_add_up() {
+    let mut agg = Aggregator::new(Options::default());
+    agg.absorb(&mut table("a:1|c\nt:5|ms\ns:x|s\ng:3|g"));
+    agg.absorb(&mut table("a:2|c\nt:7|ms\ns:y|s\ns:x|s\ng:+1|g"));
+    let s = agg.flush(1);
+    assert_eq!(counters(&s)[3], ("a".into(), 3.0, 0.3));
+    let (_, timer) = s.timers().next().unwrap();
+    assert_eq!(timer.count, 2.0);
+    assert_eq!(s.sets().collect::<Vec<_>>(), [(&b"s"[..], 2)]);
+    assert_eq!(gauges(&s), [("g".into(), 4.0)]);
+}
+
+#[test]
+fn idle_series_are_reset_but_kept_by_default() {
+    let mut agg = Aggregator::new(Options::default());
+    agg.absorb(&mut table("a:1|c\nt:5|ms\ns:x|s\ng:3|g"));
+    agg.flush(10);
+    let s = agg.flush(20);
+    assert_eq!(counters(&s)[3], ("a".into(), 0.0, 0.0));
+    let (_, timer) = s.timers().next().unwrap();
+    assert_eq!((timer.count, timer.stats.is_none()), (0.0, true));
+    assert_eq!(s.sets().collect::<Vec<_>>(), [(&b"s"[..], 0)]);
+    assert_eq!(
+        gauges(&s),
+        [("g".into(), 3.0), ("statsd.timestamp_lag".into(), 0.0)]
+    );
+}
+
+#[test]
+fn delete_idle_stats_drops_idle_series_but_not_own_counters() {
+    let all = Deletion {
+        counters: true,
+        gauges: true,
+        timers: true,
+        sets: true,
+    };
+    let mut agg = Aggregator::new(options(10_000.0, all));
+    agg.absorb(&mut table("a:1|c\nt:5|ms\ns:x|s\ng:3|g"));
+    assert_eq!(agg.flush(10).num_stats, 7);
+    let s = agg.flush(20);
+    assert_eq!(counters(&s).len(), 3);
+    assert_eq!((s.timers().count(), s.sets().count()), (0, 0));
+    // The lag gauge is the server's own and never expires.
+    assert_eq!(gauges(&s), [("statsd.timestamp_lag".into(), 0.0)]);
+}
+
+#[test]
+fn gauges_expire_after_their_ttl() {
+    let mut agg = Aggregator::new(Options {
+        gauges_max_ttl: 2,
+        ..options(
+            1_000.0,
+            Deletion {
+                gauges: true,
+                ..Deletion::default()
+            },
+        )
+    });
+    agg.absorb(&mut table("g:3|g"));
+    assert_eq!(gauges(&agg.flush(1)), [("g".into(), 3.0)]);
+    assert_eq!(gauges(&agg.flush(2))[0], ("g".into(), 3.0));
+    assert!(gauges(&agg.flush(3)).iter().all(|(k, _)| k != "g"));
+}
+
+#[test]
+fn timestamp_lag_measures_late_flushes() {
+    let mut agg = Aggregator::new(options(10_000.0, Deletion::default()));
+    agg.flush(100);
+    let s = agg.flush(112);
+    assert_eq!(gauges(&s), [("statsd.timestamp_lag".into(), 2.0)]);
+}
+
+#[test]
+fn admin_patterns_match_exact_names_and_folders() {
+    let mut agg = Aggregator::new(Options::default());
+    agg.absorb(&mut table("a.b.c:1|c\na.b:1|c\na.bc:1|c\nx:1|c"));
+    assert_eq!(agg.matching(Kind::Counters, b"a.b"), [b"a.b".to_vec()]);
+    assert_eq!(agg.matching(Kind::Counters, b"a.b.*"), [b"a.b.c".to_vec()]);
+    assert!(agg.matching(Kind::Counters, b"a.*x").is_empty());
+    assert!(agg.delete(Kind::Counters, b"x"));
+    assert!(!agg.delete(Kind::Counters, b"x"));
+    assert_eq!(agg.counters().count(), 6);
+}
+
+#[test]
+fn own_stats_report_events_and_refusals() {
+    let mut agg = Aggregator::new(Options {
+        table: TableOptions {
+            max_series: 4,
+            ..TableOptions::default()
+        },
+        ..Options::default()
+    });
+    let mut t = Table::new(TableOptions {
+        max_series: 4,
+        ..TableOptions::default()
+    });
+    t.ingest(b"_e{1,1}:a|b\n_sc|x|1\nn:1|c");
+    agg.absorb(&mut t);
+    // Three own counters plus `n` fill the aggregator's four series.
+    agg.absorb(&mut table("m:1|c"));
+    let s = agg.flush(1);
+    let own: Vec<(&str, f64)> = s.own.clone();
+    assert!(own.contains(&("events_received", 1.0)));
+    assert!(own.contains(&("service_checks_received", 1.0)));
+    assert!(own.contains(&("series_refused", 1.0)));
+}

@@ -1,0 +1,111 @@
+//! The immutable result of one flush, handed to every sink.
+//!
+//! A snapshot owns copies of its series names in one buffer, so sinks on
+//! other threads can read it (behind an `Arc`) while the aggregator goes on
+//! with the next interval.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::summary::{Percentile, TimerSummary};
+
+/// A name stored in a snapshot's buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Span(Range<u32>);
+
+/// A counter's flush: the interval's total and per-second rate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CounterFlush {
+    pub count: f64,
+    pub rate: f64,
+}
+
+/// Everything one flush reports. Series appear in etsy's order: insertion
+/// order per kind.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Unix seconds of the flush (etsy's rounded `Date.now() / 1000`).
+    pub timestamp: u64,
+    /// The configured flush interval in milliseconds.
+    pub interval_ms: f64,
+    /// The percent thresholds the timer summaries refer to by index.
+    pub percentiles: Arc<[Percentile]>,
+    names: Vec<u8>,
+    counters: Vec<(Span, CounterFlush)>,
+    timers: Vec<(Span, TimerSummary)>,
+    gauges: Vec<(Span, f64)>,
+    sets: Vec<(Span, u64)>,
+    /// etsy's `numStats`: series of every kind in this flush.
+    pub num_stats: usize,
+    /// Milliseconds spent computing the flush (etsy's `processing_time`).
+    pub processing_time_ms: u64,
+    /// statkit's own per-interval metrics beyond etsy's, as
+    /// `(name under the self-metric prefix, value)`.
+    pub own: Vec<(&'static str, f64)>,
+}
+
+impl Snapshot {
+    pub(crate) fn new(timestamp: u64, interval_ms: f64, percentiles: Arc<[Percentile]>) -> Self {
+        Self {
+            timestamp,
+            interval_ms,
+            percentiles,
+            ..Self::default()
+        }
+    }
+
+    fn span(&mut self, name: &[u8]) -> Span {
+        let start = self.names.len() as u32;
+        self.names.extend_from_slice(name);
+        Span(start..self.names.len() as u32)
+    }
+
+    fn name(&self, span: &Span) -> &[u8] {
+        &self.names[span.0.start as usize..span.0.end as usize]
+    }
+
+    pub(crate) fn push_counter(&mut self, name: &[u8], flush: CounterFlush) {
+        let span = self.span(name);
+        self.counters.push((span, flush));
+    }
+
+    pub(crate) fn push_timer(&mut self, name: &[u8], summary: TimerSummary) {
+        let span = self.span(name);
+        self.timers.push((span, summary));
+    }
+
+    pub(crate) fn push_gauge(&mut self, name: &[u8], value: f64) {
+        let span = self.span(name);
+        self.gauges.push((span, value));
+    }
+
+    pub(crate) fn push_set(&mut self, name: &[u8], members: u64) {
+        let span = self.span(name);
+        self.sets.push((span, members));
+    }
+
+    pub fn counters(&self) -> impl Iterator<Item = (&[u8], &CounterFlush)> {
+        self.counters.iter().map(|(s, c)| (self.name(s), c))
+    }
+
+    pub fn timers(&self) -> impl Iterator<Item = (&[u8], &TimerSummary)> {
+        self.timers.iter().map(|(s, t)| (self.name(s), t))
+    }
+
+    pub fn gauges(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.gauges.iter().map(|(s, g)| (self.name(s), *g))
+    }
+
+    pub fn sets(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.sets.iter().map(|(s, n)| (self.name(s), *n))
+    }
+
+    /// Number of series of every kind (what `numStats` reports).
+    pub fn len(&self) -> usize {
+        self.counters.len() + self.timers.len() + self.gauges.len() + self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
