@@ -101,6 +101,8 @@ pub struct Aggregator {
     timers: NameMap<TimerValues>,
     sets: NameMap<NameMap<()>>,
     counts: IngestCounts,
+    /// Everything ingested since start; never reset.
+    totals: IngestCounts,
     last_flush: Option<u64>,
 }
 
@@ -125,6 +127,7 @@ impl Aggregator {
             timers: NameMap::default(),
             sets: NameMap::default(),
             counts: IngestCounts::default(),
+            totals: IngestCounts::default(),
             last_flush: None,
         }
     }
@@ -195,6 +198,7 @@ impl Aggregator {
 
     fn count_ingest(&mut self, counts: &IngestCounts) {
         self.counts.add(counts);
+        self.totals.add(counts);
         for (name, n) in [
             (&self.own.bad_lines, counts.bad_lines),
             (&self.own.packets, counts.packets),
@@ -307,6 +311,11 @@ impl Aggregator {
             });
         }
         self.counts = IngestCounts::default();
+    }
+
+    /// What every absorbed table received since start.
+    pub fn ingested(&self) -> IngestCounts {
+        self.totals
     }
 
     /// Current counters, for the admin port.

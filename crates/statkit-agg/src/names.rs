@@ -163,7 +163,7 @@ impl<V> NameMap<V> {
 
     /// Rebuilds the arena, slots and index without removed names.
     fn compact(&mut self) {
-        let hasher = self.hasher.clone();
+        let hasher = self.hasher;
         let old = std::mem::replace(
             self,
             Self {

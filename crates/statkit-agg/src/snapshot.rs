@@ -45,7 +45,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub(crate) fn new(timestamp: u64, interval_ms: f64, percentiles: Arc<[Percentile]>) -> Self {
+    /// An empty flush; the aggregator fills it.
+    pub fn new(timestamp: u64, interval_ms: f64, percentiles: Arc<[Percentile]>) -> Self {
         Self {
             timestamp,
             interval_ms,

@@ -1,1 +1,223 @@
-//! (in progress)
+//! `statkit serve` as a library: a statsd server with etsy statsd 0.9's
+//! aggregation, Graphite and console sinks, and etsy's admin port.
+//!
+//! The server is a function of its configuration, its already-bound
+//! sockets and a shutdown future: [`Listeners::bind`] then [`run`]. Binding
+//! first lets callers (and tests, with port 0) learn the real addresses.
+//!
+//! Inside, data flows one way:
+//!
+//! ```text
+//! source::datagram (UDP/Unix threads) ─┐
+//! source::tcp (async connections) ─────┼─> Table per receiver ─> flush (thread) ─> Aggregator::flush
+//!                                      │                                              │ Arc<Snapshot>
+//! admin (reads and deletes) ───────────┘                                 sink::Queue per sink ─> graphite, console
+//! ```
+
+mod admin;
+pub mod config;
+mod flush;
+pub mod listeners;
+mod sink;
+mod source;
+mod state;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use statkit_agg::{Aggregator, Table};
+use statkit_wire::graphite::Names;
+use tokio::sync::watch;
+
+pub use config::{Config, ConfigError, RawConfig};
+pub use listeners::{BindError, Listeners};
+
+use sink::Queue;
+use state::Shared;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("cannot start a receiver thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("cannot use a listening socket: {0}")]
+    Socket(#[source] std::io::Error),
+}
+
+/// Runs the server until `shutdown` completes, then stops receiving, makes
+/// a final flush to every sink and waits (a bounded time) for the sinks to
+/// deliver it.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let started = state::unix_now();
+    let table = || Arc::new(Mutex::new(Table::new(config.aggregation.table)));
+    let udp_tables: Vec<_> = listeners.udp.iter().map(|_| table()).collect();
+    let tcp_table = table();
+    let unix_table = listeners.unix.as_ref().map(|_| table());
+
+    let (queues, sinks) = start_sinks(&config, started);
+    let shared = Arc::new(Shared {
+        tables: udp_tables
+            .iter()
+            .chain([&tcp_table])
+            .chain(unix_table.iter())
+            .cloned()
+            .collect(),
+        aggregator: Mutex::new(Aggregator::new(config.aggregation.clone())),
+        queues,
+        healthy: AtomicBool::new(true),
+        started,
+        last_message: AtomicU64::new(started),
+        bad_lines: AtomicU64::new(0),
+        udp_inodes: listeners
+            .udp
+            .iter()
+            .filter_map(source::kernel::inode)
+            .collect(),
+        tcp_refused: Arc::new(AtomicU64::new(0)),
+        config,
+    });
+
+    let stop_receiving = Arc::new(AtomicBool::new(false));
+    let receivers = start_receivers(
+        &shared,
+        listeners.udp,
+        udp_tables,
+        listeners.unix.map(|(s, _)| s),
+        unix_table,
+        &stop_receiving,
+    )?;
+    let unix_path = shared.config.unix_socket.clone();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tcp = tokio::net::TcpListener::from_std(nonblocking(listeners.tcp)?)
+        .map_err(ServeError::Socket)?;
+    let tcp_task = tokio::spawn(source::tcp::serve(
+        tcp,
+        tcp_table,
+        shared.config.max_datagram,
+        shared.config.tcp_max_connections,
+        shared.tcp_refused.clone(),
+        stop_rx.clone(),
+    ));
+    let admin = tokio::net::TcpListener::from_std(nonblocking(listeners.admin)?)
+        .map_err(ServeError::Socket)?;
+    let admin_task = tokio::spawn(admin::serve(admin, shared.clone(), stop_rx));
+
+    let (flush_tx, flush_rx) = std::sync::mpsc::channel();
+    let flusher = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("statkit-flush".into())
+            .spawn(move || flush::run(shared, flush_rx))
+            .map_err(ServeError::Thread)?
+    };
+
+    shutdown.await;
+    tracing::info!("shutting down: receiving what is queued, then a final flush");
+    stop_receiving.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    let _ = tcp_task.await;
+    let _ = admin_task.await;
+    join_all(receivers).await;
+    drop(flush_tx);
+    join_all(vec![flusher]).await;
+    for queue in &shared.queues {
+        queue.close();
+    }
+    let grace = sink::graphite::SHUTDOWN_GRACE + Duration::from_secs(1);
+    if tokio::time::timeout(grace, futures_join(sinks))
+        .await
+        .is_err()
+    {
+        tracing::error!("sinks did not finish delivering the final flush in time");
+    }
+    if let Some(path) = unix_path {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn nonblocking(listener: std::net::TcpListener) -> Result<std::net::TcpListener, ServeError> {
+    listener.set_nonblocking(true).map_err(ServeError::Socket)?;
+    Ok(listener)
+}
+
+fn start_sinks(
+    config: &Config,
+    started: u64,
+) -> (Vec<Arc<Queue>>, Vec<tokio::task::JoinHandle<()>>) {
+    let names = Names::new(&config.naming);
+    let mut queues = Vec::new();
+    let mut tasks = Vec::new();
+    for address in &config.graphite {
+        let queue = Arc::new(Queue::new(format!("graphite {address}"), config.sink_queue));
+        tasks.push(tokio::spawn(sink::graphite::run(
+            address.clone(),
+            names.clone(),
+            queue.clone(),
+            started,
+        )));
+        queues.push(queue);
+    }
+    if config.console {
+        let queue = Arc::new(Queue::new("console".into(), config.sink_queue));
+        tasks.push(tokio::spawn(sink::console::run(queue.clone())));
+        queues.push(queue);
+    }
+    (queues, tasks)
+}
+
+fn start_receivers(
+    shared: &Shared,
+    udp: Vec<std::net::UdpSocket>,
+    udp_tables: Vec<Arc<Mutex<Table>>>,
+    unix: Option<std::os::unix::net::UnixDatagram>,
+    unix_table: Option<Arc<Mutex<Table>>>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<JoinHandle<()>>, ServeError> {
+    let max = shared.config.max_datagram;
+    let mut threads = Vec::new();
+    for (i, (socket, table)) in udp.into_iter().zip(udp_tables).enumerate() {
+        let stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("statkit-udp-{i}"))
+            .spawn(move || source::datagram::receive(&socket, &table, &stop, max))
+            .map_err(ServeError::Thread)?;
+        threads.push(thread);
+    }
+    if let (Some(socket), Some(table)) = (unix, unix_table) {
+        let stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("statkit-unix".into())
+            .spawn(move || source::datagram::receive(&socket, &table, &stop, max))
+            .map_err(ServeError::Thread)?;
+        threads.push(thread);
+    }
+    Ok(threads)
+}
+
+/// Joins threads without blocking the async runtime.
+async fn join_all(threads: Vec<JoinHandle<()>>) {
+    let _ = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            if thread.join().is_err() {
+                tracing::error!("a server thread panicked");
+            }
+        }
+    })
+    .await;
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}

@@ -1,10 +1,169 @@
-//! `statkit serve` (in progress).
+//! `statkit serve`: flags and environment become a [`RawConfig`] laid over
+//! the config file's; then bind, print the addresses, and run until SIGTERM
+//! or SIGINT.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+use anyhow::Context;
+use statkit_serve::{Config, Listeners, RawConfig};
 
-pub fn run(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("statkit serve: not built yet")
+use super::UsageError;
+
+/// Run the statsd server. Every flag can also come from the environment
+/// (`STATKIT_<FLAG>`) or the TOML file given to --config (same names, with
+/// `_` for `-`); flags win over the environment, which wins over the file.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "STATKIT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address for statsd over UDP and TCP [default: 127.0.0.1:8125].
+    #[arg(long, env = "STATKIT_STATSD", value_name = "ADDR")]
+    statsd: Option<String>,
+    /// Address of the etsy-compatible admin port [default: 127.0.0.1:8126].
+    #[arg(long, env = "STATKIT_ADMIN", value_name = "ADDR")]
+    admin: Option<String>,
+    /// Also receive statsd datagrams on this Unix socket.
+    #[arg(long, env = "STATKIT_UNIX_SOCKET", value_name = "PATH")]
+    unix_socket: Option<PathBuf>,
+    /// Send every flush to this Graphite plaintext receiver (repeatable).
+    #[arg(
+        long = "graphite",
+        env = "STATKIT_GRAPHITE",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    graphite: Vec<String>,
+    /// Seconds between flushes; fractions allowed [default: 10].
+    #[arg(long, env = "STATKIT_FLUSH_INTERVAL", value_name = "SECONDS")]
+    flush_interval: Option<f64>,
+    /// Timer percentile to report; negative means the top N% (repeatable) [default: 90].
+    #[arg(
+        long = "percent-threshold",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_delimiter = ','
+    )]
+    percent_threshold: Vec<f64>,
+    /// Print every flush on standard output.
+    #[arg(long, env = "STATKIT_CONSOLE")]
+    console: bool,
+    /// UDP receiver threads, each with its own SO_REUSEPORT socket [default: cores, at most 4].
+    #[arg(long, env = "STATKIT_RECEIVERS", value_name = "N")]
+    receivers: Option<usize>,
+    /// Receive buffer (SO_RCVBUF) per UDP socket in bytes [default: 8 MiB; capped by net.core.rmem_max].
+    #[arg(long, env = "STATKIT_RCVBUF", value_name = "BYTES")]
+    rcvbuf: Option<usize>,
+    /// How sample rates weigh timers: `etsy` (only the count) or `weighted` (every statistic) [default: etsy].
+    #[arg(long, env = "STATKIT_SAMPLE_RATES", value_name = "MODE")]
+    sample_rates: Option<String>,
+    /// Exact timer values kept per series per interval before a sketch takes over [default: 65536].
+    #[arg(long, env = "STATKIT_TIMER_EXACT_LIMIT", value_name = "N")]
+    timer_exact_limit: Option<usize>,
+    /// Series per kind accepted before new names are refused and counted [default: 1000000].
+    #[arg(long, env = "STATKIT_MAX_SERIES", value_name = "N")]
+    max_series: Option<usize>,
+    /// Delete idle counters, gauges, timers and sets instead of reporting zeros (etsy's deleteIdleStats).
+    #[arg(long, env = "STATKIT_DELETE_IDLE_STATS")]
+    delete_idle_stats: bool,
+    /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
+    #[arg(
+        long,
+        env = "STATKIT_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    log: String,
+}
+
+impl ServeArgs {
+    /// The settings given by flags or environment, for laying over the file.
+    fn overlay(&self) -> RawConfig {
+        RawConfig {
+            statsd: self.statsd.clone(),
+            admin: self.admin.clone(),
+            unix_socket: self.unix_socket.clone(),
+            graphite: (!self.graphite.is_empty()).then(|| self.graphite.clone()),
+            flush_interval: self.flush_interval,
+            percent_thresholds: (!self.percent_threshold.is_empty())
+                .then(|| self.percent_threshold.clone()),
+            console: self.console.then_some(true),
+            receivers: self.receivers,
+            rcvbuf: self.rcvbuf,
+            sample_rates: self.sample_rates.clone(),
+            timer_exact_limit: self.timer_exact_limit,
+            max_series: self.max_series,
+            delete_idle_stats: self.delete_idle_stats.then_some(true),
+            ..RawConfig::default()
+        }
+    }
+
+    fn load(&self) -> Result<Config, UsageError> {
+        let file = match &self.config {
+            Some(path) => RawConfig::from_file(path).map_err(|e| UsageError(e.to_string()))?,
+            None => RawConfig::default(),
+        };
+        Config::try_from(file.overlay(self.overlay())).map_err(|e| UsageError(e.to_string()))
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .map_err(|e| UsageError(format!("--log: {e}")))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+    let config = args.load()?;
+    let listeners = Listeners::bind(&config)?;
+    announce(&listeners, &config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("statkit-async")
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
+        statkit_serve::run(config, listeners, shutdown)
+            .await
+            .context("running the server")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints where the server listens, one `listening KIND ADDR` line each,
+/// then `ready`: scripts and tests read these (ask for port 0 and learn it).
+fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
+    let statsd = listeners.statsd_addr()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening statsd-udp {statsd}")?;
+    writeln!(out, "listening statsd-tcp {statsd}")?;
+    writeln!(out, "listening admin {}", listeners.admin_addr()?)?;
+    if let Some(path) = &config.unix_socket {
+        writeln!(out, "listening statsd-unix {}", path.display())?;
+    }
+    for graphite in &config.graphite {
+        writeln!(out, "sending graphite {graphite}")?;
+    }
+    writeln!(out, "ready")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }

@@ -1,0 +1,432 @@
+//! Configuration in two stages: [`RawConfig`] is what a TOML file, the
+//! environment and flags say (every field optional, only syntax checked);
+//! [`Config`] is the validated, resolved form the server runs with.
+//!
+//! Precedence is flags, then environment, then file, then defaults: the
+//! command line builds one `RawConfig` from flags and environment and
+//! [`RawConfig::overlay`]s it on the file's.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use statkit_agg::{Bin, Deletion, HistogramSetting, Percentile, SampleWeighting, TableOptions};
+use statkit_wire::graphite::NamingOptions;
+
+/// Default statsd address (UDP and TCP).
+pub const DEFAULT_STATSD: &str = "127.0.0.1:8125";
+/// Default admin (management) address, etsy's `mgmt_port`.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:8126";
+
+/// Why a configuration cannot be used. Every message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{setting}: cannot resolve address {value:?}: {reason}")]
+    Address {
+        setting: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+/// Settings as written, before validation. Field names are the TOML keys.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// UDP and TCP statsd listen address.
+    pub statsd: Option<String>,
+    /// Admin (etsy management) listen address.
+    pub admin: Option<String>,
+    /// A Unix datagram socket path to receive statsd on as well.
+    pub unix_socket: Option<PathBuf>,
+    /// Flush interval in seconds (fractions allowed).
+    pub flush_interval: Option<f64>,
+    pub percent_thresholds: Option<Vec<f64>>,
+    /// Graphite plaintext destinations, `host:port`.
+    pub graphite: Option<Vec<String>>,
+    /// Print every flush on standard output.
+    pub console: Option<bool>,
+    /// UDP receiver threads, each with its own SO_REUSEPORT socket.
+    pub receivers: Option<usize>,
+    /// SO_RCVBUF requested for each UDP socket, in bytes.
+    pub rcvbuf: Option<usize>,
+    /// Largest datagram accepted whole, in bytes.
+    pub max_datagram: Option<usize>,
+    /// `etsy` (default) or `weighted`.
+    pub sample_rates: Option<String>,
+    pub timer_exact_limit: Option<usize>,
+    pub max_series: Option<usize>,
+    /// Flushes a sink may fall behind before the oldest is dropped.
+    pub sink_queue: Option<usize>,
+    pub tcp_max_connections: Option<usize>,
+    pub key_sanitize: Option<bool>,
+    pub delete_idle_stats: Option<bool>,
+    pub delete_counters: Option<bool>,
+    pub delete_gauges: Option<bool>,
+    pub delete_timers: Option<bool>,
+    pub delete_sets: Option<bool>,
+    pub gauges_max_ttl: Option<u32>,
+    pub prefix_stats: Option<String>,
+    pub graphite_names: Option<RawNames>,
+    pub histogram: Option<Vec<RawHistogram>>,
+}
+
+/// etsy's `graphite` naming options.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNames {
+    pub legacy_namespace: Option<bool>,
+    pub global_prefix: Option<String>,
+    pub prefix_counter: Option<String>,
+    pub prefix_timer: Option<String>,
+    pub prefix_gauge: Option<String>,
+    pub prefix_set: Option<String>,
+    pub global_suffix: Option<String>,
+    pub flush_counts: Option<bool>,
+}
+
+/// One etsy `histogram` entry: bins for timers whose key contains `metric`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHistogram {
+    pub metric: String,
+    pub bins: Vec<RawBin>,
+}
+
+/// A bin bound: a number, or the string `"inf"`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawBin {
+    Number(f64),
+    Word(String),
+}
+
+impl RawConfig {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// `self` with every setting `top` has replaced by `top`'s.
+    pub fn overlay(self, top: RawConfig) -> RawConfig {
+        let graphite_names = match (self.graphite_names, top.graphite_names) {
+            (Some(base), Some(top)) => Some(base.overlay(top)),
+            (base, top) => top.or(base),
+        };
+        macro_rules! pick {
+            ($($field:ident),*) => { RawConfig { graphite_names, $($field: top.$field.or(self.$field)),* } };
+        }
+        pick!(
+            statsd,
+            admin,
+            unix_socket,
+            flush_interval,
+            percent_thresholds,
+            graphite,
+            console,
+            receivers,
+            rcvbuf,
+            max_datagram,
+            sample_rates,
+            timer_exact_limit,
+            max_series,
+            sink_queue,
+            tcp_max_connections,
+            key_sanitize,
+            delete_idle_stats,
+            delete_counters,
+            delete_gauges,
+            delete_timers,
+            delete_sets,
+            gauges_max_ttl,
+            prefix_stats,
+            histogram
+        )
+    }
+}
+
+impl RawNames {
+    fn overlay(self, top: RawNames) -> RawNames {
+        RawNames {
+            legacy_namespace: top.legacy_namespace.or(self.legacy_namespace),
+            global_prefix: top.global_prefix.or(self.global_prefix),
+            prefix_counter: top.prefix_counter.or(self.prefix_counter),
+            prefix_timer: top.prefix_timer.or(self.prefix_timer),
+            prefix_gauge: top.prefix_gauge.or(self.prefix_gauge),
+            prefix_set: top.prefix_set.or(self.prefix_set),
+            global_suffix: top.global_suffix.or(self.global_suffix),
+            flush_counts: top.flush_counts.or(self.flush_counts),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub statsd: SocketAddr,
+    pub admin: SocketAddr,
+    pub unix_socket: Option<PathBuf>,
+    pub graphite: Vec<String>,
+    pub console: bool,
+    pub receivers: usize,
+    pub rcvbuf: usize,
+    pub max_datagram: usize,
+    pub sink_queue: usize,
+    pub tcp_max_connections: usize,
+    pub aggregation: statkit_agg::Options,
+    pub naming: NamingOptions,
+    /// The settings as given, for the admin port's `config` command.
+    pub raw: Arc<RawConfig>,
+}
+
+fn resolve(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    let error = |reason: String| ConfigError::Address {
+        setting,
+        value: value.to_owned(),
+        reason,
+    };
+    value
+        .to_socket_addrs()
+        .map_err(|e| error(e.to_string()))?
+        .next()
+        .ok_or_else(|| error("no address found".into()))
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+fn percentiles(list: &[f64]) -> Result<Arc<[Percentile]>, ConfigError> {
+    if list.is_empty() {
+        return Err(invalid(
+            "percent_thresholds",
+            "at least one threshold is needed",
+        ));
+    }
+    list.iter()
+        .map(|&p| Percentile::new(p).map_err(|e| invalid("percent_thresholds", e.to_string())))
+        .collect()
+}
+
+fn histograms(raw: &[RawHistogram]) -> Result<Vec<HistogramSetting>, ConfigError> {
+    raw.iter()
+        .map(|h| {
+            let bins = h
+                .bins
+                .iter()
+                .map(|b| match b {
+                    RawBin::Number(n) if n.is_finite() => Ok(Bin::Below(*n)),
+                    RawBin::Word(w) if w == "inf" => Ok(Bin::Infinity),
+                    other => Err(invalid(
+                        "histogram",
+                        format!("bin {other:?} is neither a number nor \"inf\""),
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(HistogramSetting {
+                metric: h.metric.clone(),
+                bins,
+            })
+        })
+        .collect()
+}
+
+fn naming(raw: Option<&RawNames>) -> NamingOptions {
+    let d = NamingOptions::default();
+    let Some(r) = raw else { return d };
+    NamingOptions {
+        legacy_namespace: r.legacy_namespace.unwrap_or(d.legacy_namespace),
+        global_prefix: r.global_prefix.clone().unwrap_or(d.global_prefix),
+        prefix_counter: r.prefix_counter.clone().unwrap_or(d.prefix_counter),
+        prefix_timer: r.prefix_timer.clone().unwrap_or(d.prefix_timer),
+        prefix_gauge: r.prefix_gauge.clone().unwrap_or(d.prefix_gauge),
+        prefix_set: r.prefix_set.clone().unwrap_or(d.prefix_set),
+        global_suffix: r.global_suffix.clone(),
+        prefix_stats: d.prefix_stats,
+        flush_counts: r.flush_counts.unwrap_or(d.flush_counts),
+    }
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
+        let interval = raw.flush_interval.unwrap_or(10.0);
+        if !(interval.is_finite() && (0.001..=86_400.0).contains(&interval)) {
+            return Err(invalid(
+                "flush_interval",
+                format!("{interval} is not between 0.001 and 86400 seconds"),
+            ));
+        }
+        let positive =
+            |setting, value: Option<usize>, default: usize| match value.unwrap_or(default) {
+                0 => Err(invalid(setting, "must be at least 1")),
+                n => Ok(n),
+            };
+        let weighting = match raw.sample_rates.as_deref().unwrap_or("etsy") {
+            "etsy" => SampleWeighting::Etsy,
+            "weighted" => SampleWeighting::Weighted,
+            other => {
+                return Err(invalid(
+                    "sample_rates",
+                    format!("{other:?} is neither \"etsy\" nor \"weighted\""),
+                ))
+            }
+        };
+        let idle = raw.delete_idle_stats.unwrap_or(false);
+        let deletion = Deletion {
+            counters: raw.delete_counters.unwrap_or(idle),
+            gauges: raw.delete_gauges.unwrap_or(idle),
+            timers: raw.delete_timers.unwrap_or(idle),
+            sets: raw.delete_sets.unwrap_or(idle),
+        };
+        let prefix_stats = raw.prefix_stats.clone().unwrap_or_else(|| "statsd".into());
+        let max_datagram = positive("max_datagram", raw.max_datagram, 65_536)?;
+        if max_datagram > 1 << 20 {
+            return Err(invalid("max_datagram", "must be at most 1 MiB"));
+        }
+        for g in raw.graphite.iter().flatten() {
+            resolve("graphite", g)?;
+        }
+        let aggregation = statkit_agg::Options {
+            table: TableOptions {
+                sanitize_keys: raw.key_sanitize.unwrap_or(true),
+                weighting,
+                timer_exact_limit: positive("timer_exact_limit", raw.timer_exact_limit, 65_536)?,
+                max_series: positive("max_series", raw.max_series, 1_000_000)?,
+            },
+            interval_ms: interval * 1000.0,
+            percentiles: percentiles(raw.percent_thresholds.as_deref().unwrap_or(&[90.0]))?,
+            histograms: histograms(raw.histogram.as_deref().unwrap_or_default())?,
+            deletion,
+            // etsy forces any TTL below 2 to 1.
+            gauges_max_ttl: raw.gauges_max_ttl.unwrap_or(1).max(1),
+            prefix_stats: prefix_stats.clone(),
+        };
+        Ok(Config {
+            statsd: resolve("statsd", raw.statsd.as_deref().unwrap_or(DEFAULT_STATSD))?,
+            admin: resolve("admin", raw.admin.as_deref().unwrap_or(DEFAULT_ADMIN))?,
+            unix_socket: raw.unix_socket.clone(),
+            graphite: raw.graphite.clone().unwrap_or_default(),
+            console: raw.console.unwrap_or(false),
+            receivers: positive("receivers", raw.receivers, default_receivers())?,
+            rcvbuf: positive("rcvbuf", raw.rcvbuf, 8 << 20)?,
+            max_datagram,
+            sink_queue: positive("sink_queue", raw.sink_queue, 64)?,
+            tcp_max_connections: positive("tcp_max_connections", raw.tcp_max_connections, 1024)?,
+            aggregation,
+            naming: NamingOptions {
+                prefix_stats,
+                ..naming(raw.graphite_names.as_ref())
+            },
+            raw: Arc::new(raw),
+        })
+    }
+}
+
+/// One receiver per core, at most four: past that the kernel's fan-out,
+/// not parsing, limits a single host.
+fn default_receivers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, RawConfig};
+
+    fn parse(toml_text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(toml_text).map_err(|e| e.to_string())?;
+        Config::try_from(raw).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let c = parse("").unwrap();
+        assert_eq!(c.statsd.to_string(), "127.0.0.1:8125");
+        assert_eq!(c.admin.to_string(), "127.0.0.1:8126");
+        assert_eq!(c.aggregation.interval_ms, 10_000.0);
+        assert!(c.naming.legacy_namespace);
+    }
+
+    #[test]
+    fn delete_idle_stats_sets_every_kind_unless_overridden() {
+        let c = parse("delete_idle_stats = true\ndelete_gauges = false").unwrap();
+        let d = c.aggregation.deletion;
+        assert_eq!(
+            (d.counters, d.gauges, d.timers, d.sets),
+            (true, false, true, true)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_setting() {
+        assert!(parse("flush_interval = 0")
+            .unwrap_err()
+            .starts_with("flush_interval"));
+        assert!(parse("percent_thresholds = [0]")
+            .unwrap_err()
+            .starts_with("percent_thresholds"));
+        assert!(parse("sample_rates = \"fast\"")
+            .unwrap_err()
+            .starts_with("sample_rates"));
+        assert!(parse("statsd = \"nowhere\"")
+            .unwrap_err()
+            .starts_with("statsd"));
+        assert!(parse("[[histogram]]\nmetric = \"a\"\nbins = [\"x\"]")
+            .unwrap_err()
+            .starts_with("histogram"));
+        assert!(parse("unknown_key = 1")
+            .unwrap_err()
+            .contains("unknown field"));
+    }
+
+    #[test]
+    fn overlay_prefers_the_top_layer() {
+        let file: RawConfig = toml::from_str(
+            "flush_interval = 5.0\nconsole = true\n[graphite_names]\nglobal_prefix = \"a\"",
+        )
+        .unwrap();
+        let flags: RawConfig =
+            toml::from_str("flush_interval = 0.5\n[graphite_names]\nlegacy_namespace = false")
+                .unwrap();
+        let c = Config::try_from(file.overlay(flags)).unwrap();
+        assert_eq!(c.aggregation.interval_ms, 500.0);
+        assert!(c.console);
+        assert_eq!(
+            (c.naming.global_prefix.as_str(), c.naming.legacy_namespace),
+            ("a", false)
+        );
+    }
+
+    #[test]
+    fn histogram_bins_accept_numbers_and_inf() {
+        let c = parse("[[histogram]]\nmetric = \"api\"\nbins = [10, 0.5, \"inf\"]").unwrap();
+        assert_eq!(c.aggregation.histograms[0].bins.len(), 3);
+    }
+}

@@ -1,0 +1,143 @@
+//! Binding every socket the server listens on, before it runs.
+//!
+//! Binding is separate from running so the caller learns the real
+//! addresses (tests ask for port 0) and so a port already in use is an
+//! error at start, not a log line later.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::Config;
+
+/// How often a blocked receiver wakes to check for shutdown.
+pub(crate) const RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Why a listener could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen for {what} on {address}: {source}")]
+pub struct BindError {
+    pub what: &'static str,
+    pub address: String,
+    #[source]
+    pub source: io::Error,
+}
+
+/// Every bound socket, ready to hand to [`crate::run`].
+#[derive(Debug)]
+pub struct Listeners {
+    /// One socket per receiver thread, all on the same address.
+    pub udp: Vec<UdpSocket>,
+    pub tcp: TcpListener,
+    pub admin: TcpListener,
+    pub unix: Option<(UnixDatagram, PathBuf)>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP statsd on the same port (when port 0 is asked for,
+    /// a port free for both), the admin port, and the Unix socket if any.
+    pub fn bind(config: &Config) -> Result<Self, BindError> {
+        let (udp, tcp) = bind_statsd(config)?;
+        let admin = TcpListener::bind(config.admin).map_err(|e| error("admin", config.admin, e))?;
+        let unix = match &config.unix_socket {
+            Some(path) => Some((bind_unix(path, config.rcvbuf)?, path.clone())),
+            None => None,
+        };
+        Ok(Self {
+            udp,
+            tcp,
+            admin,
+            unix,
+        })
+    }
+
+    /// The statsd address actually bound (UDP and TCP share it).
+    pub fn statsd_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    pub fn admin_addr(&self) -> io::Result<SocketAddr> {
+        self.admin.local_addr()
+    }
+}
+
+fn error(what: &'static str, address: impl ToString, source: io::Error) -> BindError {
+    BindError {
+        what,
+        address: address.to_string(),
+        source,
+    }
+}
+
+fn bind_statsd(config: &Config) -> Result<(Vec<UdpSocket>, TcpListener), BindError> {
+    // With port 0 the kernel picks a UDP port that TCP may not have free;
+    // try a few times before giving up.
+    let attempts = if config.statsd.port() == 0 { 50 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let first = udp_socket(config.statsd, config.rcvbuf)
+            .map_err(|e| error("statsd (udp)", config.statsd, e))?;
+        let addr = first
+            .local_addr()
+            .map_err(|e| error("statsd (udp)", config.statsd, e))?;
+        match TcpListener::bind(addr) {
+            Ok(tcp) => {
+                let mut udp = vec![first];
+                for _ in 1..config.receivers {
+                    udp.push(
+                        udp_socket(addr, config.rcvbuf)
+                            .map_err(|e| error("statsd (udp)", addr, e))?,
+                    );
+                }
+                return Ok((udp, tcp));
+            }
+            Err(e) => last = Some(error("statsd (tcp)", addr, e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        error(
+            "statsd (tcp)",
+            config.statsd,
+            io::ErrorKind::AddrInUse.into(),
+        )
+    }))
+}
+
+/// A UDP socket with SO_REUSEPORT (so every receiver thread can have its
+/// own and the kernel spreads datagrams over them) and a large receive
+/// buffer (the cheapest defence against loss in bursts).
+fn udp_socket(addr: SocketAddr, rcvbuf: usize) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    // The kernel caps this at net.core.rmem_max; a smaller buffer is not an error.
+    let _ = socket.set_recv_buffer_size(rcvbuf);
+    socket.set_read_timeout(Some(RECEIVE_TIMEOUT))?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+fn bind_unix(path: &PathBuf, rcvbuf: usize) -> Result<UnixDatagram, BindError> {
+    let fail = |e| error("statsd (unix)", path.display(), e);
+    if path.exists() {
+        // A socket file left by a dead server is replaced; one a live
+        // process still receives on is not.
+        if UnixDatagram::unbound()
+            .and_then(|probe| probe.connect(path))
+            .is_ok()
+        {
+            return Err(fail(io::ErrorKind::AddrInUse.into()));
+        }
+        std::fs::remove_file(path).map_err(fail)?;
+    }
+    let socket = UnixDatagram::bind(path).map_err(fail)?;
+    let sock = socket2::SockRef::from(&socket);
+    let _ = sock.set_recv_buffer_size(rcvbuf);
+    socket
+        .set_read_timeout(Some(RECEIVE_TIMEOUT))
+        .map_err(fail)?;
+    Ok(socket)
+}

@@ -1,0 +1,103 @@
+//! The console sink: each flush printed on standard output, for trying
+//! statkit out and for debugging what it receives.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use statkit_agg::Snapshot;
+
+use super::queue::Queue;
+
+/// Prints every flush from `queue` until it closes.
+pub(crate) async fn run(queue: Arc<Queue>) {
+    while let Some(snapshot) = queue.pop().await {
+        let mut out = Vec::new();
+        render(&snapshot, &mut out);
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout is not worth stopping the server for.
+        let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
+    }
+}
+
+/// One block per flush: a header, then one line per series with its main
+/// values, counters first as etsy orders them.
+pub(crate) fn render(snapshot: &Snapshot, out: &mut Vec<u8>) {
+    let name = |key: &[u8]| String::from_utf8_lossy(key).into_owned();
+    let _ = writeln!(
+        out,
+        "flush at {} ({} series, {:.3} s interval)",
+        snapshot.timestamp,
+        snapshot.num_stats,
+        snapshot.interval_ms / 1000.0
+    );
+    for (key, c) in snapshot.counters() {
+        let _ = writeln!(
+            out,
+            "  counter {} count={} rate={}/s",
+            name(key),
+            c.count,
+            c.rate
+        );
+    }
+    for (key, t) in snapshot.timers() {
+        match &t.stats {
+            Some(s) => {
+                let _ = write!(
+                    out,
+                    "  timer   {} count={} min={} mean={} median={} max={}",
+                    name(key),
+                    t.count,
+                    s.lower,
+                    s.mean,
+                    s.median,
+                    s.upper
+                );
+                for th in &s.thresholds {
+                    let p = &snapshot.percentiles[th.percentile];
+                    let _ = write!(
+                        out,
+                        " {}{}={}",
+                        if p.pct() > 0.0 { "upper_" } else { "lower_" },
+                        p.label(),
+                        th.bound
+                    );
+                }
+                let _ = writeln!(out, "{}", if s.sketched { " (sketched)" } else { "" });
+            }
+            None => {
+                let _ = writeln!(out, "  timer   {} count=0", name(key));
+            }
+        }
+    }
+    for (key, v) in snapshot.gauges() {
+        let _ = writeln!(out, "  gauge   {} {}", name(key), v);
+    }
+    for (key, n) in snapshot.sets() {
+        let _ = writeln!(out, "  set     {} {} members", name(key), n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+    use statkit_agg::{Aggregator, Options, Table, TableOptions};
+
+    #[test]
+    fn shows_every_series() {
+        let mut agg = Aggregator::new(Options::default());
+        let mut table = Table::new(TableOptions::default());
+        table.ingest(b"hits:2|c\nlat:5|ms\nlat:7|ms\nq:3|g\nu:a|s");
+        agg.absorb(&mut table);
+        let mut out = Vec::new();
+        render(&agg.flush(42), &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("flush at 42 (7 series, 10.000 s interval)\n"),
+            "{text}"
+        );
+        assert!(text.contains("  counter hits count=2 rate=0.2/s\n"));
+        assert!(text.contains("  timer   lat count=2 min=5 mean=6 median=6 max=7 upper_90=7\n"));
+        assert!(text.contains("  gauge   q 3\n"));
+        assert!(text.contains("  set     u 1 members\n"));
+    }
+}

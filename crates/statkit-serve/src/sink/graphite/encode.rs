@@ -1,0 +1,228 @@
+//! A flush as etsy statsd 0.9's Graphite backend writes it, line for line.
+//!
+//! Order and names follow etsy: counters (rate, then count), timers (each
+//! threshold's `count_N mean_N upper_N|lower_N sum_N sum_squares_N`, then
+//! `std upper lower count count_ps sum sum_squares mean median`, then
+//! histogram bins), gauges, sets, then `numStats`, `calculationtime`,
+//! `processing_time`, statkit's own extra metrics, and last the sink's own
+//! `graphiteStats` (as etsy adds them when the connection opens). Numbers
+//! are printed as JavaScript prints them.
+
+use std::time::Instant;
+
+use statkit_agg::{Snapshot, TimerSummary};
+use statkit_wire::graphite::{push_value, Names};
+
+/// What etsy's backend reports about its own previous send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Telemetry {
+    /// Unix seconds of the last failed send, 0 if none.
+    pub last_exception: u64,
+    /// Unix seconds of the last successful send (the start time before one).
+    pub last_flush: u64,
+    /// Milliseconds the last send took.
+    pub flush_time: u64,
+    /// Bytes of the last payload.
+    pub flush_length: u64,
+}
+
+/// Appends `snapshot` as Graphite plaintext to `out`.
+pub(crate) fn encode(snapshot: &Snapshot, names: &Names, telemetry: &Telemetry, out: &mut Vec<u8>) {
+    let started = Instant::now();
+    let ts = snapshot.timestamp;
+    for (key, counter) in snapshot.counters() {
+        names.counter_rate(out, key);
+        push_value(out, counter.rate, ts);
+        if names.flush_counts() {
+            names.counter_count(out, key);
+            push_value(out, counter.count, ts);
+        }
+    }
+    for (key, timer) in snapshot.timers() {
+        timer_lines(snapshot, names, key, timer, out);
+    }
+    for (key, value) in snapshot.gauges() {
+        names.gauge(out, key);
+        push_value(out, value, ts);
+    }
+    for (key, members) in snapshot.sets() {
+        names.set_count(out, key);
+        push_value(out, members as f64, ts);
+    }
+    names.num_stats(out);
+    push_value(out, snapshot.num_stats as f64, ts);
+    names.own(out, "graphiteStats.calculationtime");
+    push_value(out, started.elapsed().as_millis() as f64, ts);
+    names.own(out, "processing_time");
+    push_value(out, snapshot.processing_time_ms as f64, ts);
+    for (name, value) in &snapshot.own {
+        names.own(out, name);
+        push_value(out, *value, ts);
+    }
+    for (name, value) in [
+        ("graphiteStats.last_exception", telemetry.last_exception),
+        ("graphiteStats.last_flush", telemetry.last_flush),
+        ("graphiteStats.flush_time", telemetry.flush_time),
+        ("graphiteStats.flush_length", telemetry.flush_length),
+    ] {
+        names.own(out, name);
+        push_value(out, value as f64, ts);
+    }
+}
+
+fn timer_lines(
+    snapshot: &Snapshot,
+    names: &Names,
+    key: &[u8],
+    timer: &TimerSummary,
+    out: &mut Vec<u8>,
+) {
+    let ts = snapshot.timestamp;
+    let mut line = |stat: &[&[u8]], value: f64| {
+        names.timer(out, key, stat);
+        push_value(out, value, ts);
+    };
+    let Some(stats) = &timer.stats else {
+        line(&[b"count"], timer.count);
+        line(&[b"count_ps"], timer.count_ps);
+        return;
+    };
+    let mut stat = Vec::with_capacity(32);
+    for threshold in &stats.thresholds {
+        let percentile = &snapshot.percentiles[threshold.percentile];
+        let bound = if percentile.pct() > 0.0 {
+            "upper_"
+        } else {
+            "lower_"
+        };
+        for (prefix, value) in [
+            ("count_", threshold.count),
+            ("mean_", threshold.mean),
+            (bound, threshold.bound),
+            ("sum_", threshold.sum),
+            ("sum_squares_", threshold.sum_squares),
+        ] {
+            stat.clear();
+            stat.extend_from_slice(prefix.as_bytes());
+            stat.extend_from_slice(percentile.label().as_bytes());
+            line(&[&stat], value);
+        }
+    }
+    for (name, value) in [
+        ("std", stats.std),
+        ("upper", stats.upper),
+        ("lower", stats.lower),
+        ("count", timer.count),
+        ("count_ps", timer.count_ps),
+        ("sum", stats.sum),
+        ("sum_squares", stats.sum_squares),
+        ("mean", stats.mean),
+        ("median", stats.median),
+    ] {
+        line(&[name.as_bytes()], value);
+    }
+    for (bin, count) in &stats.histogram {
+        line(&[b"histogram", bin.as_bytes()], *count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{encode, Telemetry};
+    use statkit_agg::{
+        Aggregator, Bin, HistogramSetting, Options, Percentile, Table, TableOptions,
+    };
+    use statkit_wire::graphite::{Names, NamingOptions};
+
+    fn flush(lines: &str, options: Options) -> String {
+        let mut agg = Aggregator::new(options);
+        let mut table = Table::new(TableOptions::default());
+        table.ingest(lines.as_bytes());
+        agg.absorb(&mut table);
+        let snapshot = agg.flush(1_700_000_000);
+        let mut out = Vec::new();
+        let telemetry = Telemetry {
+            last_flush: 1_699_999_990,
+            ..Telemetry::default()
+        };
+        encode(
+            &snapshot,
+            &Names::new(&NamingOptions::default()),
+            &telemetry,
+            &mut out,
+        );
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn writes_etsy_legacy_lines_in_etsy_order() {
+        let out = flush(
+            "c:3|c\ng:1.5|g\ns:a|s\nt:10|ms\nt:20|ms",
+            Options {
+                interval_ms: 2000.0,
+                ..Options::default()
+            },
+        );
+        let expected = "\
+stats.statsd.bad_lines_seen 0 1700000000
+stats_counts.statsd.bad_lines_seen 0 1700000000
+stats.statsd.packets_received 0.5 1700000000
+stats_counts.statsd.packets_received 1 1700000000
+stats.statsd.metrics_received 2.5 1700000000
+stats_counts.statsd.metrics_received 5 1700000000
+stats.c 1.5 1700000000
+stats_counts.c 3 1700000000
+stats.timers.t.count_90 2 1700000000
+stats.timers.t.mean_90 15 1700000000
+stats.timers.t.upper_90 20 1700000000
+stats.timers.t.sum_90 30 1700000000
+stats.timers.t.sum_squares_90 500 1700000000
+stats.timers.t.std 5 1700000000
+stats.timers.t.upper 20 1700000000
+stats.timers.t.lower 10 1700000000
+stats.timers.t.count 2 1700000000
+stats.timers.t.count_ps 1 1700000000
+stats.timers.t.sum 30 1700000000
+stats.timers.t.sum_squares 500 1700000000
+stats.timers.t.mean 15 1700000000
+stats.timers.t.median 15 1700000000
+stats.gauges.g 1.5 1700000000
+stats.sets.s.count 1 1700000000
+statsd.numStats 7 1700000000
+";
+        assert!(out.starts_with(expected), "{out}");
+        let tail: Vec<&str> = out[expected.len()..]
+            .lines()
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(
+            tail[..2],
+            [
+                "stats.statsd.graphiteStats.calculationtime",
+                "stats.statsd.processing_time"
+            ]
+        );
+        assert!(out.ends_with(
+            "stats.statsd.graphiteStats.last_exception 0 1700000000\n\
+             stats.statsd.graphiteStats.last_flush 1699999990 1700000000\n\
+             stats.statsd.graphiteStats.flush_time 0 1700000000\n\
+             stats.statsd.graphiteStats.flush_length 0 1700000000\n"
+        ));
+    }
+
+    #[test]
+    fn negative_thresholds_and_bins_use_etsy_names() {
+        let options = Options {
+            percentiles: [Percentile::new(-50.0).unwrap()].into(),
+            histograms: vec![HistogramSetting {
+                metric: "t".into(),
+                bins: vec![Bin::Below(15.0), Bin::Infinity],
+            }],
+            ..Options::default()
+        };
+        let out = flush("t:10|ms\nt:20|ms", options);
+        assert!(out.contains("stats.timers.t.lower_top50 20 "), "{out}");
+        assert!(out.contains("stats.timers.t.histogram.bin_15 1 "), "{out}");
+        assert!(out.contains("stats.timers.t.histogram.bin_inf 1 "), "{out}");
+    }
+}

@@ -1,0 +1,172 @@
+//! statsd over TCP: newline-framed lines from many clients at once.
+//!
+//! Every connection reads into its own buffer and hands whole lines to the
+//! table shared by all TCP clients (locked once per read). A line longer
+//! than the datagram limit is counted as bad and skipped up to its newline;
+//! connections past the limit are closed at once and counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use statkit_agg::Table;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use super::lock;
+
+/// Accepts connections until `stop` changes.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    table: Arc<Mutex<Table>>,
+    max_line: usize,
+    max_connections: usize,
+    refused: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let (table, stop) = (table.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        connection(stream, &table, max_line, stop).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("statsd tcp accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    table: &Mutex<Table>,
+    max_line: usize,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut framer = Framer::new(max_line);
+    loop {
+        let read = tokio::select! {
+            _ = stop.changed() => break,
+            read = stream.read_buf(framer.buffer()) => read,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(_) => framer.feed(&mut lock(table)),
+        }
+    }
+    // A last line without its newline still counts, as in a datagram.
+    framer.finish(&mut lock(table));
+}
+
+/// Splits a byte stream into whole lines for a table.
+pub(crate) struct Framer {
+    pending: Vec<u8>,
+    max_line: usize,
+    /// Skipping the rest of an over-long line until its newline.
+    discarding: bool,
+}
+
+impl Framer {
+    pub(crate) fn new(max_line: usize) -> Self {
+        Self {
+            pending: Vec::with_capacity(4096),
+            max_line,
+            discarding: false,
+        }
+    }
+
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.pending
+    }
+
+    /// Ingests every complete line received so far.
+    pub(crate) fn feed(&mut self, table: &mut Table) {
+        if self.discarding {
+            match self.pending.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.pending.drain(..=end);
+                    self.discarding = false;
+                }
+                None => {
+                    self.pending.clear();
+                    return;
+                }
+            }
+        }
+        if let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') {
+            table.ingest(&self.pending[..last]);
+            self.pending.drain(..=last);
+        }
+        if self.pending.len() > self.max_line {
+            table.note_oversized();
+            self.pending.clear();
+            self.discarding = true;
+        }
+    }
+
+    pub(crate) fn finish(&mut self, table: &mut Table) {
+        if !self.discarding && !self.pending.is_empty() {
+            table.ingest(&self.pending);
+        }
+        self.pending.clear();
+    }
+
+    #[cfg(test)]
+    fn push(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Framer;
+    use statkit_agg::{Aggregator, Options, Table, TableOptions};
+
+    fn counters(table: &mut Table) -> Vec<(String, f64)> {
+        let mut agg = Aggregator::new(Options::default());
+        agg.absorb(table);
+        agg.counters()
+            .skip(3)
+            .map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), v))
+            .collect()
+    }
+
+    #[test]
+    fn lines_split_across_reads_are_joined() {
+        let mut table = Table::new(TableOptions::default());
+        let mut f = Framer::new(100);
+        f.push(b"a:1|c\nb:");
+        f.feed(&mut table);
+        f.push(b"2|c\nc:3");
+        f.feed(&mut table);
+        f.push(b"|c");
+        f.finish(&mut table);
+        assert_eq!(
+            counters(&mut table),
+            [("a".into(), 1.0), ("b".into(), 2.0), ("c".into(), 3.0)]
+        );
+    }
+
+    #[test]
+    fn over_long_lines_are_skipped_and_counted() {
+        let mut table = Table::new(TableOptions::default());
+        let mut f = Framer::new(10);
+        f.push(b"x:1|c\nyyyyyyyyyyyyyyyyyyyy");
+        f.feed(&mut table);
+        f.push(b"yyyy:1|c\nz:1|c\n");
+        f.feed(&mut table);
+        assert_eq!(counters(&mut table), [("x".into(), 1.0), ("z".into(), 1.0)]);
+    }
+}

@@ -1,0 +1,65 @@
+//! What the server's threads and tasks share.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use statkit_agg::{Aggregator, Table};
+
+use crate::config::Config;
+use crate::sink::Queue;
+use crate::source::lock;
+
+/// Unix time in seconds, rounded as etsy rounds `Date.now() / 1000`.
+pub(crate) fn unix_now() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    (now.as_secs_f64()).round() as u64
+}
+
+/// State shared by receivers, the flusher, the admin port and the sinks'
+/// queues. Receivers only ever touch their own table.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: Config,
+    /// One table per receiver: each UDP thread, the Unix socket thread, and
+    /// all TCP connections together.
+    pub tables: Vec<Arc<Mutex<Table>>>,
+    pub aggregator: Mutex<Aggregator>,
+    pub queues: Vec<Arc<Queue>>,
+    /// etsy's `health` status, toggled on the admin port.
+    pub healthy: AtomicBool,
+    pub started: u64,
+    /// Unix seconds when a packet last arrived (as of the last drain).
+    pub last_message: AtomicU64,
+    /// Bad lines since start (etsy's `messages.bad_lines_seen`).
+    pub bad_lines: AtomicU64,
+    /// Inodes of the UDP sockets, for the kernel's drop counts.
+    pub udp_inodes: Vec<u64>,
+    /// TCP connections refused past the connection limit.
+    pub tcp_refused: Arc<AtomicU64>,
+}
+
+impl Shared {
+    /// Drains every receiver's table into `aggregator`.
+    pub(crate) fn absorb_all(&self, aggregator: &mut Aggregator) {
+        for table in &self.tables {
+            let mut table = lock(table);
+            if table.is_idle() {
+                continue;
+            }
+            if let Some(error) = table.take_last_error() {
+                tracing::debug!("rejected statsd input: {error}");
+            }
+            let before = aggregator.ingested();
+            aggregator.absorb(&mut table);
+            let after = aggregator.ingested();
+            if after.packets > before.packets {
+                self.last_message.store(unix_now(), Ordering::Relaxed);
+            }
+            self.bad_lines
+                .fetch_add(after.bad_lines - before.bad_lines, Ordering::Relaxed);
+        }
+    }
+}
