@@ -58,7 +58,8 @@ pub struct RawConfig {
     pub percent_thresholds: Option<Vec<f64>>,
     /// Graphite plaintext destinations, `host:port`.
     pub graphite: Option<Vec<String>>,
-    /// Print every flush on standard output.
+    /// Print every flush on standard output (default: when no Graphite
+    /// destination is configured).
     pub console: Option<bool>,
     /// UDP receiver threads, each with its own SO_REUSEPORT socket.
     pub receivers: Option<usize>,
@@ -332,7 +333,8 @@ impl TryFrom<RawConfig> for Config {
             admin: resolve("admin", raw.admin.as_deref().unwrap_or(DEFAULT_ADMIN))?,
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
-            console: raw.console.unwrap_or(false),
+            // With nowhere else to send flushes, show them.
+            console: raw.console.unwrap_or(raw.graphite.as_ref().is_none_or(Vec::is_empty)),
             receivers: positive("receivers", raw.receivers, default_receivers())?,
             rcvbuf: positive("rcvbuf", raw.rcvbuf, 8 << 20)?,
             max_datagram,
@@ -372,6 +374,8 @@ mod tests {
         assert_eq!(c.admin.to_string(), "127.0.0.1:8126");
         assert_eq!(c.aggregation.interval_ms, 10_000.0);
         assert!(c.naming.legacy_namespace);
+        assert!(c.console, "with no sink configured, flushes are printed");
+        assert!(!parse("graphite = [\"127.0.0.1:2003\"]").unwrap().console);
     }
 
     #[test]

@@ -47,9 +47,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     percent_threshold: Vec<f64>,
-    /// Print every flush on standard output.
-    #[arg(long, env = "STATKIT_CONSOLE")]
-    console: bool,
+    /// Print every flush on standard output; `--console=false` turns it off
+    /// [default: on when no --graphite is given].
+    #[arg(long, env = "STATKIT_CONSOLE", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    console: Option<bool>,
     /// UDP receiver threads, each with its own SO_REUSEPORT socket [default: cores, at most 4].
     #[arg(long, env = "STATKIT_RECEIVERS", value_name = "N")]
     receivers: Option<usize>,
@@ -89,7 +90,7 @@ impl ServeArgs {
             flush_interval: self.flush_interval,
             percent_thresholds: (!self.percent_threshold.is_empty())
                 .then(|| self.percent_threshold.clone()),
-            console: self.console.then_some(true),
+            console: self.console,
             receivers: self.receivers,
             rcvbuf: self.rcvbuf,
             sample_rates: self.sample_rates.clone(),
