@@ -334,7 +334,9 @@ impl TryFrom<RawConfig> for Config {
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
             // With nowhere else to send flushes, show them.
-            console: raw.console.unwrap_or(raw.graphite.as_ref().is_none_or(Vec::is_empty)),
+            console: raw
+                .console
+                .unwrap_or(raw.graphite.as_ref().is_none_or(Vec::is_empty)),
             receivers: positive("receivers", raw.receivers, default_receivers())?,
             rcvbuf: positive("rcvbuf", raw.rcvbuf, 8 << 20)?,
             max_datagram,

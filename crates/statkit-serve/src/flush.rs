@@ -19,17 +19,15 @@ use crate::state::{unix_now, Shared};
 struct Totals {
     kernel_drops: u64,
     tcp_refused: u64,
-    sink_dropped: u64,
 }
 
 /// Flushes every interval until `stop` receives or disconnects, then
 /// flushes one last time and returns.
 pub(crate) fn run(shared: Arc<Shared>, stop: Receiver<()>) {
     let interval = Duration::from_secs_f64(shared.config.aggregation.interval_ms / 1000.0);
-    let mut totals = Totals {
-        kernel_drops: kernel::drops(&shared.udp_inodes).unwrap_or(0),
-        ..Totals::default()
-    };
+    // The sockets are new, so every drop the kernel counted for them
+    // happened since start: the first flush reports them all.
+    let mut totals = Totals::default();
     let start = Instant::now();
     let mut ticks: u32 = 1;
     loop {
@@ -56,11 +54,6 @@ fn flush_once(shared: &Shared, totals: &mut Totals) {
     };
     let kernel_drops = kernel::drops(&shared.udp_inodes).unwrap_or(totals.kernel_drops);
     let tcp_refused = shared.tcp_refused.load(Ordering::Relaxed);
-    let sink_dropped: u64 = shared
-        .queues
-        .iter()
-        .map(|q| q.dropped.load(Ordering::Relaxed))
-        .sum();
     snapshot.own.extend([
         (
             "udp_kernel_drops",
@@ -70,15 +63,10 @@ fn flush_once(shared: &Shared, totals: &mut Totals) {
             "tcp_connections_refused",
             tcp_refused.saturating_sub(totals.tcp_refused) as f64,
         ),
-        (
-            "sink_dropped_flushes",
-            sink_dropped.saturating_sub(totals.sink_dropped) as f64,
-        ),
     ]);
     *totals = Totals {
         kernel_drops,
         tcp_refused,
-        sink_dropped,
     };
     let snapshot = Arc::new(snapshot);
     for queue in &shared.queues {

@@ -24,6 +24,10 @@ pub(crate) struct Telemetry {
     pub flush_time: u64,
     /// Bytes of the last payload.
     pub flush_length: u64,
+    /// Flushes this sink's queue dropped since its last successful send
+    /// (statkit's addition: reported by the sink, so the count survives the
+    /// very drops it counts).
+    pub dropped_flushes: u64,
 }
 
 /// Appends `snapshot` as Graphite plaintext to `out`.
@@ -64,6 +68,7 @@ pub(crate) fn encode(snapshot: &Snapshot, names: &Names, telemetry: &Telemetry, 
         ("graphiteStats.last_flush", telemetry.last_flush),
         ("graphiteStats.flush_time", telemetry.flush_time),
         ("graphiteStats.flush_length", telemetry.flush_length),
+        ("graphiteStats.dropped_flushes", telemetry.dropped_flushes),
     ] {
         names.own(out, name);
         push_value(out, value as f64, ts);
@@ -206,7 +211,8 @@ statsd.numStats 7 1700000000
             "stats.statsd.graphiteStats.last_exception 0 1700000000\n\
              stats.statsd.graphiteStats.last_flush 1699999990 1700000000\n\
              stats.statsd.graphiteStats.flush_time 0 1700000000\n\
-             stats.statsd.graphiteStats.flush_length 0 1700000000\n"
+             stats.statsd.graphiteStats.flush_length 0 1700000000\n\
+             stats.statsd.graphiteStats.dropped_flushes 0 1700000000\n"
         ));
     }
 

@@ -45,7 +45,10 @@ pub(crate) async fn run(address: String, names: Names, queue: Arc<Queue>, starte
     };
     let mut payload = Vec::new();
     let mut closing_since: Option<Instant> = None;
+    let mut reported_drops = 0;
     while let Some(snapshot) = queue.pop().await {
+        let drops = queue.dropped.load(std::sync::atomic::Ordering::Relaxed);
+        telemetry.dropped_flushes = drops - reported_drops;
         payload.clear();
         encode(&snapshot, &names, &telemetry, &mut payload);
         loop {
@@ -55,6 +58,7 @@ pub(crate) async fn run(address: String, names: Names, queue: Arc<Queue>, starte
                     telemetry.flush_time = began.elapsed().as_millis() as u64;
                     telemetry.flush_length = payload.len() as u64;
                     telemetry.last_flush = unix_now();
+                    reported_drops = drops;
                     break;
                 }
                 Err(e) => {
@@ -113,6 +117,15 @@ impl Sender {
             let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.address))
                 .await
                 .map_err(|_| timed_out("connect timed out"))??;
+            // Connecting to a free local port can pick that same port as
+            // the source and connect the socket to itself; everything sent
+            // would vanish. Treat it as the refusal it stands for.
+            if stream.local_addr()? == stream.peer_addr()? {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionRefused,
+                    "connected to itself",
+                ));
+            }
             stream.set_nodelay(true)?;
             self.connection = Some(stream);
         }

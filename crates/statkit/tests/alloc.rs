@@ -1,0 +1,143 @@
+//! Pins the promise that a metric call does not allocate once the client's
+//! buffer has grown: formatting, packing, sending, dropping and counting.
+//!
+//! A counting global allocator records allocations per thread, so tests in
+//! this file may run in parallel and each sees only its own.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{TcpListener, UdpSocket};
+use std::time::Duration;
+
+use statkit::client::sink::Nop;
+use statkit::Client;
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with` because the allocator also runs while thread-locals are
+    // being torn down; those allocations are not ours to count.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments, so
+// `System` upholds the `GlobalAlloc` contract; counting touches only a
+// const-initialized thread-local `Cell`, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: `ptr` came from this allocator, which is `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator, which is `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Every kind of call, tagged and not, with enough lines that payloads fill
+/// up and are sent in the middle of it.
+fn every_call(client: &Client) {
+    let tags = [("route", "/api"), ("status", "200")];
+    for i in 0..50 {
+        client.incr("requests");
+        client.decr("in.flight");
+        client.count("bytes", i * 1000);
+        client.gauge("depth", i as f64 * 0.5);
+        client.gauge("balance", -3.25);
+        client.gauge_delta("depth", -1.0);
+        client.timing("db", Duration::from_micros(1234));
+        client.timing("db", 0.75);
+        client.histogram("size", 1e21);
+        client.distribution("latency", 0.001);
+        client.set("users", i);
+        client.set("names", "ann");
+        client.tagged(&tags).incr("tagged");
+        client.tagged(&tags).sampled(0.5).timing("sampled", 12u64);
+        client.time("guarded").stop();
+        drop(client.tagged(&tags).time("guarded"));
+        client.gauge("refused", f64::NAN);
+    }
+    client.flush();
+}
+
+fn assert_no_allocations_after_warm_up(client: &Client) {
+    every_call(client);
+    let allocations = allocations_during(|| every_call(client));
+    assert_eq!(
+        allocations, 0,
+        "metric calls allocated {allocations} times after warm-up"
+    );
+}
+
+fn configured(builder: statkit::ClientBuilder) -> Client {
+    builder
+        .prefix("app")
+        .tag("env", "test")
+        .max_datagram(512)
+        .build()
+        .expect("client builds")
+}
+
+#[test]
+fn formatting_and_packing_do_not_allocate() {
+    assert_no_allocations_after_warm_up(&configured(Client::builder_with_sink(Nop)));
+}
+
+#[test]
+fn sending_udp_to_a_listener_does_not_allocate() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = configured(Client::builder(server.local_addr().unwrap().to_string()));
+    assert_no_allocations_after_warm_up(&client);
+    assert!(client.stats().sent > 0);
+}
+
+#[test]
+fn dropping_udp_datagrams_does_not_allocate() {
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = configured(Client::builder(format!("127.0.0.1:{port}")));
+    assert_no_allocations_after_warm_up(&client);
+    assert!(client.stats().dropped > 0, "{:?}", client.stats());
+}
+
+#[test]
+fn dropping_while_tcp_is_down_does_not_allocate() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = configured(Client::builder(format!("127.0.0.1:{port}")).tcp());
+    assert_no_allocations_after_warm_up(&client);
+    assert!(client.stats().dropped > 0, "{:?}", client.stats());
+}
