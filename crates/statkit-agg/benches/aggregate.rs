@@ -45,7 +45,9 @@ fn ingest(c: &mut Criterion) {
             aggregator.absorb(&mut table);
         })
     });
-    let datagram: Vec<u8> = (0..80).flat_map(|n| format!("bench.c.{n}:1|c\n").into_bytes()).collect();
+    let datagram: Vec<u8> = (0..80)
+        .flat_map(|n| format!("bench.c.{n}:1|c\n").into_bytes())
+        .collect();
     group.throughput(Throughput::Elements(80));
     group.bench_function("counters_only", |b| {
         let mut table = Table::new(TableOptions::default());

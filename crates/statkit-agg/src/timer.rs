@@ -102,7 +102,7 @@ impl TimerValues {
                         .weights
                         .iter()
                         .copied()
-                        .chain(std::iter::repeat(1.0))
+                        .chain(std::iter::repeat_n(1.0, n))
                         .take(n),
                 );
             }

@@ -123,9 +123,11 @@ impl RawConfig {
             path: path.into(),
             source,
         })?;
+        // The full message names the line, shows it, and says what was
+        // expected there.
         toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.into(),
-            message: e.message().to_owned(),
+            message: e.to_string().trim_end().to_owned(),
         })
     }
 
@@ -269,6 +271,7 @@ fn naming(raw: Option<&RawNames>) -> NamingOptions {
         global_suffix: r.global_suffix.clone(),
         prefix_stats: d.prefix_stats,
         flush_counts: r.flush_counts.unwrap_or(d.flush_counts),
+        sanitize_names: d.sanitize_names,
     }
 }
 
@@ -337,7 +340,7 @@ impl TryFrom<RawConfig> for Config {
             console: raw
                 .console
                 .unwrap_or(raw.graphite.as_ref().is_none_or(Vec::is_empty)),
-            receivers: positive("receivers", raw.receivers, default_receivers())?,
+            receivers: positive("receivers", raw.receivers, DEFAULT_RECEIVERS)?,
             rcvbuf: positive("rcvbuf", raw.rcvbuf, 8 << 20)?,
             max_datagram,
             sink_queue: positive("sink_queue", raw.sink_queue, 64)?,
@@ -345,6 +348,7 @@ impl TryFrom<RawConfig> for Config {
             aggregation,
             naming: NamingOptions {
                 prefix_stats,
+                sanitize_names: !raw.key_sanitize.unwrap_or(true),
                 ..naming(raw.graphite_names.as_ref())
             },
             raw: Arc::new(raw),
@@ -352,13 +356,11 @@ impl TryFrom<RawConfig> for Config {
     }
 }
 
-/// One receiver per core, at most four: past that the kernel's fan-out,
-/// not parsing, limits a single host.
-fn default_receivers() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4)
-}
+/// One receiver by default: it keeps etsy's arrival order across client
+/// sockets (gauge updates and floating-point sums depend on it), and one
+/// thread already parses millions of lines a second. More receivers spread
+/// many clients over cores, each adding up its own clients' traffic.
+const DEFAULT_RECEIVERS: usize = 1;
 
 #[cfg(test)]
 mod tests {

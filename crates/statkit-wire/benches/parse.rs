@@ -29,8 +29,23 @@ fn datagram(lines: &[&str]) -> (Vec<u8>, u64) {
 fn bench(c: &mut Criterion) {
     let cases: [(&str, &[&str]); 3] = [
         ("counters", &["lg.c.123:1|c", "lg.c.77:3|c"]),
-        ("mixed", &["lg.c.1:1|c", "lg.sc.2:1|c|@0.1", "lg.ms.3:12.3|ms", "lg.g.4:42|g", "lg.s.5:17|s"]),
-        ("dogstatsd", &["api.req:1|c|#env:prod,region:eu", "api.lat:1.5:2.5:3|d|@0.5|#env:prod|T1700000000"]),
+        (
+            "mixed",
+            &[
+                "lg.c.1:1|c",
+                "lg.sc.2:1|c|@0.1",
+                "lg.ms.3:12.3|ms",
+                "lg.g.4:42|g",
+                "lg.s.5:17|s",
+            ],
+        ),
+        (
+            "dogstatsd",
+            &[
+                "api.req:1|c|#env:prod,region:eu",
+                "api.lat:1.5:2.5:3|d|@0.5|#env:prod|T1700000000",
+            ],
+        ),
     ];
     let mut group = c.benchmark_group("parse_datagram");
     for (name, lines) in cases {

@@ -30,6 +30,10 @@ pub struct NamingOptions {
     pub prefix_stats: String,
     /// `flush_counts`: also send a counter's raw count (default true).
     pub flush_counts: bool,
+    /// Sanitize the name part of each path (not its tags) while writing it.
+    /// etsy's backend does this when keys were not sanitized on arrival
+    /// (`keyNameSanitize: false`), so paths stay valid either way.
+    pub sanitize_names: bool,
 }
 
 impl Default for NamingOptions {
@@ -44,6 +48,7 @@ impl Default for NamingOptions {
             global_suffix: None,
             prefix_stats: "statsd".into(),
             flush_counts: true,
+            sanitize_names: false,
         }
     }
 }
@@ -54,6 +59,7 @@ impl Default for NamingOptions {
 pub struct Names {
     legacy: bool,
     flush_counts: bool,
+    sanitize_names: bool,
     counter: Vec<u8>,
     counter_count: Vec<u8>,
     timer: Vec<u8>,
@@ -70,27 +76,56 @@ pub struct Names {
 impl Names {
     pub fn new(options: &NamingOptions) -> Self {
         let join = |parts: &[&str]| -> Vec<u8> {
-            parts.iter().filter(|p| !p.is_empty()).flat_map(|p| [p.as_bytes(), b"."]).flatten().copied().collect()
+            parts
+                .iter()
+                .filter(|p| !p.is_empty())
+                .flat_map(|p| [p.as_bytes(), b"."])
+                .flatten()
+                .copied()
+                .collect()
         };
         let o = options;
         let (global, counter, counter_count, timer, gauge, set) = if o.legacy_namespace {
-            ("stats", join(&["stats"]), join(&["stats_counts"]), join(&["stats", "timers"]), join(&["stats", "gauges"]), join(&["stats", "sets"]))
+            (
+                "stats",
+                join(&["stats"]),
+                join(&["stats_counts"]),
+                join(&["stats", "timers"]),
+                join(&["stats", "gauges"]),
+                join(&["stats", "sets"]),
+            )
         } else {
             let gp = o.global_prefix.as_str();
             let counter = join(&[gp, &o.prefix_counter]);
-            (gp, counter.clone(), counter, join(&[gp, &o.prefix_timer]), join(&[gp, &o.prefix_gauge]), join(&[gp, &o.prefix_set]))
+            (
+                gp,
+                counter.clone(),
+                counter,
+                join(&[gp, &o.prefix_timer]),
+                join(&[gp, &o.prefix_gauge]),
+                join(&[gp, &o.prefix_set]),
+            )
         };
         let own = join(&[global, &o.prefix_stats]);
-        let num_stats = if o.legacy_namespace { join(&[&o.prefix_stats]) } else { own.clone() };
+        let num_stats = if o.legacy_namespace {
+            join(&[&o.prefix_stats])
+        } else {
+            own.clone()
+        };
         Self {
             legacy: o.legacy_namespace,
             flush_counts: o.flush_counts,
+            sanitize_names: o.sanitize_names,
             counter,
             counter_count,
             timer,
             gauge,
             set,
-            suffix: o.global_suffix.as_ref().map(|s| format!(".{s}").into_bytes()).unwrap_or_default(),
+            suffix: o
+                .global_suffix
+                .as_ref()
+                .map(|s| format!(".{s}").into_bytes())
+                .unwrap_or_default(),
             own,
             num_stats,
         }
@@ -149,7 +184,11 @@ impl Names {
             None => (key, &b""[..]),
         };
         out.extend_from_slice(namespace);
+        let start = out.len();
         out.extend_from_slice(name);
+        if self.sanitize_names {
+            crate::statsd::sanitize_tail(out, start);
+        }
         for part in stat.iter().filter(|p| !p.is_empty()) {
             out.push(b'.');
             out.extend_from_slice(part);
@@ -198,31 +237,90 @@ mod tests {
     #[test]
     fn legacy_layout_matches_etsy_defaults() {
         let o = NamingOptions::default();
-        assert_eq!(line(|n, o| n.counter_rate(o, b"a.b"), &o), "stats.a.b 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.counter_count(o, b"a.b"), &o), "stats_counts.a.b 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.timer(o, b"t", &[b"upper_90"]), &o), "stats.timers.t.upper_90 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.gauge(o, b"g"), &o), "stats.gauges.g 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.set_count(o, b"s"), &o), "stats.sets.s.count 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.num_stats(o), &o), "statsd.numStats 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.own(o, "processing_time"), &o), "stats.statsd.processing_time 2.5 1700000000\n");
+        assert_eq!(
+            line(|n, o| n.counter_rate(o, b"a.b"), &o),
+            "stats.a.b 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.counter_count(o, b"a.b"), &o),
+            "stats_counts.a.b 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.timer(o, b"t", &[b"upper_90"]), &o),
+            "stats.timers.t.upper_90 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.gauge(o, b"g"), &o),
+            "stats.gauges.g 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.set_count(o, b"s"), &o),
+            "stats.sets.s.count 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.num_stats(o), &o),
+            "statsd.numStats 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.own(o, "processing_time"), &o),
+            "stats.statsd.processing_time 2.5 1700000000\n"
+        );
     }
 
     #[test]
     fn non_legacy_layout_uses_kind_prefixes() {
-        let o = NamingOptions { legacy_namespace: false, ..Default::default() };
-        assert_eq!(line(|n, o| n.counter_rate(o, b"c"), &o), "stats.counters.c.rate 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.counter_count(o, b"c"), &o), "stats.counters.c.count 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.num_stats(o), &o), "stats.statsd.numStats 2.5 1700000000\n");
-        let bare = NamingOptions { legacy_namespace: false, global_prefix: String::new(), prefix_gauge: String::new(), ..Default::default() };
+        let o = NamingOptions {
+            legacy_namespace: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(|n, o| n.counter_rate(o, b"c"), &o),
+            "stats.counters.c.rate 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.counter_count(o, b"c"), &o),
+            "stats.counters.c.count 2.5 1700000000\n"
+        );
+        assert_eq!(
+            line(|n, o| n.num_stats(o), &o),
+            "stats.statsd.numStats 2.5 1700000000\n"
+        );
+        let bare = NamingOptions {
+            legacy_namespace: false,
+            global_prefix: String::new(),
+            prefix_gauge: String::new(),
+            ..Default::default()
+        };
         assert_eq!(line(|n, o| n.gauge(o, b"g"), &bare), "g 2.5 1700000000\n");
-        assert_eq!(line(|n, o| n.num_stats(o), &bare), "statsd.numStats 2.5 1700000000\n");
+        assert_eq!(
+            line(|n, o| n.num_stats(o), &bare),
+            "statsd.numStats 2.5 1700000000\n"
+        );
+    }
+
+    #[test]
+    fn unsanitized_keys_get_sanitized_names_but_raw_tags() {
+        let o = NamingOptions {
+            sanitize_names: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            line(|n, o| n.gauge(o, b"a/b c;t=x y"), &o),
+            "stats.gauges.a-b_c;t=x y 2.5 1700000000\n"
+        );
     }
 
     #[test]
     fn tags_follow_the_suffix() {
-        let o = NamingOptions { global_suffix: Some("host1".into()), ..Default::default() };
+        let o = NamingOptions {
+            global_suffix: Some("host1".into()),
+            ..Default::default()
+        };
         assert_eq!(
-            line(|n, o| n.timer(o, b"req;env=prod", &[b"histogram", b"bin_10"]), &o),
+            line(
+                |n, o| n.timer(o, b"req;env=prod", &[b"histogram", b"bin_10"]),
+                &o
+            ),
             "stats.timers.req.histogram.bin_10.host1;env=prod 2.5 1700000000\n"
         );
     }

@@ -223,7 +223,7 @@ mod properties {
             for &(v, w) in &samples {
                 let v = f64::from(v) / 10.0;
                 weighted.record(v, 1.0 / f64::from(w), SampleWeighting::Weighted, usize::MAX);
-                expanded.extend(std::iter::repeat(v).take(w as usize));
+                expanded.extend(std::iter::repeat_n(v, w as usize));
             }
             let p = pcts(&[pct]);
             let got = summarize(&mut weighted, &p, &[], 1_000.0).stats.unwrap();

@@ -121,7 +121,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .init();
     let config = args.load()?;
     let listeners = Listeners::bind(&config)?;
-    announce(&listeners, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("statkit-async")
@@ -129,7 +128,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
+        // Signal handlers first: a SIGTERM right after `ready` must get the
+        // final flush, not the default action.
         let shutdown = shutdown_signal()?;
+        announce(&listeners, &config)?;
         statkit_serve::run(config, listeners, shutdown)
             .await
             .context("running the server")

@@ -12,7 +12,12 @@
 /// Returns `name` itself when it needs no change (the common case: no tags
 /// and nothing to sanitize); otherwise writes the key into `scratch`, which
 /// the caller reuses across lines so no line allocates once it has grown.
-pub fn canonical<'a>(name: &'a [u8], tags: &[u8], sanitize: bool, scratch: &'a mut Vec<u8>) -> &'a [u8] {
+pub fn canonical<'a>(
+    name: &'a [u8],
+    tags: &[u8],
+    sanitize: bool,
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
     if tags.is_empty() && (!sanitize || name.iter().all(|&b| is_kept(b))) {
         return name;
     }
@@ -53,8 +58,14 @@ pub fn is_kept(b: u8) -> bool {
 /// Applies etsy's three regular expressions in order, in place:
 /// `\s+` -> `_`, `/` -> `-`, then deletes `[^a-zA-Z_\-0-9\.;=]`.
 pub fn sanitize_in_place(key: &mut Vec<u8>) {
-    let mut read = 0;
-    let mut write = 0;
+    sanitize_tail(key, 0);
+}
+
+/// Sanitizes `key[start..]` in place, leaving what comes before untouched
+/// (for a name appended to a path that is already built).
+pub fn sanitize_tail(key: &mut Vec<u8>, start: usize) {
+    let mut read = start;
+    let mut write = start;
     while read < key.len() {
         let (ch_len, class) = classify(&key[read..]);
         read += ch_len;
@@ -114,16 +125,34 @@ fn classify(bytes: &[u8]) -> (usize, Class) {
         0xf0..=0xf7 => 4,
         _ => return (1, Class::Dropped),
     };
-    let Some(ch) = bytes.get(..len).and_then(|c| std::str::from_utf8(c).ok()).and_then(|s| s.chars().next()) else {
+    let Some(ch) = bytes
+        .get(..len)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|s| s.chars().next())
+    else {
         return (1, Class::Dropped);
     };
-    let class = if is_js_unicode_space(ch) { Class::Space } else { Class::Dropped };
+    let class = if is_js_unicode_space(ch) {
+        Class::Space
+    } else {
+        Class::Dropped
+    };
     (len, class)
 }
 
 /// The non-ASCII members of JavaScript's `\s`.
 fn is_js_unicode_space(ch: char) -> bool {
-    matches!(ch, '\u{a0}' | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}')
+    matches!(
+        ch,
+        '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
 
 #[cfg(test)]
@@ -132,7 +161,8 @@ mod tests {
 
     fn key(name: &str, tags: &str) -> String {
         let mut scratch = Vec::new();
-        String::from_utf8(canonical(name.as_bytes(), tags.as_bytes(), true, &mut scratch).to_vec()).unwrap()
+        String::from_utf8(canonical(name.as_bytes(), tags.as_bytes(), true, &mut scratch).to_vec())
+            .unwrap()
     }
 
     #[test]

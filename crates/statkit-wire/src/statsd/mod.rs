@@ -13,12 +13,46 @@
 //! name, tag section and set member from the input: parsing never allocates.
 //! One malformed value in a multi-value line is reported as an error while
 //! the line's other values still count, as in etsy statsd.
+//!
+//! # Compatibility with etsy statsd 0.9
+//!
+//! A line etsy understands means the same thing here, including its quirks:
+//! the key is the text before the first `:` (and a line with a `|#` before
+//! that `:` has no value); the tags of an etsy-form line are the text between
+//! its first `|#` and the next one; a type may be padded with whitespace
+//! (`1| c`); numbers may be padded with any JavaScript whitespace; an
+//! empty set member is the member `0`; only a gauge written with a sign is a
+//! delta (` -5` is the absolute value -5).
+//!
+//! Where statkit deliberately differs:
+//!
+//! - `h` and `d` are timer-like types (etsy counts them as counters) and,
+//!   unlike `ms`, take negative values; any other unknown type is an error.
+//! - DogStatsD packing `key:1:2:3|d` yields three values (etsy would reject
+//!   the first two). It is told from etsy's `key:1|c:2|ms` by where the
+//!   next `:` falls: inside the type field, or inside an `@rate` field right
+//!   after it, means etsy's form.
+//! - After the type, a DogStatsD-form line takes `@rate`, `#tags`,
+//!   `T<unix seconds>` and the origin fields `c:`, `e:`, `card:`, each ending
+//!   at the next `|` (etsy would swallow everything after `|#` into the
+//!   tags); of several tag sections the first counts, as in etsy. Any other
+//!   field is an error (etsy ignores fields after the rate).
+//! - Values must be finite decimal numbers: `NaN`, `Infinity`, overflowing
+//!   exponents, hexadecimal/binary/octal forms and whitespace alone are
+//!   refused where etsy's `Number()` would accept them.
+//! - A sample rate must be a number greater than zero and is read in full:
+//!   `@1e-3` is 0.001, where etsy reads the digits before the `e` (rate 1).
+//! - An empty key is an error (etsy files the value under the key `""`).
+//! - `_e{..}` events and `_sc|` service checks are recognized and checked,
+//!   not parsed as metrics; a `\r` ending a line is dropped.
 
 mod key;
 mod number;
 mod parse;
 
-pub use key::{canonical as canonical_key, is_kept as is_kept_key_byte, sanitize_in_place};
+pub use key::{
+    canonical as canonical_key, is_kept as is_kept_key_byte, sanitize_in_place, sanitize_tail,
+};
 pub use number::parse_f64;
 pub use parse::{parse_datagram, parse_line};
 
@@ -151,3 +185,6 @@ pub trait Visitor<'a> {
     /// A well-formed DogStatsD service check.
     fn service_check(&mut self) {}
 }
+
+#[cfg(test)]
+mod tests;

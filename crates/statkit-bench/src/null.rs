@@ -1,0 +1,374 @@
+//! The null server: receives statsd traffic and only counts it.
+//!
+//! Its CPU time per line is the floor any statsd server pays on this machine
+//! for the kernel's work and the receive system calls alone; a server's
+//! figure minus this floor is what its parsing and aggregation cost. It
+//! reads UDP with `recvmmsg` batches (like statkit's receivers) and also
+//! accepts TCP, counts datagrams, bytes and lines, and aggregates nothing.
+
+use std::io::{ErrorKind, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::sys::RecvBatch;
+use crate::Error;
+
+/// How often loops look at the stop flag and the clock.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Settings of the null server.
+#[derive(Clone, Debug)]
+pub struct NullConfig {
+    /// UDP address, and TCP address on the same port (loopback only; port
+    /// 0 picks one for both).
+    pub addr: SocketAddr,
+    /// Datagrams per `recvmmsg` call; 1 reads one per call.
+    pub batch: usize,
+    /// SO_RCVBUF to ask for; `None` keeps the kernel's default, like most
+    /// statsd servers do.
+    pub rcvbuf: Option<usize>,
+    /// Stop after this long in any case.
+    pub time_limit: Duration,
+    /// Stop once this many lines have been received.
+    pub max_lines: Option<u64>,
+    /// How often [`NullServer::run`] reports progress.
+    pub report_every: Duration,
+}
+
+impl NullConfig {
+    /// Defaults for `addr`: batches of 64, default buffer, one hour at most.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            batch: 64,
+            rcvbuf: None,
+            time_limit: Duration::from_secs(3600),
+            max_lines: None,
+            report_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What the null server has received.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NullCounts {
+    /// UDP datagrams.
+    pub datagrams: u64,
+    /// Lines, UDP and TCP: newline-separated pieces, empty ones excluded.
+    pub lines: u64,
+    /// Payload bytes, UDP and TCP.
+    pub bytes: u64,
+    /// TCP connections accepted.
+    pub tcp_connections: u64,
+}
+
+/// Why the null server stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The stop flag was raised (SIGTERM/SIGINT).
+    Signal,
+    /// The time limit passed.
+    TimeLimit,
+    /// `max_lines` lines arrived.
+    MaxLines,
+}
+
+impl StopReason {
+    /// A one-word name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Signal => "signal",
+            StopReason::TimeLimit => "time_limit",
+            StopReason::MaxLines => "max_lines",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    datagrams: AtomicU64,
+    lines: AtomicU64,
+    bytes: AtomicU64,
+    tcp_connections: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> NullCounts {
+        NullCounts {
+            datagrams: self.datagrams.load(Ordering::Relaxed),
+            lines: self.lines.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            tcp_connections: self.tcp_connections.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Bound sockets, ready to run.
+#[derive(Debug)]
+pub struct NullServer {
+    config: NullConfig,
+    udp: UdpSocket,
+    tcp: TcpListener,
+}
+
+impl NullServer {
+    /// Binds UDP and TCP on `config.addr`.
+    pub fn bind(config: NullConfig) -> Result<Self, Error> {
+        let addr = crate::require_loopback(config.addr)?;
+        let udp = UdpSocket::bind(addr)
+            .map_err(|e| Error::io(format!("binding null server UDP on {addr}"), e))?;
+        let udp_addr = udp
+            .local_addr()
+            .map_err(|e| Error::io("null server UDP address", e))?;
+        let tcp = TcpListener::bind(udp_addr)
+            .map_err(|e| Error::io(format!("binding null server TCP on {udp_addr}"), e))?;
+        if let Some(size) = config.rcvbuf {
+            set_rcvbuf(&udp, size)
+                .map_err(|e| Error::io(format!("setting SO_RCVBUF to {size}"), e))?;
+        }
+        udp.set_read_timeout(Some(POLL))
+            .map_err(|e| Error::io("setting UDP read timeout", e))?;
+        tcp.set_nonblocking(true)
+            .map_err(|e| Error::io("making TCP listener non-blocking", e))?;
+        Ok(Self { config, udp, tcp })
+    }
+
+    /// The UDP address.
+    pub fn udp_addr(&self) -> Result<SocketAddr, Error> {
+        self.udp
+            .local_addr()
+            .map_err(|e| Error::io("null server UDP address", e))
+    }
+
+    /// The TCP address.
+    pub fn tcp_addr(&self) -> Result<SocketAddr, Error> {
+        self.tcp
+            .local_addr()
+            .map_err(|e| Error::io("null server TCP address", e))
+    }
+
+    /// Receives until `stop` is raised, the time limit passes or
+    /// `max_lines` arrived. Calls `progress` every `report_every` when the
+    /// counts changed.
+    pub fn run(
+        self,
+        stop: &AtomicBool,
+        mut progress: impl FnMut(&NullCounts),
+    ) -> Result<(NullCounts, StopReason), Error> {
+        let counters = Arc::new(Counters::default());
+        let tcp_stop = Arc::new(AtomicBool::new(false));
+        let acceptor = {
+            let (counters, tcp_stop) = (Arc::clone(&counters), Arc::clone(&tcp_stop));
+            let listener = self.tcp;
+            thread::Builder::new()
+                .name("null-tcp".into())
+                .spawn(move || accept_loop(&listener, &counters, &tcp_stop))
+                .map_err(|e| Error::io("starting null server TCP thread", e))?
+        };
+        let start = Instant::now();
+        let mut next_report = start + self.config.report_every;
+        let mut reported = NullCounts::default();
+        let mut batch = RecvBatch::new(self.config.batch, 65_536);
+        let reason = loop {
+            if stop.load(Ordering::SeqCst) {
+                break StopReason::Signal;
+            }
+            let now = Instant::now();
+            if now.duration_since(start) >= self.config.time_limit {
+                break StopReason::TimeLimit;
+            }
+            if self
+                .config
+                .max_lines
+                .is_some_and(|max| counters.lines.load(Ordering::Relaxed) >= max)
+            {
+                break StopReason::MaxLines;
+            }
+            if now >= next_report {
+                let counts = counters.snapshot();
+                if counts != reported {
+                    progress(&counts);
+                    reported = counts;
+                }
+                next_report = now + self.config.report_every;
+            }
+            match batch.recv(&self.udp) {
+                Ok(n) => {
+                    let (mut lines, mut bytes) = (0u64, 0u64);
+                    for i in 0..n {
+                        let datagram = batch.datagram(i);
+                        bytes += datagram.len() as u64;
+                        lines += count_lines(datagram);
+                    }
+                    counters.datagrams.fetch_add(n as u64, Ordering::Relaxed);
+                    counters.lines.fetch_add(lines, Ordering::Relaxed);
+                    counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    tcp_stop.store(true, Ordering::SeqCst);
+                    let _ = acceptor.join();
+                    return Err(Error::io("receiving UDP", e));
+                }
+            }
+        };
+        tcp_stop.store(true, Ordering::SeqCst);
+        let _ = acceptor.join();
+        Ok((counters.snapshot(), reason))
+    }
+}
+
+/// Lines in a statsd payload: non-empty pieces between newlines. A trailing
+/// newline does not start a line.
+pub fn count_lines(payload: &[u8]) -> u64 {
+    let (mut lines, mut start) = (0u64, 0usize);
+    for newline in memchr::memchr_iter(b'\n', payload) {
+        lines += u64::from(newline > start);
+        start = newline + 1;
+    }
+    lines + u64::from(start < payload.len())
+}
+
+fn set_rcvbuf(socket: &UdpSocket, size: usize) -> std::io::Result<()> {
+    let value = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&value`,
+    // which lives for the call; the fd is owned by `socket`.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn accept_loop(listener: &TcpListener, counters: &Arc<Counters>, stop: &Arc<AtomicBool>) {
+    let mut readers: Vec<JoinHandle<()>> = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                counters.tcp_connections.fetch_add(1, Ordering::Relaxed);
+                readers.retain(|r| !r.is_finished());
+                let (counters, stop) = (Arc::clone(counters), Arc::clone(stop));
+                if let Ok(handle) = thread::Builder::new()
+                    .name("null-tcp-conn".into())
+                    .spawn(move || read_connection(stream, &counters, &stop))
+                {
+                    readers.push(handle);
+                }
+            }
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
+}
+
+fn read_connection(mut stream: TcpStream, counters: &Counters, stop: &AtomicBool) {
+    if stream
+        .set_nonblocking(false)
+        .and_then(|()| stream.set_read_timeout(Some(POLL)))
+        .is_err()
+    {
+        return;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    // Whether the byte before this read was a newline (or the stream start),
+    // so lines split across reads are counted once.
+    let mut at_line_start = true;
+    while !stop.load(Ordering::SeqCst) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let data = &buf[..n];
+                let mut lines = 0u64;
+                for &b in data {
+                    if b == b'\n' {
+                        at_line_start = true;
+                    } else if at_line_start {
+                        at_line_start = false;
+                        lines += 1;
+                    }
+                }
+                counters.lines.fetch_add(lines, Ordering::Relaxed);
+                counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn counts_lines_like_a_statsd_server_splits_them() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a:1|c"), 1);
+        assert_eq!(count_lines(b"a:1|c\n"), 1);
+        assert_eq!(count_lines(b"a:1|c\nb:2|c"), 2);
+        assert_eq!(count_lines(b"a:1|c\n\nb:2|c\n"), 2);
+        assert_eq!(count_lines(b"\na:1|c"), 1);
+        assert_eq!(count_lines(b"\n\n\n"), 0);
+    }
+
+    #[test]
+    fn receives_udp_and_tcp_until_max_lines() {
+        let mut config = NullConfig::new("127.0.0.1:0".parse().unwrap());
+        config.max_lines = Some(5);
+        config.time_limit = Duration::from_secs(10);
+        config.rcvbuf = Some(1 << 20);
+        let server = NullServer::bind(config).unwrap();
+        let addr = server.udp_addr().unwrap();
+        assert_eq!(server.tcp_addr().unwrap(), addr);
+        let sender = thread::spawn(move || {
+            let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+            udp.send_to(b"a:1|c\nb:1|c", addr).unwrap();
+            udp.send_to(b"c:1|c", addr).unwrap();
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            tcp.write_all(b"d:1|c\ne:1").unwrap();
+            tcp.write_all(b"|c\n").unwrap();
+        });
+        let stop = AtomicBool::new(false);
+        let (counts, reason) = server.run(&stop, |_| {}).unwrap();
+        sender.join().unwrap();
+        assert_eq!(reason, StopReason::MaxLines);
+        assert_eq!(counts.lines, 5);
+        assert_eq!(counts.datagrams, 2);
+        assert_eq!(counts.tcp_connections, 1);
+        assert_eq!(counts.bytes, 11 + 5 + 12);
+    }
+
+    #[test]
+    fn stops_on_flag_and_on_time() {
+        let server = NullServer::bind(NullConfig::new("127.0.0.1:0".parse().unwrap())).unwrap();
+        let stop = AtomicBool::new(true);
+        assert_eq!(server.run(&stop, |_| {}).unwrap().1, StopReason::Signal);
+
+        let mut config = NullConfig::new("127.0.0.1:0".parse().unwrap());
+        config.time_limit = Duration::from_millis(50);
+        let server = NullServer::bind(config).unwrap();
+        let stop = AtomicBool::new(false);
+        assert_eq!(server.run(&stop, |_| {}).unwrap().1, StopReason::TimeLimit);
+    }
+}

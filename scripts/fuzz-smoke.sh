@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the statsd parser fuzz target for a bounded time and fails on a crash.
+#
+#   scripts/fuzz-smoke.sh [seconds]        (default 30)
+#
+# Installs cargo-fuzz if it is missing. By default the target is built
+# without a sanitizer, which works on a stable toolchain; the parser is safe
+# Rust, so panics and broken assertions are what the fuzzer looks for. Set
+# FUZZ_SANITIZER=address to build with AddressSanitizer, which needs a
+# nightly toolchain (or, on stable, RUSTC_BOOTSTRAP=1, which this script
+# sets for you in that case).
+#
+# Exit status: 0 when the run ended without finding anything, non-zero when
+# the target crashed (the input is saved under fuzz/artifacts/) or the
+# build failed.
+
+set -euo pipefail
+
+seconds="${1:-30}"
+target=statsd_parse
+sanitizer="${FUZZ_SANITIZER:-none}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz-smoke: installing cargo-fuzz" >&2
+    cargo install --locked cargo-fuzz
+fi
+
+if [[ "$sanitizer" != none ]] && ! rustc --version | grep -q nightly; then
+    export RUSTC_BOOTSTRAP=1
+fi
+
+cd "$root/fuzz"
+mkdir -p "corpus/$target"
+# libFuzzer exits non-zero on a crash, a panic, a leak or a timeout, and
+# `set -e` passes that on.
+cargo fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" "seeds/$target" -- \
+    -max_total_time="$seconds" \
+    -dict=statsd.dict \
+    -print_final_stats=1

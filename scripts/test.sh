@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need, then runs the
+# format check, clippy and every test in the workspace.
+#
+#   scripts/test.sh            # from anywhere; works on a fresh Debian machine as root
+#
+# The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
+# it with real third-party clients, so they need:
+#   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
+#     in target/test-deps/etsy;
+#   - a Python venv with the PyPI clients (statsd, datadog, gunicorn), in
+#     target/test-deps/venv.
+# Both installs are skipped when what is there is already right, so a second
+# run goes straight to cargo. The tests find both through the STATKIT_TEST_*
+# variables exported below (and fall back to these same paths, so a plain
+# `cargo test` works once this script has run).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+deps="$repo/target/test-deps"
+etsy_version="0.9.0"
+# Pinned so that a client release cannot change what the tests see.
+python_requirements=(statsd==4.0.1 datadog==0.56.0 gunicorn==23.0.0)
+
+start=$SECONDS
+current="setup"
+step() {
+    current="$*"
+    printf '\n==> %s (%ds)\n' "$*" "$((SECONDS - start))"
+}
+die() { printf 'scripts/test.sh: %s\n' "$*" >&2; exit 1; }
+trap 'printf "\nscripts/test.sh: FAILED at step: %s (after %ds)\n" "$current" "$((SECONDS - start))" >&2' ERR
+
+cargo_flags=()
+if [[ "${CI:-}" == "true" ]]; then
+    # CI checks out a commit: its Cargo.lock must already be complete.
+    cargo_flags+=(--locked)
+fi
+
+# --- node and npm -----------------------------------------------------------
+step "checking node and npm"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    command -v apt-get >/dev/null || die "node/npm are missing and apt-get is not available: install Node.js >= 8 and npm"
+    echo "node or npm missing: installing Debian's nodejs and npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm >/dev/null
+fi
+echo "node $(node --version), npm $(npm --version 2>/dev/null)"
+
+# --- etsy statsd --------------------------------------------------------------
+etsy_prefix="$deps/etsy"
+etsy_dir="$etsy_prefix/node_modules/statsd"
+installed_etsy() {
+    node -e 'process.stdout.write(require(process.argv[1]).version)' "$etsy_dir/package.json" 2>/dev/null || true
+}
+step "etsy statsd $etsy_version"
+if [[ "$(installed_etsy)" == "$etsy_version" ]]; then
+    echo "already installed in $etsy_dir"
+else
+    echo "installing statsd@$etsy_version from npm into $etsy_prefix"
+    mkdir -p "$etsy_prefix"
+    # A package.json of our own keeps npm from walking up into the repository.
+    [[ -f "$etsy_prefix/package.json" ]] || echo '{"name":"statkit-test-deps","private":true}' >"$etsy_prefix/package.json"
+    # The optional dependencies (syslog, hashring for the proxy, a Windows
+    # service wrapper) are unused by the server and some build native code.
+    npm install --prefix "$etsy_prefix" --omit=optional --no-audit --no-fund --loglevel=error \
+        "statsd@$etsy_version"
+    [[ "$(installed_etsy)" == "$etsy_version" ]] || die "npm did not install statsd $etsy_version into $etsy_dir"
+fi
+
+# --- Python clients -------------------------------------------------------------
+venv="$deps/venv"
+stamp="$venv/.statkit-requirements"
+wanted="${python_requirements[*]}"
+step "Python clients: $wanted"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+    echo "already installed in $venv"
+else
+    python=""
+    for candidate in python3 python; do
+        if command -v "$candidate" >/dev/null \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null; then
+            python="$candidate"
+            break
+        fi
+    done
+    [[ -n "$python" ]] || die "no python3 (3.8 or newer) found"
+    echo "creating $venv with $("$python" --version)"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" \
+        || die "'$python -m venv' failed: install Python's venv module (Debian: apt-get install python3-venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${python_requirements[@]}"
+    echo "$wanted" >"$stamp"
+fi
+
+export STATKIT_TEST_NODE
+STATKIT_TEST_NODE="$(command -v node)"
+export STATKIT_TEST_ETSY_DIR="$etsy_dir"
+export STATKIT_TEST_PYTHON="$venv/bin/python"
+echo "STATKIT_TEST_NODE=$STATKIT_TEST_NODE"
+echo "STATKIT_TEST_ETSY_DIR=$STATKIT_TEST_ETSY_DIR"
+echo "STATKIT_TEST_PYTHON=$STATKIT_TEST_PYTHON"
+
+# --- Rust -------------------------------------------------------------------------
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy "${cargo_flags[@]}" --workspace --all-targets -- -D warnings
+
+# --no-fail-fast: run every test binary, so one failure does not hide others.
+step "cargo test --workspace --no-fail-fast"
+cargo test "${cargo_flags[@]}" --workspace --no-fail-fast
+
+step "all checks passed"
