@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::names::NameMap;
-use crate::snapshot::{CounterFlush, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::summary::{summarize, Bin, Percentile};
 use crate::table::{IngestCounts, Table, TableOptions};
 use crate::timer::TimerValues;
@@ -169,31 +169,44 @@ impl Aggregator {
                 },
             }
         }
+        // Timers and sets that got values stay in the table, emptied but
+        // with their buffers, so the next interval fills them without
+        // allocating; the idle ones are forgotten, which bounds the table.
         let exact_limit = self.options.table.timer_exact_limit;
-        for (name, values) in table.timers.iter_mut() {
+        table.timers.retain(|name, values| {
+            if values.is_empty() {
+                return false;
+            }
             match self
                 .timers
                 .get_or_insert_with(name, limit, TimerValues::default)
             {
                 Some(timer) => timer.absorb(values, exact_limit),
-                None => refused += 1,
+                None => {
+                    refused += 1;
+                    values.clear();
+                }
             }
-        }
-        for (name, members) in table.sets.iter() {
+            true
+        });
+        table.sets.retain(|name, members| {
+            if members.is_empty() {
+                return false;
+            }
             match self.sets.get_or_insert_with(name, limit, NameMap::default) {
                 Some(set) => members.iter().for_each(|(m, _)| {
                     set.get_or_insert_with(m, usize::MAX, || ());
                 }),
                 None => refused += 1,
             }
-        }
+            members.clear();
+            true
+        });
         let counts = std::mem::take(&mut table.counts);
         self.count_ingest(&counts);
         self.counts.refused_series += refused;
         table.counters.clear();
         table.gauges.clear();
-        table.timers.clear();
-        table.sets.clear();
     }
 
     fn count_ingest(&mut self, counts: &IngestCounts) {
@@ -234,16 +247,20 @@ impl Aggregator {
 
     fn report(&mut self, timestamp: u64, started: Instant) -> Snapshot {
         let o = &self.options;
-        let seconds = o.interval_ms / 1000.0;
         let mut snapshot = Snapshot::new(timestamp, o.interval_ms, o.percentiles.clone());
+        let name_bytes = self.counters.name_bytes()
+            + self.timers.name_bytes()
+            + self.gauges.name_bytes()
+            + self.sets.name_bytes();
+        snapshot.reserve(
+            self.counters.len(),
+            self.timers.len(),
+            self.gauges.len(),
+            self.sets.len(),
+            name_bytes,
+        );
         for (name, &count) in self.counters.iter() {
-            snapshot.push_counter(
-                name,
-                CounterFlush {
-                    count,
-                    rate: count / seconds,
-                },
-            );
+            snapshot.push_counter(name, count);
         }
         let mut sketched = 0;
         for (name, values) in self.timers.iter_mut() {

@@ -208,11 +208,9 @@ impl<V> NameMap<V> {
             })
     }
 
-    /// Approximate heap bytes held, for the memory self-metric.
-    pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity()
-            + self.slots.capacity() * std::mem::size_of::<Slot<V>>()
-            + self.index.capacity() * 5
+    /// Bytes of all live names together.
+    pub fn name_bytes(&self) -> usize {
+        self.iter().map(|(name, _)| name.len()).sum()
     }
 }
 

@@ -3,18 +3,32 @@
 //! checks it for every kind of line, tags and sanitized keys included.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use statkit_agg::{Table, TableOptions};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Allocations made by this thread: tests run on parallel threads, and
+    /// each must count only its own.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn count_one() {
+    // `try_with`: the allocator may run while this thread's locals are
+    // being torn down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
 
 // SAFETY: forwards to the system allocator unchanged, only counting calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -25,7 +39,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -42,9 +56,32 @@ fn known_keys_aggregate_without_allocating() {
 we ird/key!:1|c\ntagged:1|c|#env:prod,canary\nbad line\nx:abc|c\n_e{1,1}:a|b\n_sc|svc|0\n";
     let mut table = Table::new(TableOptions::default());
     table.ingest(datagram);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     for _ in 0..1000 {
         table.ingest(datagram);
     }
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed) - before, 0);
+    assert_eq!(allocations() - before, 0);
+}
+
+#[test]
+fn steady_traffic_allocates_nothing_across_flushes() {
+    // Timers and sets keep their buffers in the table between intervals,
+    // so once traffic is steady even their values cost no allocation.
+    use statkit_agg::{Aggregator, Options};
+    let datagram = b"lat:12.5|ms\nlat:7|ms|@0.5\nusers:alice|s\nusers:bob|s\nhits:1|c\nq:+1|g\n";
+    let mut table = Table::new(TableOptions::default());
+    let mut aggregator = Aggregator::new(Options::default());
+    let mut during_ingest = 0;
+    for round in 0..50 {
+        let before = allocations();
+        for _ in 0..20 {
+            table.ingest(datagram);
+        }
+        if round >= 3 {
+            during_ingest += allocations() - before;
+        }
+        aggregator.absorb(&mut table);
+        aggregator.flush(round);
+    }
+    assert_eq!(during_ingest, 0);
 }

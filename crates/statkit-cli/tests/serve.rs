@@ -94,6 +94,8 @@ fn ipv6_loopback_is_accepted() {
         "[::1]:0",
         "--admin",
         "127.0.0.1:0",
+        "--http",
+        "off",
         "--graphite",
         &addr,
         "--flush-interval",

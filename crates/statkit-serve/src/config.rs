@@ -18,6 +18,11 @@ use statkit_wire::graphite::NamingOptions;
 pub const DEFAULT_STATSD: &str = "127.0.0.1:8125";
 /// Default admin (management) address, etsy's `mgmt_port`.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:8126";
+/// Default HTTP address: the port after the admin port, on loopback, since
+/// what it shows (series, traffic) is not for every network to read.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8127";
+/// The value of `http` that turns the HTTP server off.
+pub const HTTP_OFF: &str = "off";
 
 /// Why a configuration cannot be used. Every message names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +56,8 @@ pub struct RawConfig {
     pub statsd: Option<String>,
     /// Admin (etsy management) listen address.
     pub admin: Option<String>,
+    /// HTTP listen address, or `"off"` for no HTTP server.
+    pub http: Option<String>,
     /// A Unix datagram socket path to receive statsd on as well.
     pub unix_socket: Option<PathBuf>,
     /// Flush interval in seconds (fractions allowed).
@@ -143,6 +150,7 @@ impl RawConfig {
         pick!(
             statsd,
             admin,
+            http,
             unix_socket,
             flush_interval,
             percent_thresholds,
@@ -189,6 +197,8 @@ impl RawNames {
 pub struct Config {
     pub statsd: SocketAddr,
     pub admin: SocketAddr,
+    /// The HTTP server's address; `None` when it is off.
+    pub http: Option<SocketAddr>,
     pub unix_socket: Option<PathBuf>,
     pub graphite: Vec<String>,
     pub console: bool,
@@ -334,6 +344,10 @@ impl TryFrom<RawConfig> for Config {
         Ok(Config {
             statsd: resolve("statsd", raw.statsd.as_deref().unwrap_or(DEFAULT_STATSD))?,
             admin: resolve("admin", raw.admin.as_deref().unwrap_or(DEFAULT_ADMIN))?,
+            http: match raw.http.as_deref().unwrap_or(DEFAULT_HTTP) {
+                HTTP_OFF => None,
+                address => Some(resolve("http", address)?),
+            },
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
             // With nowhere else to send flushes, show them.
@@ -376,10 +390,27 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c.statsd.to_string(), "127.0.0.1:8125");
         assert_eq!(c.admin.to_string(), "127.0.0.1:8126");
+        assert_eq!(
+            c.http.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:8127")
+        );
         assert_eq!(c.aggregation.interval_ms, 10_000.0);
         assert!(c.naming.legacy_namespace);
         assert!(c.console, "with no sink configured, flushes are printed");
         assert!(!parse("graphite = [\"127.0.0.1:2003\"]").unwrap().console);
+    }
+
+    #[test]
+    fn http_takes_an_address_or_off() {
+        let c = parse("http = \"127.0.0.1:0\"").unwrap();
+        assert_eq!(
+            c.http.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:0")
+        );
+        assert_eq!(parse("http = \"off\"").unwrap().http, None);
+        // Only the one spelling turns it off; anything else must resolve.
+        assert!(parse("http = \"OFF\"").unwrap_err().starts_with("http"));
+        assert!(parse("http = \"\"").unwrap_err().starts_with("http"));
     }
 
     #[test]

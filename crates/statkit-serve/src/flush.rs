@@ -47,11 +47,13 @@ pub(crate) fn run(shared: Arc<Shared>, stop: Receiver<()>) {
 }
 
 fn flush_once(shared: &Shared, totals: &mut Totals) {
+    let now = unix_now();
     let mut snapshot = {
         let mut aggregator = lock(&shared.aggregator);
         shared.absorb_all(&mut aggregator);
-        aggregator.flush(unix_now())
+        aggregator.flush(now)
     };
+    shared.last_flush.store(now, Ordering::Relaxed);
     let kernel_drops = kernel::drops(&shared.udp_inodes).unwrap_or(totals.kernel_drops);
     let tcp_refused = shared.tcp_refused.load(Ordering::Relaxed);
     snapshot.own.extend([

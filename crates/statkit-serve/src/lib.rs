@@ -1,5 +1,6 @@
 //! `statkit serve` as a library: a statsd server with etsy statsd 0.9's
-//! aggregation, Graphite and console sinks, and etsy's admin port.
+//! aggregation, Graphite and console sinks, etsy's admin port, and an HTTP
+//! server (health now; the dashboard and APIs build on it).
 //!
 //! The server is a function of its configuration, its already-bound
 //! sockets and a shutdown future: [`Listeners::bind`] then [`run`]. Binding
@@ -11,24 +12,26 @@
 //! source::datagram (UDP/Unix threads) ─┐
 //! source::tcp (async connections) ─────┼─> Table per receiver ─> flush (thread) ─> Aggregator::flush
 //!                                      │                                              │ Arc<Snapshot>
-//! admin (reads and deletes) ───────────┘                                 sink::Queue per sink ─> graphite, console
+//! admin (reads and deletes) ───────────┤                                 sink::Queue per sink ─> graphite, console
+//! http (reads) ────────────────────────┘
 //! ```
 
 mod admin;
 pub mod config;
 mod flush;
+mod http;
 pub mod listeners;
 mod sink;
 mod source;
 mod state;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use statkit_agg::{Aggregator, Table};
+use statkit_agg::Table;
 use statkit_wire::graphite::Names;
 use tokio::sync::watch;
 
@@ -63,27 +66,18 @@ pub async fn run(
     let unix_table = listeners.unix.as_ref().map(|_| table());
 
     let (queues, sinks) = start_sinks(&config, started);
-    let shared = Arc::new(Shared {
-        tables: udp_tables
-            .iter()
-            .chain([&tcp_table])
-            .chain(unix_table.iter())
-            .cloned()
-            .collect(),
-        aggregator: Mutex::new(Aggregator::new(config.aggregation.clone())),
-        queues,
-        healthy: AtomicBool::new(true),
-        started,
-        last_message: AtomicU64::new(started),
-        bad_lines: AtomicU64::new(0),
-        udp_inodes: listeners
-            .udp
-            .iter()
-            .filter_map(source::kernel::inode)
-            .collect(),
-        tcp_refused: Arc::new(AtomicU64::new(0)),
-        config,
-    });
+    let tables = udp_tables
+        .iter()
+        .chain([&tcp_table])
+        .chain(unix_table.iter())
+        .cloned()
+        .collect();
+    let udp_inodes = listeners
+        .udp
+        .iter()
+        .filter_map(source::kernel::inode)
+        .collect();
+    let shared = Arc::new(Shared::new(config, tables, queues, started, udp_inodes));
 
     let stop_receiving = Arc::new(AtomicBool::new(false));
     let receivers = start_receivers(
@@ -109,7 +103,20 @@ pub async fn run(
     ));
     let admin = tokio::net::TcpListener::from_std(nonblocking(listeners.admin)?)
         .map_err(ServeError::Socket)?;
-    let admin_task = tokio::spawn(admin::serve(admin, shared.clone(), stop_rx));
+    let admin_task = tokio::spawn(admin::serve(admin, shared.clone(), stop_rx.clone()));
+    let http_task = match listeners.http {
+        Some(listener) => {
+            let listener = tokio::net::TcpListener::from_std(nonblocking(listener)?)
+                .map_err(ServeError::Socket)?;
+            Some(tokio::spawn(http::serve(
+                listener,
+                shared.clone(),
+                http::Limits::default(),
+                stop_rx,
+            )))
+        }
+        None => None,
+    };
 
     let (flush_tx, flush_rx) = std::sync::mpsc::channel();
     let flusher = {
@@ -126,6 +133,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = tcp_task.await;
     let _ = admin_task.await;
+    if let Some(task) = http_task {
+        let _ = task.await;
+    }
     join_all(receivers).await;
     drop(flush_tx);
     join_all(vec![flusher]).await;

@@ -34,15 +34,24 @@ pub struct Listeners {
     pub udp: Vec<UdpSocket>,
     pub tcp: TcpListener,
     pub admin: TcpListener,
+    /// The HTTP server's listener, unless `http` is off.
+    pub http: Option<TcpListener>,
     pub unix: Option<(UnixDatagram, PathBuf)>,
 }
 
 impl Listeners {
     /// Binds UDP and TCP statsd on the same port (when port 0 is asked for,
-    /// a port free for both), the admin port, and the Unix socket if any.
+    /// a port free for both), the admin port, the HTTP port unless it is
+    /// off, and the Unix socket if any.
     pub fn bind(config: &Config) -> Result<Self, BindError> {
         let (udp, tcp) = bind_statsd(config)?;
         let admin = TcpListener::bind(config.admin).map_err(|e| error("admin", config.admin, e))?;
+        let http = match config.http {
+            Some(address) => {
+                Some(TcpListener::bind(address).map_err(|e| error("http", address, e))?)
+            }
+            None => None,
+        };
         let unix = match &config.unix_socket {
             Some(path) => Some((bind_unix(path, config.rcvbuf)?, path.clone())),
             None => None,
@@ -51,6 +60,7 @@ impl Listeners {
             udp,
             tcp,
             admin,
+            http,
             unix,
         })
     }
@@ -62,6 +72,11 @@ impl Listeners {
 
     pub fn admin_addr(&self) -> io::Result<SocketAddr> {
         self.admin.local_addr()
+    }
+
+    /// The HTTP address actually bound, or `None` when HTTP is off.
+    pub fn http_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.http.as_ref().map(TcpListener::local_addr).transpose()
     }
 }
 

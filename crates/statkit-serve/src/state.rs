@@ -39,9 +39,37 @@ pub(crate) struct Shared {
     pub udp_inodes: Vec<u64>,
     /// TCP connections refused past the connection limit.
     pub tcp_refused: Arc<AtomicU64>,
+    /// Unix seconds of the last flush, 0 before the first: the flusher
+    /// stores it so readers need not wait for the aggregator's lock.
+    pub last_flush: AtomicU64,
 }
 
 impl Shared {
+    /// The state of a server started at `started` (Unix seconds): healthy,
+    /// nothing received or flushed yet.
+    pub(crate) fn new(
+        config: Config,
+        tables: Vec<Arc<Mutex<Table>>>,
+        queues: Vec<Arc<Queue>>,
+        started: u64,
+        udp_inodes: Vec<u64>,
+    ) -> Self {
+        let aggregator = Mutex::new(Aggregator::new(config.aggregation.clone()));
+        Self {
+            config,
+            tables,
+            aggregator,
+            queues,
+            healthy: AtomicBool::new(true),
+            started,
+            last_message: AtomicU64::new(started),
+            bad_lines: AtomicU64::new(0),
+            udp_inodes,
+            tcp_refused: Arc::new(AtomicU64::new(0)),
+            last_flush: AtomicU64::new(0),
+        }
+    }
+
     /// Drains every receiver's table into `aggregator`.
     pub(crate) fn absorb_all(&self, aggregator: &mut Aggregator) {
         for table in &self.tables {

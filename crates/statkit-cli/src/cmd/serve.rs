@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Address of the etsy-compatible admin port [default: 127.0.0.1:8126].
     #[arg(long, env = "STATKIT_ADMIN", value_name = "ADDR")]
     admin: Option<String>,
+    /// Address of the HTTP server, or `off` for none [default: 127.0.0.1:8127].
+    #[arg(long, env = "STATKIT_HTTP", value_name = "ADDR|off")]
+    http: Option<String>,
     /// Also receive statsd datagrams on this Unix socket.
     #[arg(long, env = "STATKIT_UNIX_SOCKET", value_name = "PATH")]
     unix_socket: Option<PathBuf>,
@@ -85,6 +88,7 @@ impl ServeArgs {
         RawConfig {
             statsd: self.statsd.clone(),
             admin: self.admin.clone(),
+            http: self.http.clone(),
             unix_socket: self.unix_socket.clone(),
             graphite: (!self.graphite.is_empty()).then(|| self.graphite.clone()),
             flush_interval: self.flush_interval,
@@ -147,6 +151,9 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     writeln!(out, "listening statsd-udp {statsd}")?;
     writeln!(out, "listening statsd-tcp {statsd}")?;
     writeln!(out, "listening admin {}", listeners.admin_addr()?)?;
+    if let Some(http) = listeners.http_addr()? {
+        writeln!(out, "listening http {http}")?;
+    }
     if let Some(path) = &config.unix_socket {
         writeln!(out, "listening statsd-unix {}", path.display())?;
     }

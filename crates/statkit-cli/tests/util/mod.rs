@@ -350,19 +350,28 @@ pub struct Statkit {
     pub tcp: SocketAddr,
     /// Its admin port.
     pub admin: SocketAddr,
+    /// Its HTTP server, unless started with `--http off`.
+    pub http: Option<SocketAddr>,
 }
 
 impl Statkit {
     /// Starts `statkit serve --statsd 127.0.0.1:0 --admin 127.0.0.1:0` plus
-    /// `args`, and waits until it prints `ready`.
+    /// `args`, and waits until it prints `ready`. Unless `args` choose an
+    /// `--http` of their own, `--http 127.0.0.1:0` is added too: the default
+    /// port would collide between tests running at once.
     pub fn start(args: &[&str]) -> Statkit {
         let mut command = statkit_command();
-        command
-            .args(["serve", "--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
-            .args(args);
+        command.args(["serve", "--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
+        if !args
+            .iter()
+            .any(|a| *a == "--http" || a.starts_with("--http="))
+        {
+            command.args(["--http", "127.0.0.1:0"]);
+        }
+        command.args(args);
         let mut process = Process::spawn("statkit serve", command);
         let deadline = Instant::now() + TIMEOUT;
-        let (mut udp, mut tcp, mut admin) = (None, None, None);
+        let (mut udp, mut tcp, mut admin, mut http) = (None, None, None, None);
         loop {
             let Some(line) = process.next_stdout_line(deadline) else {
                 let status = process.wait_timeout(Duration::from_secs(1));
@@ -386,6 +395,7 @@ impl Statkit {
                 "statsd-udp" => &mut udp,
                 "statsd-tcp" => &mut tcp,
                 "admin" => &mut admin,
+                "http" => &mut http,
                 _ => continue,
             };
             let addr: SocketAddr = addr
@@ -394,7 +404,13 @@ impl Statkit {
             *slot = Some(addr);
         }
         match (udp, tcp, admin) {
-            (Some(udp), Some(tcp), Some(admin)) => Statkit { process, udp, tcp, admin },
+            (Some(udp), Some(tcp), Some(admin)) => Statkit {
+                process,
+                udp,
+                tcp,
+                admin,
+                http,
+            },
             _ => panic!(
                 "statkit serve printed `ready` without all of `listening statsd-udp|statsd-tcp|admin ADDR`:\n{}",
                 process.log()

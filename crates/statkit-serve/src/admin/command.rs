@@ -146,6 +146,10 @@ fn config(shared: &Shared) -> String {
     line("statsd", c.statsd.to_string());
     line("admin", c.admin.to_string());
     line(
+        "http",
+        c.http.map_or_else(|| "off".to_owned(), |a| a.to_string()),
+    );
+    line(
         "unix_socket",
         c.unix_socket
             .as_ref()

@@ -11,38 +11,37 @@ use super::queue::Queue;
 /// Prints every flush from `queue` until it closes.
 pub(crate) async fn run(queue: Arc<Queue>) {
     while let Some(snapshot) = queue.pop().await {
-        let mut out = Vec::new();
-        render(&snapshot, &mut out);
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout is not worth stopping the server for.
-        let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
+        // Written straight through a buffer: a large flush is never held
+        // as text. A closed stdout is not worth stopping the server for.
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        let _ = render(&snapshot, &mut stdout).and_then(|()| stdout.flush());
     }
 }
 
 /// One block per flush: a header, then one line per series with its main
 /// values, counters first as etsy orders them.
-pub(crate) fn render(snapshot: &Snapshot, out: &mut Vec<u8>) {
+pub(crate) fn render(snapshot: &Snapshot, out: &mut impl Write) -> std::io::Result<()> {
     let name = |key: &[u8]| String::from_utf8_lossy(key).into_owned();
-    let _ = writeln!(
+    writeln!(
         out,
         "flush at {} ({} series, {:.3} s interval)",
         snapshot.timestamp,
         snapshot.num_stats,
         snapshot.interval_ms / 1000.0
-    );
+    )?;
     for (key, c) in snapshot.counters() {
-        let _ = writeln!(
+        writeln!(
             out,
             "  counter {} count={} rate={}/s",
             name(key),
             c.count,
             c.rate
-        );
+        )?;
     }
     for (key, t) in snapshot.timers() {
         match &t.stats {
             Some(s) => {
-                let _ = write!(
+                write!(
                     out,
                     "  timer   {} count={} min={} mean={} median={} max={}",
                     name(key),
@@ -51,30 +50,31 @@ pub(crate) fn render(snapshot: &Snapshot, out: &mut Vec<u8>) {
                     s.mean,
                     s.median,
                     s.upper
-                );
+                )?;
                 for th in &s.thresholds {
                     let p = &snapshot.percentiles[th.percentile];
-                    let _ = write!(
+                    write!(
                         out,
                         " {}{}={}",
                         if p.pct() > 0.0 { "upper_" } else { "lower_" },
                         p.label(),
                         th.bound
-                    );
+                    )?;
                 }
-                let _ = writeln!(out, "{}", if s.sketched { " (sketched)" } else { "" });
+                writeln!(out, "{}", if s.sketched { " (sketched)" } else { "" })?;
             }
             None => {
-                let _ = writeln!(out, "  timer   {} count=0", name(key));
+                writeln!(out, "  timer   {} count=0", name(key))?;
             }
         }
     }
     for (key, v) in snapshot.gauges() {
-        let _ = writeln!(out, "  gauge   {} {}", name(key), v);
+        writeln!(out, "  gauge   {} {}", name(key), v)?;
     }
     for (key, n) in snapshot.sets() {
-        let _ = writeln!(out, "  set     {} {} members", name(key), n);
+        writeln!(out, "  set     {} {} members", name(key), n)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -89,7 +89,7 @@ mod tests {
         table.ingest(b"hits:2|c\nlat:5|ms\nlat:7|ms\nq:3|g\nu:a|s");
         agg.absorb(&mut table);
         let mut out = Vec::new();
-        render(&agg.flush(42), &mut out);
+        render(&agg.flush(42), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.starts_with("flush at 42 (7 series, 10.000 s interval)\n"),

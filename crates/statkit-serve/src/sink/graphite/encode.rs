@@ -8,7 +8,7 @@
 //! `graphiteStats` (as etsy adds them when the connection opens). Numbers
 //! are printed as JavaScript prints them.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use statkit_agg::{Snapshot, TimerSummary};
 use statkit_wire::graphite::{push_value, Names};
@@ -30,48 +30,122 @@ pub(crate) struct Telemetry {
     pub dropped_flushes: u64,
 }
 
-/// Appends `snapshot` as Graphite plaintext to `out`.
-pub(crate) fn encode(snapshot: &Snapshot, names: &Names, telemetry: &Telemetry, out: &mut Vec<u8>) {
-    let started = Instant::now();
-    let ts = snapshot.timestamp;
-    for (key, counter) in snapshot.counters() {
-        names.counter_rate(out, key);
-        push_value(out, counter.rate, ts);
-        if names.flush_counts() {
-            names.counter_count(out, key);
-            push_value(out, counter.count, ts);
+/// Writes a flush a piece at a time, so a flush of a million series never
+/// needs its whole text in memory: each [`Encoder::fill`] appends whole
+/// lines until the buffer reaches a size, and remembers where it stopped.
+pub(crate) struct Encoder<'a> {
+    snapshot: &'a Snapshot,
+    names: &'a Names,
+    telemetry: Telemetry,
+    cursor: Cursor,
+    /// Time spent encoding so far: etsy's `calculationtime`.
+    spent: Duration,
+}
+
+/// Where the next `fill` resumes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cursor {
+    Counter(usize),
+    Timer(usize),
+    Gauge(usize),
+    Set(usize),
+    Trailer,
+    Done,
+}
+
+impl<'a> Encoder<'a> {
+    pub(crate) fn new(snapshot: &'a Snapshot, names: &'a Names, telemetry: Telemetry) -> Self {
+        Self {
+            snapshot,
+            names,
+            telemetry,
+            cursor: Cursor::Counter(0),
+            spent: Duration::ZERO,
         }
     }
-    for (key, timer) in snapshot.timers() {
-        timer_lines(snapshot, names, key, timer, out);
+
+    /// Appends lines to `out` until it holds at least `limit` bytes or the
+    /// flush is fully written. Returns false once nothing is left.
+    pub(crate) fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> bool {
+        let started = Instant::now();
+        let (s, names, ts) = (self.snapshot, self.names, self.snapshot.timestamp);
+        while out.len() < limit {
+            self.cursor = match self.cursor {
+                Cursor::Counter(i) => match s.counter(i) {
+                    Some((key, counter)) => {
+                        names.counter_rate(out, key);
+                        push_value(out, counter.rate, ts);
+                        if names.flush_counts() {
+                            names.counter_count(out, key);
+                            push_value(out, counter.count, ts);
+                        }
+                        Cursor::Counter(i + 1)
+                    }
+                    None => Cursor::Timer(0),
+                },
+                Cursor::Timer(i) => match s.timer(i) {
+                    Some((key, timer)) => {
+                        timer_lines(s, names, key, timer, out);
+                        Cursor::Timer(i + 1)
+                    }
+                    None => Cursor::Gauge(0),
+                },
+                Cursor::Gauge(i) => match s.gauge(i) {
+                    Some((key, value)) => {
+                        names.gauge(out, key);
+                        push_value(out, value, ts);
+                        Cursor::Gauge(i + 1)
+                    }
+                    None => Cursor::Set(0),
+                },
+                Cursor::Set(i) => match s.set(i) {
+                    Some((key, members)) => {
+                        names.set_count(out, key);
+                        push_value(out, members as f64, ts);
+                        Cursor::Set(i + 1)
+                    }
+                    None => Cursor::Trailer,
+                },
+                Cursor::Trailer => {
+                    self.trailer(out, self.spent + started.elapsed());
+                    Cursor::Done
+                }
+                Cursor::Done => break,
+            };
+        }
+        self.spent += started.elapsed();
+        self.cursor != Cursor::Done || !out.is_empty()
     }
-    for (key, value) in snapshot.gauges() {
-        names.gauge(out, key);
-        push_value(out, value, ts);
-    }
-    for (key, members) in snapshot.sets() {
-        names.set_count(out, key);
-        push_value(out, members as f64, ts);
-    }
-    names.num_stats(out);
-    push_value(out, snapshot.num_stats as f64, ts);
-    names.own(out, "graphiteStats.calculationtime");
-    push_value(out, started.elapsed().as_millis() as f64, ts);
-    names.own(out, "processing_time");
-    push_value(out, snapshot.processing_time_ms as f64, ts);
-    for (name, value) in &snapshot.own {
-        names.own(out, name);
-        push_value(out, *value, ts);
-    }
-    for (name, value) in [
-        ("graphiteStats.last_exception", telemetry.last_exception),
-        ("graphiteStats.last_flush", telemetry.last_flush),
-        ("graphiteStats.flush_time", telemetry.flush_time),
-        ("graphiteStats.flush_length", telemetry.flush_length),
-        ("graphiteStats.dropped_flushes", telemetry.dropped_flushes),
-    ] {
-        names.own(out, name);
-        push_value(out, value as f64, ts);
+
+    /// The lines after the series: counts, timings, own metrics, and the
+    /// sink's telemetry, `flush_length` last as in etsy.
+    fn trailer(&self, out: &mut Vec<u8>, spent: Duration) {
+        let (s, names, ts, t) = (
+            self.snapshot,
+            self.names,
+            self.snapshot.timestamp,
+            &self.telemetry,
+        );
+        names.num_stats(out);
+        push_value(out, s.num_stats as f64, ts);
+        names.own(out, "graphiteStats.calculationtime");
+        push_value(out, spent.as_millis() as f64, ts);
+        names.own(out, "processing_time");
+        push_value(out, s.processing_time_ms as f64, ts);
+        for (name, value) in &s.own {
+            names.own(out, name);
+            push_value(out, *value, ts);
+        }
+        for (name, value) in [
+            ("graphiteStats.dropped_flushes", t.dropped_flushes),
+            ("graphiteStats.last_exception", t.last_exception),
+            ("graphiteStats.last_flush", t.last_flush),
+            ("graphiteStats.flush_time", t.flush_time),
+            ("graphiteStats.flush_length", t.flush_length),
+        ] {
+            names.own(out, name);
+            push_value(out, value as f64, ts);
+        }
     }
 }
 
@@ -133,7 +207,7 @@ fn timer_lines(
 
 #[cfg(test)]
 mod tests {
-    use super::{encode, Telemetry};
+    use super::{Encoder, Telemetry};
     use statkit_agg::{
         Aggregator, Bin, HistogramSetting, Options, Percentile, Table, TableOptions,
     };
@@ -150,12 +224,13 @@ mod tests {
             last_flush: 1_699_999_990,
             ..Telemetry::default()
         };
-        encode(
-            &snapshot,
-            &Names::new(&NamingOptions::default()),
-            &telemetry,
-            &mut out,
-        );
+        let names = Names::new(&NamingOptions::default());
+        let mut encoder = Encoder::new(&snapshot, &names, telemetry);
+        // A small limit exercises resuming between pieces.
+        let mut piece = Vec::new();
+        while encoder.fill(&mut piece, 100) {
+            out.append(&mut piece);
+        }
         String::from_utf8(out).unwrap()
     }
 
@@ -208,11 +283,11 @@ statsd.numStats 7 1700000000
             ]
         );
         assert!(out.ends_with(
-            "stats.statsd.graphiteStats.last_exception 0 1700000000\n\
+            "stats.statsd.graphiteStats.dropped_flushes 0 1700000000\n\
+             stats.statsd.graphiteStats.last_exception 0 1700000000\n\
              stats.statsd.graphiteStats.last_flush 1699999990 1700000000\n\
              stats.statsd.graphiteStats.flush_time 0 1700000000\n\
-             stats.statsd.graphiteStats.flush_length 0 1700000000\n\
-             stats.statsd.graphiteStats.dropped_flushes 0 1700000000\n"
+             stats.statsd.graphiteStats.flush_length 0 1700000000\n"
         ));
     }
 

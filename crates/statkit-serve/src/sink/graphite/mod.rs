@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::queue::Queue;
-use encode::{encode, Telemetry};
+use encode::{Encoder, Telemetry};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +31,9 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Bytes encoded and written at a time: a flush is never held whole.
+const PIECE: usize = 64 * 1024;
+
 /// Sends every flush from `queue` to `address` until the queue closes.
 pub(crate) async fn run(address: String, names: Names, queue: Arc<Queue>, started: u64) {
     let mut sender = Sender {
@@ -43,20 +46,22 @@ pub(crate) async fn run(address: String, names: Names, queue: Arc<Queue>, starte
         last_flush: started,
         ..Telemetry::default()
     };
-    let mut payload = Vec::new();
+    let mut piece = Vec::with_capacity(PIECE + 4096);
     let mut closing_since: Option<Instant> = None;
     let mut reported_drops = 0;
     while let Some(snapshot) = queue.pop().await {
         let drops = queue.dropped.load(std::sync::atomic::Ordering::Relaxed);
         telemetry.dropped_flushes = drops - reported_drops;
-        payload.clear();
-        encode(&snapshot, &names, &telemetry, &mut payload);
         loop {
             let began = Instant::now();
-            match sender.send(&payload).await {
-                Ok(()) => {
+            // A flush cut short by a failure is sent again whole on the next
+            // connection: Graphite keeps one value per series and timestamp,
+            // so the lines sent twice change nothing.
+            let mut encoder = Encoder::new(&snapshot, &names, telemetry);
+            match sender.send_all(&mut encoder, &mut piece).await {
+                Ok(length) => {
                     telemetry.flush_time = began.elapsed().as_millis() as u64;
-                    telemetry.flush_length = payload.len() as u64;
+                    telemetry.flush_length = length;
                     telemetry.last_flush = unix_now();
                     reported_drops = drops;
                     break;
@@ -90,10 +95,15 @@ struct Sender {
 }
 
 impl Sender {
-    async fn send(&mut self, payload: &[u8]) -> std::io::Result<()> {
-        let result = self.try_send(payload).await;
+    /// Writes the whole flush; returns its length in bytes.
+    async fn send_all(
+        &mut self,
+        encoder: &mut Encoder<'_>,
+        piece: &mut Vec<u8>,
+    ) -> std::io::Result<u64> {
+        let result = self.try_send_all(encoder, piece).await;
         match &result {
-            Ok(()) => {
+            Ok(_) => {
                 if self.failing {
                     tracing::info!(graphite = %self.address, "graphite reachable again");
                 }
@@ -109,6 +119,22 @@ impl Sender {
             }
         }
         result
+    }
+
+    async fn try_send_all(
+        &mut self,
+        encoder: &mut Encoder<'_>,
+        piece: &mut Vec<u8>,
+    ) -> std::io::Result<u64> {
+        let mut length = 0;
+        loop {
+            piece.clear();
+            if !encoder.fill(piece, PIECE) {
+                return Ok(length);
+            }
+            self.try_send(piece).await?;
+            length += piece.len() as u64;
+        }
     }
 
     async fn try_send(&mut self, payload: &[u8]) -> std::io::Result<()> {

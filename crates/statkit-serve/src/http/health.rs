@@ -1,0 +1,267 @@
+//! Health: `GET /health` for load balancers and probes (the status code is
+//! the answer), `GET /api/v1/health` for people and scripts (what the
+//! server has done since it started).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::errors::error;
+use super::App;
+use crate::source::{kernel, lock};
+use crate::state::{unix_now, Shared};
+
+/// etsy's health status, set with `health up|down` on the admin port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Status {
+    Up,
+    Down,
+}
+
+impl Status {
+    fn of(shared: &Shared) -> Self {
+        if shared.healthy.load(Ordering::Relaxed) {
+            Status::Up
+        } else {
+            Status::Down
+        }
+    }
+}
+
+/// `/health`'s body: `{"status":"up"}`.
+#[derive(Debug, Serialize)]
+pub(super) struct Brief {
+    pub status: Status,
+}
+
+/// `/api/v1/health`'s body.
+#[derive(Debug, Serialize)]
+pub(super) struct Report {
+    pub status: Status,
+    /// The server's version (the workspace's).
+    pub version: &'static str,
+    pub uptime_seconds: u64,
+    /// Unix seconds.
+    pub started_unix: u64,
+    /// Unix seconds; `null` before the first flush.
+    pub last_flush_unix: Option<u64>,
+    /// Series held, over counters, gauges, timers and sets; etsy's own
+    /// (`statsd.packets_received` and the like) count too, as in the
+    /// admin port's `counters`.
+    pub series: usize,
+    pub ingest: Ingest,
+    pub sinks: Vec<Sink>,
+}
+
+/// What came in since start, and what was turned away.
+#[derive(Debug, Serialize)]
+pub(super) struct Ingest {
+    /// Datagrams and TCP reads (etsy's `packets_received`).
+    pub packets: u64,
+    /// Non-empty lines (etsy's `metrics_received`).
+    pub lines: u64,
+    pub bad_lines: u64,
+    pub events: u64,
+    pub service_checks: u64,
+    /// Samples refused because their series would pass `max_series`.
+    pub refused_series: u64,
+    pub oversized_datagrams: u64,
+    /// Datagrams the kernel dropped on a full receive buffer; `null` where
+    /// the kernel does not tell (no `/proc/net/udp`).
+    pub udp_kernel_drops: Option<u64>,
+    /// Connections closed at once past `tcp_max_connections`.
+    pub tcp_connections_refused: u64,
+}
+
+/// One sink's losses since start.
+#[derive(Debug, Serialize)]
+pub(super) struct Sink {
+    /// `graphite HOST:PORT` or `console`.
+    pub name: String,
+    /// Flushes dropped because the sink had fallen `sink_queue` behind.
+    pub dropped_flushes: u64,
+}
+
+impl Report {
+    /// The report as of `now` (Unix seconds). Drains the receivers' tables
+    /// first, as the admin port's `stats` does, so the counts include what
+    /// arrived since the last flush; that blocks on locks, so it runs off
+    /// the async workers.
+    pub(super) fn gather(shared: &Shared, now: u64) -> Report {
+        let (totals, series) = {
+            let mut aggregator = lock(&shared.aggregator);
+            shared.absorb_all(&mut aggregator);
+            (aggregator.ingested(), aggregator.series())
+        };
+        let last_flush = shared.last_flush.load(Ordering::Relaxed);
+        Report {
+            status: Status::of(shared),
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_seconds: now.saturating_sub(shared.started),
+            started_unix: shared.started,
+            last_flush_unix: (last_flush != 0).then_some(last_flush),
+            series,
+            ingest: Ingest {
+                packets: totals.packets,
+                lines: totals.lines,
+                bad_lines: totals.bad_lines,
+                events: totals.events,
+                service_checks: totals.service_checks,
+                refused_series: totals.refused_series,
+                oversized_datagrams: totals.oversized,
+                udp_kernel_drops: kernel::drops(&shared.udp_inodes),
+                tcp_connections_refused: shared.tcp_refused.load(Ordering::Relaxed),
+            },
+            sinks: shared
+                .queues
+                .iter()
+                .map(|queue| Sink {
+                    name: queue.name().to_owned(),
+                    dropped_flushes: queue.dropped.load(Ordering::Relaxed),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Health answers change from one request to the next: no cache may keep them.
+fn fresh(status: StatusCode, body: impl Serialize) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /health`: 200 `{"status":"up"}` or 503 `{"status":"down"}`.
+pub(super) async fn brief(State(app): State<App>) -> Response {
+    let status = Status::of(&app.shared);
+    let code = match status {
+        Status::Up => StatusCode::OK,
+        Status::Down => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    fresh(code, Brief { status })
+}
+
+/// `GET /api/v1/health`: the [`Report`], 200 whether the status is up or
+/// down (the body says which).
+pub(super) async fn report(State(app): State<App>) -> Response {
+    // One report at a time: each takes the same locks, so more at once
+    // would only tie up blocking threads. The permit goes with the work, so
+    // a request abandoned at its deadline still holds it until the work is
+    // done.
+    let Ok(permit) = app.reports.clone().acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down", PATH);
+    };
+    let shared = app.shared.clone();
+    let gathered = tokio::task::spawn_blocking(move || {
+        let report = Report::gather(&shared, unix_now());
+        drop(permit);
+        report
+    })
+    .await;
+    match gathered {
+        Ok(report) => fresh(StatusCode::OK, report),
+        Err(e) => {
+            tracing::error!("gathering the health report failed: {e}");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "the report failed", PATH)
+        }
+    }
+}
+
+/// Where [`report`] is served.
+pub(super) const PATH: &str = "/api/v1/health";
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use statkit_agg::Table;
+
+    use super::{Brief, Report, Status};
+    use crate::config::{Config, RawConfig};
+    use crate::sink::Queue;
+    use crate::source::kernel;
+    use crate::state::Shared;
+
+    /// A server state with one receiver table and a console sink, as if
+    /// started at Unix time 1000.
+    fn shared() -> Shared {
+        let config = Config::try_from(RawConfig::default()).unwrap();
+        let table = Arc::new(Mutex::new(Table::new(config.aggregation.table)));
+        let queue = Arc::new(Queue::new("console".into(), 1));
+        Shared::new(config, vec![table], vec![queue], 1000, vec![])
+    }
+
+    #[test]
+    fn brief_is_just_the_status() {
+        let body = serde_json::to_value(Brief { status: Status::Up }).unwrap();
+        assert_eq!(body, json!({"status": "up"}));
+        let body = serde_json::to_value(Brief {
+            status: Status::Down,
+        })
+        .unwrap();
+        assert_eq!(body, json!({"status": "down"}));
+    }
+
+    #[test]
+    fn report_counts_what_the_tables_hold_and_what_was_flushed() {
+        let shared = shared();
+        // Two packets: three good lines, one bad, one event, one service check.
+        shared.tables[0]
+            .lock()
+            .unwrap()
+            .ingest(b"a:1|c\nb:2|g\nc:x|ms\n_e{1,1}:t|x");
+        shared.tables[0]
+            .lock()
+            .unwrap()
+            .ingest(b"_sc|check|0\nd:3|ms");
+        shared.healthy.store(false, Ordering::Relaxed);
+        shared.last_flush.store(1010, Ordering::Relaxed);
+        shared.tcp_refused.store(2, Ordering::Relaxed);
+        shared.queues[0].dropped.store(3, Ordering::Relaxed);
+        let report = serde_json::to_value(Report::gather(&shared, 1042)).unwrap();
+        let expected = json!({
+            "status": "down",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": 42,
+            "started_unix": 1000,
+            "last_flush_unix": 1010,
+            // a, b and d, and etsy's own three counters (statsd.bad_lines_seen,
+            // statsd.packets_received, statsd.metrics_received).
+            "series": 6,
+            "ingest": {
+                "packets": 2,
+                "lines": 6,
+                "bad_lines": 1,
+                "events": 1,
+                "service_checks": 1,
+                "refused_series": 0,
+                "oversized_datagrams": 0,
+                // No sockets here: 0 where the kernel has the tables, else null.
+                "udp_kernel_drops": kernel::drops(&[]),
+                "tcp_connections_refused": 2,
+            },
+            "sinks": [{"name": "console", "dropped_flushes": 3}],
+        });
+        assert_eq!(report, expected);
+        // The tables were drained: asking again counts nothing twice.
+        let again = serde_json::to_value(Report::gather(&shared, 1043)).unwrap();
+        assert_eq!(again["ingest"], expected["ingest"]);
+    }
+
+    #[test]
+    fn before_the_first_flush_last_flush_is_null() {
+        let report = serde_json::to_value(Report::gather(&shared(), 1000)).unwrap();
+        assert_eq!(report["last_flush_unix"], serde_json::Value::Null);
+        assert_eq!(report["status"], "up");
+        assert_eq!(report["uptime_seconds"], 0);
+    }
+}

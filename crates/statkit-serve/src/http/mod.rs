@@ -1,0 +1,184 @@
+//! The HTTP server: read-only views of the running server, as JSON.
+//!
+//! Routes (GET and HEAD only; anything else is a 405, an unknown path a
+//! 404, both with a JSON body `{"error": ..., "path": ...}`):
+//!
+//! - `/health`: 200 `{"status":"up"}` or 503 `{"status":"down"}`, following
+//!   the admin port's `health up|down` ([`health`]).
+//! - `/api/v1/health`: version, uptime, last flush, series held, ingest
+//!   totals and per-sink losses since start ([`health::Report`]).
+//!
+//! axum routes the requests; the connections are served here with hyper
+//! directly, because axum's own `serve` has no header-read timeout. Each
+//! endpoint group is a file of its own; later groups (the dashboard, the
+//! JSON API, Prometheus `/metrics`) are added to [`router`].
+//!
+//! Nothing here runs per packet: every value is read when a request asks.
+
+mod errors;
+mod health;
+mod io;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::middleware;
+use axum::routing::get;
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::state::Shared;
+
+/// How long a client may take, and how many may be connected at once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// To send a whole request header: the first after connecting, and each
+    /// next one on a kept-alive connection (so an idle connection is closed
+    /// after this long too).
+    pub header_read: Duration,
+    /// For a handler to answer before the client gets a 503.
+    pub handler: Duration,
+    /// For a client to read any of a response before the connection is
+    /// closed ([`io::StallTimeout`]).
+    pub write_stall: Duration,
+    /// Connections served at once; more are closed as soon as accepted.
+    pub max_connections: usize,
+    /// At shutdown, for open connections to finish the request in hand.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            handler: Duration::from_secs(10),
+            write_stall: Duration::from_secs(10),
+            max_connections: 128,
+            shutdown_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What handlers share.
+#[derive(Clone, Debug)]
+struct App {
+    shared: Arc<Shared>,
+    /// One permit: reports that lock the tables run one at a time.
+    reports: Arc<Semaphore>,
+}
+
+/// Every route, with the handler deadline around them.
+fn router(shared: Arc<Shared>, limits: Limits) -> Router {
+    let app = App {
+        shared,
+        reports: Arc::new(Semaphore::new(1)),
+    };
+    Router::new()
+        .route(
+            "/health",
+            get(health::brief).fallback(errors::method_not_allowed),
+        )
+        .route(
+            health::PATH,
+            get(health::report).fallback(errors::method_not_allowed),
+        )
+        .fallback(errors::not_found)
+        .layer(middleware::from_fn_with_state(
+            limits.handler,
+            errors::deadline,
+        ))
+        .with_state(app)
+}
+
+/// Serves HTTP on `listener` until `stop` changes; then lets open
+/// connections finish the request in hand (for at most
+/// `limits.shutdown_grace`) and closes them.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let app = router(shared, limits);
+    let mut connections = JoinSet::new();
+    // Whether the last connection was turned away, to warn once per episode.
+    let mut full = false;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            // Reap finished connections so the set counts open ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    if connections.len() >= limits.max_connections {
+                        if !full {
+                            tracing::warn!(
+                                "HTTP: {} connections open; closing new ones until some end",
+                                limits.max_connections
+                            );
+                            full = true;
+                        }
+                        continue;
+                    }
+                    full = false;
+                    connections.spawn(connection(stream, app.clone(), limits, stop.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!("HTTP accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    let finished = tokio::time::timeout(limits.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::debug!(
+            "HTTP: {} connections still open after {:?}; closing them",
+            connections.len(),
+            limits.shutdown_grace
+        );
+    }
+    // Dropping the set aborts what is left.
+}
+
+/// Serves one connection (HTTP/1.1, kept alive) until the client closes
+/// it, a limit ends it, or `stop` changes and the request in hand is done.
+async fn connection(
+    stream: TcpStream,
+    app: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) {
+    // Small answers: send them now rather than wait for more to write.
+    let _ = stream.set_nodelay(true);
+    let io = TokioIo::new(io::StallTimeout::new(stream, limits.write_stall));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let served = builder.serve_connection(io, TowerToHyperService::new(app));
+    let mut served = std::pin::pin!(served);
+    let result = tokio::select! {
+        result = served.as_mut() => result,
+        _ = stop.changed() => {
+            served.as_mut().graceful_shutdown();
+            served.await
+        }
+    };
+    if let Err(e) = result {
+        // Timeouts, resets and malformed requests: the client's business.
+        tracing::debug!("HTTP connection ended: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,292 @@
+//! The server over real loopback connections: routing, error shapes, and
+//! every limit that protects it from clients.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use statkit_agg::Table;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{serve, Limits};
+use crate::config::{Config, RawConfig};
+use crate::state::Shared;
+
+/// The longest any wait here may take; passing tests never come close.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Limits short enough for tests to see them act.
+fn short_limits() -> Limits {
+    Limits {
+        header_read: Duration::from_millis(300),
+        handler: Duration::from_millis(300),
+        write_stall: Duration::from_millis(300),
+        max_connections: 4,
+        shutdown_grace: Duration::from_millis(500),
+    }
+}
+
+/// A server on a loopback port, stopped (and waited for) on drop.
+struct Server {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    async fn start(limits: Limits) -> Server {
+        let config = Config::try_from(RawConfig::default()).unwrap();
+        let table = Arc::new(Mutex::new(Table::new(config.aggregation.table)));
+        let shared = Arc::new(Shared::new(config, vec![table], vec![], 1000, vec![]));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, shared.clone(), limits, stop_rx));
+        Server {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it to return.
+    async fn stop(mut self) -> Duration {
+        let started = Instant::now();
+        let _ = self.stop.send(true);
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(TIMEOUT, task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic");
+        started.elapsed()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A parsed response.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    /// Header names lower-cased.
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+}
+
+/// Sends one request with `Connection: close` and reads the whole answer.
+async fn request(addr: SocketAddr, method: &str, path: &str) -> Answer {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let text = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut raw))
+        .await
+        .expect("the answer arrives in time")
+        .unwrap();
+    parse(&String::from_utf8(raw).expect("UTF-8 answer"))
+}
+
+fn parse(raw: &str) -> Answer {
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {raw:?}"));
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Waits until the server closes `stream` (a read returns end of file or an
+/// error), and returns how long that took.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Duration {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Err(_) => panic!("the connection was still open after {limit:?}"),
+            Ok(Ok(0) | Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_follows_the_admin_status() {
+    let server = Server::start(Limits::default()).await;
+    let up = request(server.addr, "GET", "/health").await;
+    assert_eq!((up.status, up.json()), (200, json!({"status": "up"})));
+    assert_eq!(up.header("content-type"), Some("application/json"));
+    assert_eq!(up.header("cache-control"), Some("no-store"));
+    server.shared.healthy.store(false, Ordering::Relaxed);
+    let down = request(server.addr, "GET", "/health").await;
+    assert_eq!((down.status, down.json()), (503, json!({"status": "down"})));
+    let report = request(server.addr, "GET", "/api/v1/health").await;
+    assert_eq!(report.status, 200, "the report answers even when down");
+    assert_eq!(report.json()["status"], "down");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_other_methods_get_json_errors() {
+    let server = Server::start(Limits::default()).await;
+    let missing = request(server.addr, "GET", "/nope?x=1").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("content-type"), Some("application/json"));
+    assert_eq!(
+        missing.json(),
+        json!({"error": "not found", "path": "/nope"})
+    );
+    for path in ["/health", "/api/v1/health"] {
+        let post = request(server.addr, "POST", path).await;
+        assert_eq!(post.status, 405, "POST {path}");
+        assert_eq!(post.header("allow"), Some("GET, HEAD"));
+        assert_eq!(
+            post.json(),
+            json!({"error": "method POST not allowed; use GET, HEAD", "path": path})
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn head_answers_without_a_body() {
+    let server = Server::start(Limits::default()).await;
+    let head = request(server.addr, "HEAD", "/api/v1/health").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert_eq!(head.body, "");
+    let missing = request(server.addr, "HEAD", "/nope").await;
+    assert_eq!((missing.status, missing.body.as_str()), (404, ""));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_slow_to_send_its_header_is_cut_off() {
+    let server = Server::start(short_limits()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    let took = closed_within(&mut stream, TIMEOUT).await;
+    assert!(took >= Duration::from_millis(250), "closed after {took:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed() {
+    let server = Server::start(short_limits()).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(TIMEOUT, stream.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 "));
+    closed_within(&mut stream, TIMEOUT).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_handler_that_cannot_answer_in_time_gets_a_503() {
+    let server = Server::start(short_limits()).await;
+    // Hold the aggregator's lock, as a long flush would, on a thread of
+    // its own until the test lets go.
+    let (locked_tx, locked) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let shared = server.shared.clone();
+    let holder = std::thread::spawn(move || {
+        let _guard = shared.aggregator.lock().unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(TIMEOUT);
+    });
+    locked.recv_timeout(TIMEOUT).unwrap();
+    let answer = request(server.addr, "GET", "/api/v1/health").await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(
+        answer.json(),
+        json!({"error": "no answer within 300ms", "path": "/api/v1/health"})
+    );
+    // The quick route does not need the lock and still answers.
+    assert_eq!(request(server.addr, "GET", "/health").await.status, 200);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    // With the lock free again, the report answers.
+    assert_eq!(
+        request(server.addr, "GET", "/api/v1/health").await.status,
+        200
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_are_closed_at_once() {
+    let limits = Limits {
+        max_connections: 1,
+        header_read: Duration::from_secs(5),
+        ..short_limits()
+    };
+    let server = Server::start(limits).await;
+    // The first connection holds the only slot (idle, within its header time).
+    let _first = TcpStream::connect(server.addr).await.unwrap();
+    // Give the server the moment it needs to accept it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = TcpStream::connect(server.addr).await.unwrap();
+    closed_within(&mut second, Duration::from_secs(2)).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn stopping_closes_open_connections_within_the_grace() {
+    let limits = Limits {
+        header_read: Duration::from_secs(30),
+        ..short_limits()
+    };
+    let server = Server::start(limits).await;
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let took = server.stop().await;
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    closed_within(&mut idle, Duration::from_secs(5)).await;
+}
