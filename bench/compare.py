@@ -638,6 +638,7 @@ def main(argv):
         "kernel": os.uname().release,
         "statkit": opts.statkit,
     }
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     with open(out_path, "w") as f:
         json.dump({"meta": meta, "results": results, "errors": errors}, f, indent=1)
     print()
