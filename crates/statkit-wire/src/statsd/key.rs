@@ -18,7 +18,7 @@ pub fn canonical<'a>(
     sanitize: bool,
     scratch: &'a mut Vec<u8>,
 ) -> &'a [u8] {
-    if tags.is_empty() && (!sanitize || name.iter().all(|&b| is_kept(b))) {
+    if tags.is_empty() && (!sanitize || all_kept(name)) {
         return name;
     }
     scratch.clear();
@@ -52,8 +52,37 @@ fn push_tag(out: &mut Vec<u8>, tag: &[u8]) {
 /// Bytes that survive sanitizing unchanged.
 #[inline]
 pub fn is_kept(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b';' | b'=')
+    KEPT[usize::from(b)]
 }
+
+/// Whether sanitizing leaves `name` as it is. Eight bytes at a time without
+/// a branch per byte: this runs for every line received.
+#[inline]
+fn all_kept(name: &[u8]) -> bool {
+    let mut chunks = name.chunks_exact(8);
+    for chunk in &mut chunks {
+        if !chunk
+            .iter()
+            .fold(true, |all, &b| all & KEPT[usize::from(b)])
+        {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&b| KEPT[usize::from(b)])
+}
+
+/// [`is_kept`] as a table: every statsd line's key is checked byte by byte,
+/// and one load per byte costs a third of the comparisons it replaces.
+static KEPT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b';' | b'=');
+        b += 1;
+    }
+    table
+};
 
 /// Applies etsy's three regular expressions in order, in place:
 /// `\s+` -> `_`, `/` -> `-`, then deletes `[^a-zA-Z_\-0-9\.;=]`.
