@@ -60,11 +60,70 @@ pub fn parse_line<'a>(line: &'a [u8], visitor: &mut impl Visitor<'a>) {
     let (name, body) = (&line[..colon], &line[colon + 1..]);
     if name.is_empty() {
         visitor.invalid(line, ParseError::EmptyKey);
-    } else if is_etsy_multi_value(body) {
+    } else if let Some(sample) = simple(name, body) {
+        visitor.sample(sample);
+    } else {
+        parse_general(line, name, body, visitor);
+    }
+}
+
+/// Every line shape but the simplest, and every malformed line.
+fn parse_general<'a>(
+    line: &'a [u8],
+    name: &'a [u8],
+    body: &'a [u8],
+    visitor: &mut impl Visitor<'a>,
+) {
+    if is_etsy_multi_value(body) {
         parse_etsy_multi(line, name, body, visitor);
     } else {
         parse_packed(line, name, body, visitor);
     }
+}
+
+/// The shape nearly every line has: one value, a type and at most a sample
+/// rate (`k:1|c`, `k:12.5|ms|@0.1`), read in one pass over the body. It
+/// gives exactly the sample the general parsers would; anything else
+/// (several values, tags, other fields, a padded type, a bad number) is
+/// left to them, and they also report what is wrong.
+#[inline]
+fn simple<'a>(name: &'a [u8], body: &'a [u8]) -> Option<Sample<'a>> {
+    let pipe = field_end(body)?;
+    let (raw, rest) = (&body[..pipe], &body[pipe + 1..]);
+    let kind_end = field_end(rest).unwrap_or(rest.len());
+    let metric_type = MetricType::from_bytes(&rest[..kind_end])?;
+    let sample_rate = match rest.get(kind_end + 1..) {
+        None => 1.0,
+        Some(rate)
+            if rate.first() == Some(&b'@') && !rate.iter().any(|&b| b == b'|' || b == b':') =>
+        {
+            parse_rate(rate).ok()?
+        }
+        Some(_) => return None,
+    };
+    let value = parse_value(metric_type, raw).ok()?;
+    Some(Sample {
+        name,
+        tags: b"",
+        metric_type,
+        value,
+        sample_rate,
+        timestamp: None,
+    })
+}
+
+/// Where a field ends at a `|`; `None` at the end of the bytes or at a `:`
+/// (which makes the line one of the multi-value forms).
+#[inline]
+fn field_end(bytes: &[u8]) -> Option<usize> {
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'|' => return Some(i),
+            b':' => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Where the key ends in a line with a `|` before its first `:`. etsy cuts
@@ -314,4 +373,70 @@ fn find_tags(haystack: &[u8]) -> Option<usize> {
     haystack
         .windows(2)
         .position(|pair| pair[0] == b'|' && pair[1] == b'#')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_general, simple};
+    use crate::statsd::{ParseError, Sample, Visitor};
+    use proptest::prelude::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Sample(String),
+        Invalid(ParseError),
+    }
+
+    #[derive(Default)]
+    struct Record(Vec<Seen>);
+
+    impl<'a> Visitor<'a> for Record {
+        fn sample(&mut self, sample: Sample<'a>) {
+            self.0.push(Seen::Sample(format!("{sample:?}")));
+        }
+        fn invalid(&mut self, _: &'a [u8], error: ParseError) {
+            self.0.push(Seen::Invalid(error));
+        }
+    }
+
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "1", "-2", "+3", "12.5", "0", "", " 4", "x", "1e3", "NaN", "|", ":", "c", "ms", "g",
+            "s", "h", "d", "@0.5", "@0", "@x", "#a:b", "T12", "c:id", " c", "\r", "|@0.1", "||",
+        ])
+    }
+
+    proptest! {
+        /// Wherever the one-pass reader accepts a line, the general parsers
+        /// give exactly the same sample.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_parsers(parts in prop::collection::vec(fragment(), 1..7)) {
+            let body = parts.concat();
+            let line = format!("k:{body}");
+            let (name, body) = (&line.as_bytes()[..1], &line.as_bytes()[2..]);
+            if let Some(fast) = simple(name, body) {
+                let mut general = Record::default();
+                parse_general(line.as_bytes(), name, body, &mut general);
+                prop_assert_eq!(general.0, vec![Seen::Sample(format!("{fast:?}"))]);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_common_shapes_only() {
+        let accepts = |body: &str| simple(b"k", body.as_bytes()).is_some();
+        assert!(accepts("1|c") && accepts("12.5|ms|@0.1") && accepts("+3|g") && accepts("x|s"));
+        for other in [
+            "1|c|#a:b",
+            "1:2|c",
+            "1|c:2|ms",
+            "1|c|@0.5:2|ms",
+            "1| c",
+            "1|c|",
+            "abc|c",
+            "1|c|T1",
+        ] {
+            assert!(!accepts(other), "{other}");
+        }
+    }
 }
