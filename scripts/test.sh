@@ -4,6 +4,8 @@
 #
 #   scripts/test.sh            # from anywhere; works on a fresh Debian machine as root
 #
+# It also fuzzes the statsd parser for 30 s (installing cargo-fuzz once).
+#
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
@@ -110,6 +112,11 @@ cargo fmt --all --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy "${cargo_flags[@]}" --workspace --all-targets -- -D warnings
+
+# The parser takes every byte the network sends: a short fuzzing run on
+# every change (a longer one is `scripts/fuzz-smoke.sh 600`).
+step "fuzzing the statsd parser for 30 s"
+scripts/fuzz-smoke.sh 30
 
 # --no-fail-fast: run every test binary, so one failure does not hide others.
 step "cargo test --workspace --no-fail-fast"

@@ -140,7 +140,9 @@ impl Aggregator {
     /// the table (keeping its allocations for the next interval).
     pub fn absorb(&mut self, table: &mut Table) {
         let limit = self.options.table.max_series;
+        let max_members = self.options.table.max_set_members;
         let mut refused = 0;
+        let mut refused_samples = 0;
         for (name, value) in table.counters.iter() {
             match self.counters.get_or_insert_with(name, limit, || 0.0) {
                 Some(total) => *total += value,
@@ -152,7 +154,14 @@ impl Aggregator {
             .deletion
             .gauges
             .then_some(self.options.gauges_max_ttl);
-        for (name, change) in table.gauges.iter() {
+        // Gauges, timers and sets that got values stay in the table,
+        // emptied but with their buffers, so the next interval fills them
+        // without allocating; the idle ones are forgotten, which bounds the
+        // table.
+        table.gauges.retain(|name, change| {
+            if change.is_empty() {
+                return false;
+            }
             match self.gauges.get_mut(name) {
                 Some(gauge) => {
                     *gauge = Gauge {
@@ -168,10 +177,9 @@ impl Aggregator {
                     None => refused += 1,
                 },
             }
-        }
-        // Timers and sets that got values stay in the table, emptied but
-        // with their buffers, so the next interval fills them without
-        // allocating; the idle ones are forgotten, which bounds the table.
+            change.clear();
+            true
+        });
         let exact_limit = self.options.table.timer_exact_limit;
         table.timers.retain(|name, values| {
             if values.is_empty() {
@@ -194,9 +202,13 @@ impl Aggregator {
                 return false;
             }
             match self.sets.get_or_insert_with(name, limit, NameMap::default) {
-                Some(set) => members.iter().for_each(|(m, _)| {
-                    set.get_or_insert_with(m, usize::MAX, || ());
-                }),
+                Some(set) => {
+                    for (member, _) in members.iter() {
+                        if set.get_or_insert_with(member, max_members, || ()).is_none() {
+                            refused_samples += 1;
+                        }
+                    }
+                }
                 None => refused += 1,
             }
             members.clear();
@@ -204,9 +216,11 @@ impl Aggregator {
         });
         let counts = std::mem::take(&mut table.counts);
         self.count_ingest(&counts);
-        self.counts.refused_series += refused;
+        for counts in [&mut self.counts, &mut self.totals] {
+            counts.refused_series += refused;
+            counts.refused_samples += refused_samples;
+        }
         table.counters.clear();
-        table.gauges.clear();
     }
 
     fn count_ingest(&mut self, counts: &IngestCounts) {
@@ -286,6 +300,8 @@ impl Aggregator {
             ("events_received", c.events as f64),
             ("service_checks_received", c.service_checks as f64),
             ("series_refused", c.refused_series as f64),
+            ("samples_refused", c.refused_samples as f64),
+            ("series_unflushed", snapshot.unflushed as f64),
             ("oversized_datagrams", c.oversized as f64),
             ("timers_sketched", sketched as f64),
         ];

@@ -5,7 +5,8 @@
 //! series of ~15-byte names that is about a third of the memory of a
 //! `HashMap<Box<[u8]>, V>`, and inserting a name is amortized vector growth
 //! rather than a `malloc`. Iteration follows insertion order, which is the
-//! order etsy statsd (a JavaScript object) flushes its keys in.
+//! order etsy statsd (a JavaScript object) flushes its keys in, except that
+//! JavaScript lists integer-like keys (`404`) first.
 
 use std::hash::BuildHasher;
 

@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub num_stats: usize,
     /// Milliseconds spent computing the flush (etsy's `processing_time`).
     pub processing_time_ms: u64,
+    /// Series left out because their names would not fit (see `span`).
+    pub unflushed: u64,
     /// statkit's own per-interval metrics beyond etsy's, as
     /// `(name under the self-metric prefix, value)`.
     pub own: Vec<(&'static str, f64)>,
@@ -74,10 +76,17 @@ impl Snapshot {
         self.sets.reserve_exact(sets);
     }
 
-    fn span(&mut self, name: &[u8]) -> Span {
-        let start = self.names.len() as u32;
+    /// Stores `name`, or returns `None` (and counts the series in
+    /// `unflushed`) once the names no longer fit 32-bit offsets: 4 GiB of
+    /// names, which no sane configuration reaches, but a hostile one might.
+    fn span(&mut self, name: &[u8]) -> Option<Span> {
+        let len = self.names.len();
+        let (Ok(start), Ok(end)) = (u32::try_from(len), u32::try_from(len + name.len())) else {
+            self.unflushed += 1;
+            return None;
+        };
         self.names.extend_from_slice(name);
-        Span(start..self.names.len() as u32)
+        Some(Span(start..end))
     }
 
     fn name(&self, span: &Span) -> &[u8] {
@@ -85,8 +94,9 @@ impl Snapshot {
     }
 
     pub(crate) fn push_counter(&mut self, name: &[u8], count: f64) {
-        let span = self.span(name);
-        self.counters.push((span, count));
+        if let Some(span) = self.span(name) {
+            self.counters.push((span, count));
+        }
     }
 
     /// etsy's rate: the count over the interval in seconds.
@@ -98,18 +108,21 @@ impl Snapshot {
     }
 
     pub(crate) fn push_timer(&mut self, name: &[u8], summary: TimerSummary) {
-        let span = self.span(name);
-        self.timers.push((span, summary));
+        if let Some(span) = self.span(name) {
+            self.timers.push((span, summary));
+        }
     }
 
     pub(crate) fn push_gauge(&mut self, name: &[u8], value: f64) {
-        let span = self.span(name);
-        self.gauges.push((span, value));
+        if let Some(span) = self.span(name) {
+            self.gauges.push((span, value));
+        }
     }
 
     pub(crate) fn push_set(&mut self, name: &[u8], members: u64) {
-        let span = self.span(name);
-        self.sets.push((span, members));
+        if let Some(span) = self.span(name) {
+            self.sets.push((span, members));
+        }
     }
 
     /// The `i`th counter, for sinks that write a flush a piece at a time.

@@ -20,6 +20,11 @@ pub struct TableOptions {
     pub timer_exact_limit: usize,
     /// Series per kind a table accepts before refusing new names.
     pub max_series: usize,
+    /// Longest key (name and tags) accepted, in bytes: keys cost memory
+    /// for as long as their series lives.
+    pub max_key_bytes: usize,
+    /// Distinct members one set takes per interval.
+    pub max_set_members: usize,
 }
 
 impl Default for TableOptions {
@@ -29,32 +34,45 @@ impl Default for TableOptions {
             weighting: SampleWeighting::Etsy,
             timer_exact_limit: 65_536,
             max_series: 1_000_000,
+            max_key_bytes: 4096,
+            max_set_members: 1_000_000,
         }
     }
 }
 
-/// A gauge change seen by one table: an absolute value (if any) and the
-/// signed deltas after it.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Deltas a gauge keeps one by one in an interval before it sums the rest.
+const ORDERED_DELTAS: usize = 64;
+
+/// A gauge change seen by one table this interval.
+///
+/// etsy adds each delta to the gauge as it arrives, and floating-point
+/// addition is not associative: `(0.1 + 0.2) + 0.3` is not `0.1 + (0.2 +
+/// 0.3)`. After an absolute value the table adds deltas to it directly;
+/// before one, the value they apply to is the aggregator's, so the deltas
+/// are kept in order and replayed onto it at the merge.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct GaugeChange {
-    pub absolute: Option<f64>,
-    pub delta: f64,
+    /// The last absolute value, with every later delta already added.
+    absolute: Option<f64>,
+    /// Deltas that came before any absolute value, in arrival order.
+    deltas: Vec<f64>,
+    /// Deltas past the first [`ORDERED_DELTAS`], summed: a gauge nudged that
+    /// often in one interval may differ from etsy in the last bit.
+    overflow: Option<f64>,
 }
 
 impl GaugeChange {
     fn apply(&mut self, value: Value<'_>) {
         match value {
             Value::Number(v) => {
-                *self = Self {
-                    absolute: Some(v),
-                    delta: 0.0,
-                }
+                self.absolute = Some(v);
+                self.deltas.clear();
+                self.overflow = None;
             }
-            // After an absolute value, add deltas to it directly so the
-            // floating-point order is etsy's: ((g + d1) + d2).
             Value::Delta(d) => match &mut self.absolute {
                 Some(absolute) => *absolute += d,
-                None => self.delta += d,
+                None if self.deltas.len() < ORDERED_DELTAS => self.deltas.push(d),
+                None => *self.overflow.get_or_insert(0.0) += d,
             },
             Value::Member(_) => {}
         }
@@ -62,10 +80,23 @@ impl GaugeChange {
 
     /// The gauge after this change, given its value before (if any).
     pub fn resolve(&self, before: Option<f64>) -> f64 {
-        match self.absolute {
-            Some(absolute) => absolute + self.delta,
-            None => before.unwrap_or(0.0) + self.delta,
+        if let Some(absolute) = self.absolute {
+            return absolute;
         }
+        let replayed = self.deltas.iter().fold(before.unwrap_or(0.0), |g, d| g + d);
+        self.overflow.map_or(replayed, |sum| replayed + sum)
+    }
+
+    /// Whether nothing arrived for this gauge this interval.
+    pub fn is_empty(&self) -> bool {
+        self.absolute.is_none() && self.deltas.is_empty() && self.overflow.is_none()
+    }
+
+    /// Forgets the interval, keeping the delta buffer.
+    pub fn clear(&mut self) {
+        self.absolute = None;
+        self.deltas.clear();
+        self.overflow = None;
     }
 }
 
@@ -82,18 +113,23 @@ pub struct IngestCounts {
     pub service_checks: u64,
     /// Samples dropped because their series would pass `max_series`.
     pub refused_series: u64,
+    /// Samples dropped because their key was longer than `max_key_bytes`
+    /// or their set already held `max_set_members` members.
+    pub refused_samples: u64,
     /// Datagrams longer than the receive buffer (their last line is lost).
     pub oversized: u64,
 }
 
 impl IngestCounts {
-    pub(crate) fn add(&mut self, other: &IngestCounts) {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &IngestCounts) {
         self.packets += other.packets;
         self.lines += other.lines;
         self.bad_lines += other.bad_lines;
         self.events += other.events;
         self.service_checks += other.service_checks;
         self.refused_series += other.refused_series;
+        self.refused_samples += other.refused_samples;
         self.oversized += other.oversized;
     }
 }
@@ -141,6 +177,11 @@ impl Table {
         let o = self.options;
         let key =
             statsd::canonical_key(sample.name, sample.tags, o.sanitize_keys, &mut self.scratch);
+        if key.len() > o.max_key_bytes {
+            self.counts.refused_samples += 1;
+            return;
+        }
+        let mut member_refused = false;
         let accepted = match sample.metric_type {
             MetricType::Counter => self
                 .counters
@@ -159,14 +200,16 @@ impl Table {
                 .get_or_insert_with(key, o.max_series, NameMap::default)
                 .map(|set| {
                     if let Value::Member(member) = sample.value {
-                        set.get_or_insert_with(member, usize::MAX, || ());
+                        member_refused = set
+                            .get_or_insert_with(member, o.max_set_members, || ())
+                            .is_none();
                     }
                 }),
             MetricType::Timer | MetricType::Histogram | MetricType::Distribution => self
                 .timers
                 .get_or_insert_with(key, o.max_series, TimerValues::default)
                 .map(|t| {
-                    if let Value::Number(v) | Value::Delta(v) = sample.value {
+                    if let Value::Number(v) = sample.value {
                         t.record(v, sample.sample_rate, o.weighting, o.timer_exact_limit);
                     }
                 }),
@@ -174,6 +217,14 @@ impl Table {
         if accepted.is_none() {
             self.counts.refused_series += 1;
         }
+        if member_refused {
+            self.counts.refused_samples += 1;
+        }
+    }
+
+    /// What arrived since the last drain.
+    pub fn counts(&self) -> IngestCounts {
+        self.counts
     }
 
     /// Whether nothing arrived since the last drain.
@@ -256,6 +307,32 @@ mod tests {
         let mut t = Table::new(TableOptions::default());
         t.ingest(b"we ird/key!:1|c|#env:prod");
         assert_eq!(t.counters.get(b"we_ird-key;env=prod"), Some(&1.0));
+    }
+
+    #[test]
+    fn refuses_long_keys_and_members_past_the_limit() {
+        let options = TableOptions {
+            max_key_bytes: 8,
+            max_set_members: 2,
+            ..TableOptions::default()
+        };
+        let mut t = Table::new(options);
+        t.ingest(b"short:1|c\nmuch.too.long:1|c\nshort:1|c|#env:prod\ns:a|s\ns:b|s\ns:c|s\ns:a|s");
+        assert_eq!(t.counters.get(b"short"), Some(&1.0));
+        assert_eq!(t.counters.len(), 1);
+        assert_eq!(t.sets.get(b"s").unwrap().len(), 2);
+        assert_eq!(t.counts.refused_samples, 3);
+    }
+
+    #[test]
+    fn gauge_deltas_replay_in_arrival_order() {
+        // etsy: ((0.1 + 0.2) + 0.3), not 0.1 + (0.2 + 0.3).
+        let mut t = Table::new(TableOptions::default());
+        t.ingest(b"g:+0.2|g\ng:+0.3|g");
+        assert_eq!(
+            t.gauges.get(b"g").unwrap().resolve(Some(0.1)),
+            (0.1 + 0.2) + 0.3
+        );
     }
 
     #[test]

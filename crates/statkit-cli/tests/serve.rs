@@ -378,3 +378,26 @@ mod admin_port {
         assert_eq!(failed.status.code(), Some(1));
     }
 }
+
+#[test]
+fn a_unix_socket_path_never_replaces_a_regular_file() {
+    let dir = Dir::new("unix-not-a-socket");
+    let path = dir.write("data.csv", "precious\n");
+    let mut command = util::statkit_command();
+    command.args([
+        "serve",
+        "--statsd",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--http",
+        "off",
+        "--unix-socket",
+        path.to_str().unwrap(),
+    ]);
+    let output = util::run_bounded(command, TIMEOUT);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a socket"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+}

@@ -78,6 +78,10 @@ pub struct RawConfig {
     pub sample_rates: Option<String>,
     pub timer_exact_limit: Option<usize>,
     pub max_series: Option<usize>,
+    /// Longest key (name and tags) accepted, in bytes.
+    pub max_key_bytes: Option<usize>,
+    /// Distinct members a set takes per interval.
+    pub max_set_members: Option<usize>,
     /// Flushes a sink may fall behind before the oldest is dropped.
     pub sink_queue: Option<usize>,
     pub tcp_max_connections: Option<usize>,
@@ -162,6 +166,8 @@ impl RawConfig {
             sample_rates,
             timer_exact_limit,
             max_series,
+            max_key_bytes,
+            max_set_members,
             sink_queue,
             tcp_max_connections,
             key_sanitize,
@@ -332,6 +338,8 @@ impl TryFrom<RawConfig> for Config {
                 weighting,
                 timer_exact_limit: positive("timer_exact_limit", raw.timer_exact_limit, 65_536)?,
                 max_series: positive("max_series", raw.max_series, 1_000_000)?,
+                max_key_bytes: positive("max_key_bytes", raw.max_key_bytes, 4096)?,
+                max_set_members: positive("max_set_members", raw.max_set_members, 1_000_000)?,
             },
             interval_ms: interval * 1000.0,
             percentiles: percentiles(raw.percent_thresholds.as_deref().unwrap_or(&[90.0]))?,

@@ -29,9 +29,10 @@ pub(crate) fn run(shared: Arc<Shared>, stop: Receiver<()>) {
     // happened since start: the first flush reports them all.
     let mut totals = Totals::default();
     let start = Instant::now();
-    let mut ticks: u32 = 1;
+    // u64: at a millisecond interval a u32 would wrap after 49 days.
+    let mut ticks: u64 = 1;
     loop {
-        let deadline = start + interval * ticks;
+        let deadline = start + interval.mul_f64(ticks as f64);
         let stopping = match stop.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Err(RecvTimeoutError::Timeout) => false,
             Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
@@ -42,7 +43,7 @@ pub(crate) fn run(shared: Arc<Shared>, stop: Receiver<()>) {
         }
         // Skip ticks that passed while this one ran late.
         let elapsed = start.elapsed();
-        ticks = ticks.max((elapsed.as_secs_f64() / interval.as_secs_f64()) as u32) + 1;
+        ticks = ticks.max((elapsed.as_secs_f64() / interval.as_secs_f64()) as u64) + 1;
     }
 }
 

@@ -137,7 +137,15 @@ fn udp_socket(addr: SocketAddr, rcvbuf: usize) -> io::Result<UdpSocket> {
 
 fn bind_unix(path: &PathBuf, rcvbuf: usize) -> Result<UnixDatagram, BindError> {
     let fail = |e| error("statsd (unix)", path.display(), e);
-    if path.exists() {
+    if let Ok(existing) = std::fs::symlink_metadata(path) {
+        // Only a socket is ever replaced: a mistyped path must not delete
+        // somebody's file.
+        if !std::os::unix::fs::FileTypeExt::is_socket(&existing.file_type()) {
+            return Err(fail(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            )));
+        }
         // A socket file left by a dead server is replaced; one a live
         // process still receives on is not.
         if UnixDatagram::unbound()

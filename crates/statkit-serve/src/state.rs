@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use statkit_agg::{Aggregator, Table};
+use statkit_agg::{Aggregator, IngestCounts, Table};
 
 use crate::config::Config;
 use crate::sink::Queue;
@@ -33,8 +33,6 @@ pub(crate) struct Shared {
     pub started: u64,
     /// Unix seconds when a packet last arrived (as of the last drain).
     pub last_message: AtomicU64,
-    /// Bad lines since start (etsy's `messages.bad_lines_seen`).
-    pub bad_lines: AtomicU64,
     /// Inodes of the UDP sockets, for the kernel's drop counts.
     pub udp_inodes: Vec<u64>,
     /// TCP connections refused past the connection limit.
@@ -63,7 +61,6 @@ impl Shared {
             healthy: AtomicBool::new(true),
             started,
             last_message: AtomicU64::new(started),
-            bad_lines: AtomicU64::new(0),
             udp_inodes,
             tcp_refused: Arc::new(AtomicU64::new(0)),
             last_flush: AtomicU64::new(0),
@@ -80,14 +77,27 @@ impl Shared {
             if let Some(error) = table.take_last_error() {
                 tracing::debug!("rejected statsd input: {error}");
             }
-            let before = aggregator.ingested();
-            aggregator.absorb(&mut table);
-            let after = aggregator.ingested();
-            if after.packets > before.packets {
+            if table.counts().packets > 0 {
                 self.last_message.store(unix_now(), Ordering::Relaxed);
             }
-            self.bad_lines
-                .fetch_add(after.bad_lines - before.bad_lines, Ordering::Relaxed);
+            aggregator.absorb(&mut table);
         }
+    }
+
+    /// Everything received since start, including what the receivers hold
+    /// right now, and the series held. Reads without draining: a drain in
+    /// the middle of an interval would change how fractional sums
+    /// associate, so watching the server must not do one.
+    pub(crate) fn ingest_totals(&self) -> (IngestCounts, usize) {
+        let aggregator = lock(&self.aggregator);
+        let mut totals = aggregator.ingested();
+        for table in &self.tables {
+            let pending = lock(table).counts();
+            if pending.packets > 0 {
+                self.last_message.store(unix_now(), Ordering::Relaxed);
+            }
+            totals.add(&pending);
+        }
+        (totals, aggregator.series())
     }
 }

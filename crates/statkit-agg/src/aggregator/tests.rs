@@ -152,3 +152,28 @@ fn own_stats_report_events_and_refusals() {
     assert!(own.contains(&("service_checks_received", 1.0)));
     assert!(own.contains(&("series_refused", 1.0)));
 }
+
+#[test]
+fn gauge_deltas_on_a_carried_over_value_add_in_etsy_order() {
+    // etsy: ((0.1 + 0.2) + 0.3) = 0.6000000000000001; summing the deltas
+    // first would give 0.6.
+    let mut agg = Aggregator::new(Options::default());
+    agg.absorb(&mut table("g:0.1|g"));
+    agg.flush(1);
+    agg.absorb(&mut table("g:+0.2|g\ng:+0.3|g"));
+    let s = agg.flush(2);
+    assert_eq!(gauges(&s)[0], ("g".into(), (0.1 + 0.2) + 0.3));
+    assert_ne!((0.1 + 0.2) + 0.3, 0.1 + (0.2 + 0.3));
+}
+
+#[test]
+fn reading_the_ingest_counts_does_not_change_a_flush() {
+    // Draining twice in an interval would add 0.1 + (0.2 + 0.3); etsy adds
+    // in arrival order. One receiver's table keeps arrival order as long as
+    // it is drained only at the flush.
+    let mut agg = Aggregator::new(Options::default());
+    let mut t = table("c:0.1|c\nc:0.2|c\nc:0.3|c");
+    assert_eq!(t.counts().lines, 3);
+    agg.absorb(&mut t);
+    assert_eq!(counters(&agg.flush(1))[3].1, (0.1 + 0.2) + 0.3);
+}

@@ -131,7 +131,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // Signal handlers first: a SIGTERM right after `ready` must get the
         // final flush, not the default action.
         let shutdown = shutdown_signal()?;
@@ -139,7 +139,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         statkit_serve::run(config, listeners, shutdown)
             .await
             .context("running the server")
-    })?;
+    });
+    // The server has delivered what it could; a blocking write stuck on a
+    // stalled stdout must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 

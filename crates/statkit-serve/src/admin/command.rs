@@ -84,20 +84,13 @@ fn health(shared: &Shared, action: Option<&str>) -> String {
 fn stats(shared: &Shared) -> String {
     let now = unix_now();
     let mut out = format!("uptime: {}\n", now.saturating_sub(shared.started));
-    {
-        let mut aggregator = lock(&shared.aggregator);
-        shared.absorb_all(&mut aggregator);
-    }
+    let (totals, _) = shared.ingest_totals();
     let last = shared
         .last_message
         .load(Ordering::Relaxed)
         .max(shared.started);
     let _ = writeln!(out, "messages.last_msg_seen: {}", now.saturating_sub(last));
-    let _ = writeln!(
-        out,
-        "messages.bad_lines_seen: {}",
-        shared.bad_lines.load(Ordering::Relaxed)
-    );
+    let _ = writeln!(out, "messages.bad_lines_seen: {}", totals.bad_lines);
     for queue in &shared.queues {
         let _ = writeln!(
             out,
@@ -172,6 +165,8 @@ fn config(shared: &Shared) -> String {
     );
     line("timer_exact_limit", a.table.timer_exact_limit.to_string());
     line("max_series", a.table.max_series.to_string());
+    line("max_key_bytes", a.table.max_key_bytes.to_string());
+    line("max_set_members", a.table.max_set_members.to_string());
     line("key_sanitize", a.table.sanitize_keys.to_string());
     line("delete_counters", a.deletion.counters.to_string());
     line("delete_gauges", a.deletion.gauges.to_string());

@@ -4,23 +4,29 @@
 //! `timers`, `sets`, `delcounters|delgauges|deltimers|delsets NAME...`
 //! (a name ending in `.*` deletes a whole folder), `health [up|down]` and
 //! `quit`. Commands that change state (`health up|down`, the deletes) and
-//! `quit` are refused to clients that are not on a loopback address.
+//! `quit` are refused to clients that are not on a loopback address. At
+//! most 64 sessions are open at once, and one idle for ten minutes closes.
 
 mod command;
 mod inspect;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::state::Shared;
 use command::Reply;
 
 /// Longest command line accepted; longer ones close the connection.
 const MAX_COMMAND: usize = 64 * 1024;
+/// Admin sessions at once; more are closed on arrival.
+const MAX_CONNECTIONS: usize = 64;
+/// A session that sends nothing for this long is closed.
+const IDLE: Duration = Duration::from_secs(600);
 
 /// Serves admin connections until `stop` changes.
 pub(crate) async fn serve(
@@ -28,17 +34,25 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!("admin port: {MAX_CONNECTIONS} sessions open, refusing {peer}");
+                        continue;
+                    };
                     let (shared, stop) = (shared.clone(), stop.clone());
-                    tokio::spawn(async move { connection(stream, peer, &shared, stop).await });
+                    tokio::spawn(async move {
+                        connection(stream, peer, shared, stop).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!("admin accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
@@ -48,7 +62,7 @@ pub(crate) async fn serve(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    shared: &Shared,
+    shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
     let (reader, mut writer) = stream.into_split();
@@ -59,6 +73,7 @@ async fn connection(
         let mut limited = (&mut reader).take(MAX_COMMAND as u64);
         let read = tokio::select! {
             _ = stop.changed() => return,
+            _ = tokio::time::sleep(IDLE) => return,
             read = limited.read_until(b'\n', &mut line) => read,
         };
         match read {
@@ -69,8 +84,18 @@ async fn connection(
             }
             Ok(_) => {}
         }
-        let text = String::from_utf8_lossy(&line);
-        match command::respond(shared, &text, peer.ip().is_loopback()) {
+        let text = String::from_utf8_lossy(&line).into_owned();
+        // Answers lock the aggregator (which a flush holds) and may format
+        // every series: off the async workers, so ingest over TCP, the
+        // sinks and HTTP never wait for them.
+        let shared = shared.clone();
+        let loopback = peer.ip().is_loopback();
+        let Ok(reply) =
+            tokio::task::spawn_blocking(move || command::respond(&shared, &text, loopback)).await
+        else {
+            return;
+        };
+        match reply {
             Reply::Text(text) => {
                 if writer.write_all(text.as_bytes()).await.is_err() {
                     return;

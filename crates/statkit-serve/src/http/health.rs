@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::errors::error;
 use super::App;
-use crate::source::{kernel, lock};
+use crate::source::kernel;
 use crate::state::{unix_now, Shared};
 
 /// etsy's health status, set with `health up|down` on the admin port.
@@ -70,6 +70,9 @@ pub(super) struct Ingest {
     pub service_checks: u64,
     /// Samples refused because their series would pass `max_series`.
     pub refused_series: u64,
+    /// Samples refused for a key over `max_key_bytes` or a set past
+    /// `max_set_members`.
+    pub refused_samples: u64,
     pub oversized_datagrams: u64,
     /// Datagrams the kernel dropped on a full receive buffer; `null` where
     /// the kernel does not tell (no `/proc/net/udp`).
@@ -88,16 +91,12 @@ pub(super) struct Sink {
 }
 
 impl Report {
-    /// The report as of `now` (Unix seconds). Drains the receivers' tables
-    /// first, as the admin port's `stats` does, so the counts include what
-    /// arrived since the last flush; that blocks on locks, so it runs off
-    /// the async workers.
+    /// The report as of `now` (Unix seconds). The counts include what the
+    /// receivers hold since the last flush (read, not drained, so watching
+    /// the server never changes what it flushes); taking the locks can
+    /// block, so it runs off the async workers.
     pub(super) fn gather(shared: &Shared, now: u64) -> Report {
-        let (totals, series) = {
-            let mut aggregator = lock(&shared.aggregator);
-            shared.absorb_all(&mut aggregator);
-            (aggregator.ingested(), aggregator.series())
-        };
+        let (totals, series) = shared.ingest_totals();
         let last_flush = shared.last_flush.load(Ordering::Relaxed);
         Report {
             status: Status::of(shared),
@@ -113,6 +112,7 @@ impl Report {
                 events: totals.events,
                 service_checks: totals.service_checks,
                 refused_series: totals.refused_series,
+                refused_samples: totals.refused_samples,
                 oversized_datagrams: totals.oversized,
                 udp_kernel_drops: kernel::drops(&shared.udp_inodes),
                 tcp_connections_refused: shared.tcp_refused.load(Ordering::Relaxed),
@@ -212,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn report_counts_what_the_tables_hold_and_what_was_flushed() {
+    fn report_counts_what_the_tables_hold_without_draining_them() {
         let shared = shared();
         // Two packets: three good lines, one bad, one event, one service check.
         shared.tables[0]
@@ -234,9 +234,10 @@ mod tests {
             "uptime_seconds": 42,
             "started_unix": 1000,
             "last_flush_unix": 1010,
-            // a, b and d, and etsy's own three counters (statsd.bad_lines_seen,
-            // statsd.packets_received, statsd.metrics_received).
-            "series": 6,
+            // Until a flush drains the tables, only etsy's own three counters
+            // (statsd.bad_lines_seen, statsd.packets_received,
+            // statsd.metrics_received) are in the aggregate.
+            "series": 3,
             "ingest": {
                 "packets": 2,
                 "lines": 6,
@@ -244,6 +245,7 @@ mod tests {
                 "events": 1,
                 "service_checks": 1,
                 "refused_series": 0,
+                "refused_samples": 0,
                 "oversized_datagrams": 0,
                 // No sockets here: 0 where the kernel has the tables, else null.
                 "udp_kernel_drops": kernel::drops(&[]),
@@ -252,7 +254,9 @@ mod tests {
             "sinks": [{"name": "console", "dropped_flushes": 3}],
         });
         assert_eq!(report, expected);
-        // The tables were drained: asking again counts nothing twice.
+        // Reading drained nothing: the table still holds its interval, and
+        // asking again gives the same counts.
+        assert_eq!(shared.tables[0].lock().unwrap().counts().lines, 6);
         let again = serde_json::to_value(Report::gather(&shared, 1043)).unwrap();
         assert_eq!(again["ingest"], expected["ingest"]);
     }

@@ -11,10 +11,14 @@ use super::queue::Queue;
 /// Prints every flush from `queue` until it closes.
 pub(crate) async fn run(queue: Arc<Queue>) {
     while let Some(snapshot) = queue.pop().await {
-        // Written straight through a buffer: a large flush is never held
-        // as text. A closed stdout is not worth stopping the server for.
-        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-        let _ = render(&snapshot, &mut stdout).and_then(|()| stdout.flush());
+        // Written on a blocking thread: a stalled stdout (a pipe nobody
+        // reads) must not hold an async worker. A closed stdout is not
+        // worth stopping the server for.
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let _ = render(&snapshot, &mut stdout).and_then(|()| stdout.flush());
+        })
+        .await;
     }
 }
 

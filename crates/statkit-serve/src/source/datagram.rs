@@ -63,11 +63,6 @@ struct Batch {
     headers: Vec<libc::mmsghdr>,
 }
 
-// SAFETY: the raw pointers in `iovecs` and `headers` point into `buffers`
-// and `iovecs`, which the struct owns and never reallocates; the struct
-// moves between threads only as a whole.
-unsafe impl Send for Batch {}
-
 impl Batch {
     fn new(size: usize) -> Self {
         let mut buffers = vec![0u8; size * BATCH];

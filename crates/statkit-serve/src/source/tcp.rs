@@ -2,8 +2,10 @@
 //!
 //! Every connection reads into its own buffer and hands whole lines to the
 //! table shared by all TCP clients (locked once per read). A line longer
-//! than the datagram limit is counted as bad and skipped up to its newline;
-//! connections past the limit are closed at once and counted.
+//! than the datagram limit is counted as oversized and skipped up to its
+//! newline; connections past the limit are closed at once and counted. At
+//! shutdown every connection reads what the kernel already holds for it
+//! before the final flush, which waits for them all.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use statkit_agg::Table;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 
 use super::lock;
 
@@ -25,9 +28,12 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
+    let mut connections = JoinSet::new();
     loop {
+        // Reap finished connections so the set stays as small as the load.
+        while connections.try_join_next().is_some() {}
         tokio::select! {
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let Ok(permit) = slots.clone().try_acquire_owned() else {
@@ -35,7 +41,7 @@ pub(crate) async fn serve(
                         continue;
                     };
                     let (table, stop) = (table.clone(), stop.clone());
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         connection(stream, &table, max_line, stop).await;
                         drop(permit);
                     });
@@ -47,6 +53,9 @@ pub(crate) async fn serve(
             }
         }
     }
+    // Returning only once every connection has handed over its last lines
+    // lets the caller make the final flush after them.
+    while connections.join_next().await.is_some() {}
 }
 
 async fn connection(
@@ -58,7 +67,10 @@ async fn connection(
     let mut framer = Framer::new(max_line);
     loop {
         let read = tokio::select! {
-            _ = stop.changed() => break,
+            _ = stop.changed() => {
+                drain(&stream, &mut framer, table);
+                break;
+            }
             read = stream.read_buf(framer.buffer()) => read,
         };
         match read {
@@ -68,6 +80,17 @@ async fn connection(
     }
     // A last line without its newline still counts, as in a datagram.
     framer.finish(&mut lock(table));
+}
+
+/// At shutdown: takes in what the client sent before it, without waiting
+/// for more (bounded, in case a client keeps writing).
+fn drain(stream: &TcpStream, framer: &mut Framer, table: &Mutex<Table>) {
+    for _ in 0..1024 {
+        match stream.try_read_buf(framer.buffer()) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => framer.feed(&mut lock(table)),
+        }
+    }
 }
 
 /// Splits a byte stream into whole lines for a table.

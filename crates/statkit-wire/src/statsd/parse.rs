@@ -305,7 +305,9 @@ fn parse_rate(field: &[u8]) -> Result<f64, ParseError> {
     field
         .strip_prefix(b"@")
         .and_then(parse_f64)
-        .filter(|rate| *rate > 0.0)
+        // A rate so small its reciprocal overflows (`@1e-320`) would weigh
+        // the value infinitely.
+        .filter(|rate| *rate > 0.0 && (1.0 / rate).is_finite())
         .ok_or(ParseError::InvalidSampleRate)
 }
 

@@ -130,6 +130,8 @@ fn sample_rate_must_be_a_positive_number() {
         "k:1|c|@",
         "k:1|c|@abc",
         "k:1|c|@NaN",
+        // Positive, but its reciprocal (the value's weight) overflows.
+        "k:1|c|@1e-320",
     ] {
         assert_eq!(
             parse(line),

@@ -9,13 +9,14 @@
 mod encode;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use statkit_wire::graphite::Names;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::queue::Queue;
+use crate::state::unix_now;
 use encode::{Encoder, Telemetry};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,12 +25,6 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// After shutdown starts, how long a sink keeps retrying its last flushes.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// Bytes encoded and written at a time: a flush is never held whole.
 const PIECE: usize = 64 * 1024;
