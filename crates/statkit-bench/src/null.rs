@@ -8,7 +8,6 @@
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -238,23 +237,7 @@ pub fn count_lines(payload: &[u8]) -> u64 {
 }
 
 fn set_rcvbuf(socket: &UdpSocket, size: usize) -> std::io::Result<()> {
-    let value = libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX);
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&value`,
-    // which lives for the call; the fd is owned by `socket`.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    socket2::SockRef::from(socket).set_recv_buffer_size(size)
 }
 
 fn accept_loop(listener: &TcpListener, counters: &Arc<Counters>, stop: &Arc<AtomicBool>) {
