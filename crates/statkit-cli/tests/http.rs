@@ -10,25 +10,15 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
+use statkit_testkit::http::Answer;
 use util::{admin, send_udp, Statkit, TIMEOUT};
 
-/// One HTTP answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    /// Names lower-cased.
-    headers: Vec<(String, String)>,
-    body: String,
+/// What these tests check of every JSON answer.
+trait JsonAnswer {
+    fn assert_json(&self);
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
+impl JsonAnswer for Answer {
     /// Asserts the answer is JSON whose length the headers give right.
     #[track_caller]
     fn assert_json(&self) {
@@ -47,9 +37,8 @@ impl Answer {
 fn request(to: SocketAddr, method: &str, path: &str) -> Answer {
     let mut stream = TcpStream::connect_timeout(&to, TIMEOUT).expect("connect to the HTTP port");
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let text = format!("{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\n\r\n");
     stream
-        .write_all(text.as_bytes())
+        .write_all(Answer::request(method, path).as_bytes())
         .expect("write the request");
     let mut raw = Vec::new();
     match stream.read_to_end(&mut raw) {
@@ -59,26 +48,7 @@ fn request(to: SocketAddr, method: &str, path: &str) -> Answer {
         }
         Err(e) => panic!("reading the answer to {method} {path}: {e}"),
     }
-    let raw = String::from_utf8(raw).expect("a UTF-8 answer");
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no end of header in {raw:?}"));
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP/1.1 status line: {status_line:?}"));
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    Answer::parse(&raw)
 }
 
 fn get(to: SocketAddr, path: &str) -> Answer {

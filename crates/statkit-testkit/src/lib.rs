@@ -1,10 +1,14 @@
 //! Helpers for statkit's own tests.
 //!
+//! - [`CountingAllocator`]: allocations per thread, for the no-allocation
+//!   promises.
+//! - [`http::Answer`]: HTTP answers read whole, for the HTTP server's tests.
+//!
 //! [`CountingAllocator`] backs the tests that pin statkit's "no allocation
 //! on the hot path" promises (a parsed line, an aggregated sample, a client
 //! call). A test installs it as its binary's global allocator:
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static GLOBAL: statkit_testkit::CountingAllocator = statkit_testkit::CountingAllocator;
 //!
@@ -13,6 +17,8 @@
 //!
 //! Allocations are counted per thread, so the test harness's parallel
 //! threads never disturb each other's measurements.
+
+pub mod http;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use statkit_agg::Table;
+use statkit_testkit::http::Answer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -78,23 +79,12 @@ impl Drop for Server {
     }
 }
 
-/// A parsed response.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    /// Header names lower-cased.
-    headers: Vec<(String, String)>,
-    body: String,
+/// Answers read whole, and their JSON.
+trait Json {
+    fn json(&self) -> Value;
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
+impl Json for Answer {
     fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
@@ -104,36 +94,16 @@ impl Answer {
 /// Sends one request with `Connection: close` and reads the whole answer.
 async fn request(addr: SocketAddr, method: &str, path: &str) -> Answer {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let text = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(text.as_bytes()).await.unwrap();
+    stream
+        .write_all(Answer::request(method, path).as_bytes())
+        .await
+        .unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut raw))
         .await
         .expect("the answer arrives in time")
         .unwrap();
-    parse(&String::from_utf8(raw).expect("UTF-8 answer"))
-}
-
-fn parse(raw: &str) -> Answer {
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {raw:?}"));
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    Answer::parse(&raw)
 }
 
 /// Waits until the server closes `stream` (a read returns end of file or an
