@@ -113,6 +113,10 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy "${cargo_flags[@]}" --workspace --all-targets -- -D warnings
 
+# Broken intra-doc links and malformed doc comments fail like lints do.
+step "cargo doc --no-deps --workspace (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc "${cargo_flags[@]}" --no-deps --workspace --quiet
+
 # The parser takes every byte the network sends: a short fuzzing run on
 # every change (a longer one is `scripts/fuzz-smoke.sh 600`).
 step "fuzzing the statsd parser for 30 s"
