@@ -145,7 +145,8 @@ impl Aggregator {
         let mut refused_samples = 0;
         for (name, value) in table.counters.iter() {
             match self.counters.get_or_insert_with(name, limit, || 0.0) {
-                Some(total) => *total += value,
+                Some(total) if (*total + value).is_finite() => *total += value,
+                Some(_) => refused_samples += 1,
                 None => refused += 1,
             }
         }

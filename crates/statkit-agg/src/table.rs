@@ -62,7 +62,9 @@ pub(crate) struct GaugeChange {
 }
 
 impl GaugeChange {
-    fn apply(&mut self, value: Value<'_>) {
+    /// Applies one gauge value; returns false (changing nothing) when a
+    /// delta would take the gauge past the largest finite number.
+    fn apply(&mut self, value: Value<'_>) -> bool {
         match value {
             Value::Number(v) => {
                 self.absolute = Some(v);
@@ -70,21 +72,36 @@ impl GaugeChange {
                 self.overflow = None;
             }
             Value::Delta(d) => match &mut self.absolute {
-                Some(absolute) => *absolute += d,
+                Some(absolute) if (*absolute + d).is_finite() => *absolute += d,
+                Some(_) => return false,
                 None if self.deltas.len() < ORDERED_DELTAS => self.deltas.push(d),
-                None => *self.overflow.get_or_insert(0.0) += d,
+                None => {
+                    let sum = self.overflow.unwrap_or(0.0) + d;
+                    if !sum.is_finite() {
+                        return false;
+                    }
+                    self.overflow = Some(sum);
+                }
             },
             Value::Member(_) => {}
         }
+        true
     }
 
-    /// The gauge after this change, given its value before (if any).
+    /// The gauge after this change, given its value before (if any). A
+    /// replay that overflows keeps the value from before.
     pub fn resolve(&self, before: Option<f64>) -> f64 {
         if let Some(absolute) = self.absolute {
             return absolute;
         }
-        let replayed = self.deltas.iter().fold(before.unwrap_or(0.0), |g, d| g + d);
-        self.overflow.map_or(replayed, |sum| replayed + sum)
+        let start = before.unwrap_or(0.0);
+        let replayed = self.deltas.iter().fold(start, |g, d| g + d);
+        let value = self.overflow.map_or(replayed, |sum| replayed + sum);
+        if value.is_finite() {
+            value
+        } else {
+            start
+        }
     }
 
     /// Whether nothing arrived for this gauge this interval.
@@ -113,8 +130,9 @@ pub struct IngestCounts {
     pub service_checks: u64,
     /// Samples dropped because their series would pass `max_series`.
     pub refused_series: u64,
-    /// Samples dropped because their key was longer than `max_key_bytes`
-    /// or their set already held `max_set_members` members.
+    /// Samples dropped because their key was longer than `max_key_bytes`,
+    /// their set already held `max_set_members` members, or they would
+    /// have taken a counter or gauge past the largest finite number.
     pub refused_samples: u64,
     /// Datagrams longer than the receive buffer (their last line is lost).
     pub oversized: u64,
@@ -182,19 +200,28 @@ impl Table {
             return;
         }
         let mut member_refused = false;
+        let mut overflow = false;
         let accepted = match sample.metric_type {
             MetricType::Counter => self
                 .counters
                 .get_or_insert_with(key, o.max_series, || 0.0)
                 .map(|c| {
                     if let Value::Number(v) = sample.value {
-                        *c += v * (1.0 / sample.sample_rate);
+                        // A sum that overflows (1e308 twice) would flush
+                        // Infinity, or NaN once another overflows the other
+                        // way: such a sample is refused, the sum kept.
+                        let sum = *c + v * (1.0 / sample.sample_rate);
+                        if sum.is_finite() {
+                            *c = sum;
+                        } else {
+                            overflow = true;
+                        }
                     }
                 }),
             MetricType::Gauge => self
                 .gauges
                 .get_or_insert_with(key, o.max_series, GaugeChange::default)
-                .map(|g| g.apply(sample.value)),
+                .map(|g| overflow = !g.apply(sample.value)),
             MetricType::Set => self
                 .sets
                 .get_or_insert_with(key, o.max_series, NameMap::default)
@@ -217,7 +244,7 @@ impl Table {
         if accepted.is_none() {
             self.counts.refused_series += 1;
         }
-        if member_refused {
+        if member_refused || overflow {
             self.counts.refused_samples += 1;
         }
     }
@@ -322,6 +349,16 @@ mod tests {
         assert_eq!(t.counters.len(), 1);
         assert_eq!(t.sets.get(b"s").unwrap().len(), 2);
         assert_eq!(t.counts.refused_samples, 3);
+    }
+
+    #[test]
+    fn sums_that_would_overflow_are_refused_not_turned_into_infinity() {
+        let mut t = Table::new(TableOptions::default());
+        t.ingest(b"c:1e308|c\nc:1e308|c\ng:1e308|g\ng:+1e308|g\nd:+1e308|g\nd:+1e308|g");
+        assert_eq!(t.counters.get(b"c"), Some(&1e308));
+        assert_eq!(t.gauges.get(b"g").unwrap().resolve(None), 1e308);
+        assert_eq!(t.gauges.get(b"d").unwrap().resolve(Some(1e308)), 1e308);
+        assert_eq!(t.counts.refused_samples, 2);
     }
 
     #[test]
