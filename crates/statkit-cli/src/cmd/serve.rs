@@ -11,10 +11,27 @@ use statkit_serve::{Config, Listeners, RawConfig};
 
 use super::UsageError;
 
+/// Settings that only the TOML file takes (docs/serve.md has them all).
+const FILE_ONLY: &str = "\
+Also in the --config file (defaults in brackets):
+  max_datagram [65536]       largest datagram or TCP line accepted whole
+  max_key_bytes [4096]       longest key (name and tags); longer ones are refused
+  max_set_members [1000000]  distinct members a set takes per interval
+  sink_queue [64]            flushes a sink may fall behind before the oldest is dropped
+  tcp_max_connections [1024] statsd TCP clients at once
+  key_sanitize [true]        etsy's keyNameSanitize
+  delete_counters, delete_gauges, delete_timers, delete_sets [from --delete-idle-stats]
+  gauges_max_ttl [1]         etsy's gaugesMaxTTL
+  prefix_stats [statsd]      etsy's prefixStats
+  [graphite_names]           legacy_namespace, global_prefix, prefix_counter, prefix_timer,
+                             prefix_gauge, prefix_set, global_suffix, flush_counts
+  [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")";
+
 /// Run the statsd server. Every flag can also come from the environment
 /// (`STATKIT_<FLAG>`) or the TOML file given to --config (same names, with
 /// `_` for `-`); flags win over the environment, which wins over the file.
 #[derive(Debug, clap::Args)]
+#[command(after_help = FILE_ONLY)]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "STATKIT_CONFIG", value_name = "FILE")]
