@@ -401,3 +401,39 @@ fn a_unix_socket_path_never_replaces_a_regular_file() {
     assert!(stderr.contains("not a socket"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
 }
+
+#[test]
+fn several_receivers_add_up_every_client() {
+    // SO_REUSEPORT spreads client sockets over the receivers' sockets; the
+    // flush must still hold every client's lines exactly once.
+    let graphite = GraphiteReceiver::start();
+    let server = start(&graphite, &["--receivers", "3"]);
+    let clients: Vec<UdpSocket> = (0..12)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    for round in 0..50 {
+        for (i, client) in clients.iter().enumerate() {
+            let line = format!("spread.hits:1|c\nspread.c{i}:{round}|g\nspread.lat:{i}|ms");
+            client.send_to(line.as_bytes(), server.udp).unwrap();
+        }
+    }
+    assert_eq!(total(&graphite, "stats_counts.spread.hits", 600.0), 600.0);
+    assert_eq!(
+        total(&graphite, "stats.timers.spread.lat.count", 600.0),
+        600.0
+    );
+    let flushes = graphite.flushes();
+    let last_gauge = |i: usize| {
+        let prefix = format!("stats.gauges.spread.c{i} ");
+        flushes
+            .iter()
+            .flat_map(|f| &f.lines)
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .last()
+            .map(|rest| rest.split(' ').next().unwrap_or_default().to_owned())
+    };
+    for i in 0..12 {
+        // Each client's own updates stay in order: its gauge ends at its last value.
+        assert_eq!(last_gauge(i).as_deref(), Some("49"), "client {i}");
+    }
+}
