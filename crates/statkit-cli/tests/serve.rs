@@ -429,7 +429,7 @@ fn several_receivers_add_up_every_client() {
             .iter()
             .flat_map(|f| &f.lines)
             .filter_map(|l| l.strip_prefix(&prefix))
-            .last()
+            .next_back()
             .map(|rest| rest.split(' ').next().unwrap_or_default().to_owned())
     };
     for i in 0..12 {
