@@ -164,10 +164,30 @@ fn js_round(x: f64) -> f64 {
 
 /// etsy 0.9's `process_metrics` for sorted, unweighted values.
 fn etsy(values: &[f64], percentiles: &[Percentile], bins: &[Bin]) -> TimerStats {
+    // The cumulative sums are scratch space: reused across the thousands of
+    // timers a flush summarizes instead of allocated for each.
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = const {
+            std::cell::RefCell::new((Vec::new(), Vec::new()))
+        };
+    }
+    SCRATCH.with(|scratch| {
+        let (cumulative, cumulative_squares) = &mut *scratch.borrow_mut();
+        etsy_with(values, percentiles, bins, cumulative, cumulative_squares)
+    })
+}
+
+fn etsy_with(
+    values: &[f64],
+    percentiles: &[Percentile],
+    bins: &[Bin],
+    cumulative: &mut Vec<f64>,
+    cumulative_squares: &mut Vec<f64>,
+) -> TimerStats {
     let count = values.len();
     let (min, max) = (values[0], values[count - 1]);
-    let mut cumulative = Vec::with_capacity(count);
-    let mut cumulative_squares = Vec::with_capacity(count);
+    cumulative.clear();
+    cumulative_squares.clear();
     cumulative.push(min);
     cumulative_squares.push(min * min);
     for i in 1..count {
