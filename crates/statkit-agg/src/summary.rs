@@ -220,8 +220,8 @@ fn etsy_with(
                         f64::NAN
                     }
                 };
-                sum = cumulative[count - 1] - before(&cumulative);
-                sum_squares = cumulative_squares[count - 1] - before(&cumulative_squares);
+                sum = cumulative[count - 1] - before(cumulative);
+                sum_squares = cumulative_squares[count - 1] - before(cumulative_squares);
             }
             mean = sum / in_threshold;
         }
