@@ -116,17 +116,7 @@ fn http_off_starts_no_http_server() {
 fn an_http_port_in_use_is_an_error_at_start() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let mut command = util::statkit_command();
-    command.args([
-        "serve",
-        "--statsd",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--http",
-        &addr,
-    ]);
-    let output = util::run_bounded(command, TIMEOUT);
+    let output = util::serve_refused(&["--http", &addr]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(

@@ -7,16 +7,6 @@ use std::process::Output;
 
 use util::{GraphiteReceiver, Statkit, TIMEOUT};
 
-/// Runs `statkit serve` with `args`, expecting it to refuse them and exit.
-fn refused(args: &[&str]) -> Output {
-    let mut command = util::statkit_command();
-    command
-        .arg("serve")
-        .args(["--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
-        .args(args);
-    util::run_bounded(command, TIMEOUT)
-}
-
 /// Asserts exit code 2 and a message on stderr that mentions each of
 /// `mentions` (what the user got wrong, so they can find it).
 #[track_caller]
@@ -38,13 +28,13 @@ fn assert_usage_error(output: &Output, mentions: &[&str]) {
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    let output = refused(&["--no-such-flag"]);
+    let output = util::serve_refused(&["--no-such-flag"]);
     assert_usage_error(&output, &["--no-such-flag"]);
 }
 
 #[test]
 fn flag_value_that_does_not_parse_is_a_usage_error() {
-    let output = refused(&["--flush-interval", "soon"]);
+    let output = util::serve_refused(&["--flush-interval", "soon"]);
     assert_usage_error(&output, &["--flush-interval", "soon"]);
 }
 
@@ -52,7 +42,7 @@ fn flag_value_that_does_not_parse_is_a_usage_error() {
 fn config_file_that_is_not_toml_is_a_usage_error() {
     let dir = util::Dir::new("serve-cli");
     let config = dir.write("broken.toml", "flush_interval = [1,\ngraphite = \n");
-    let output = refused(&["--config", config.to_str().unwrap()]);
+    let output = util::serve_refused(&["--config", config.to_str().unwrap()]);
     assert_usage_error(&output, &["broken.toml"]);
 }
 
@@ -60,7 +50,7 @@ fn config_file_that_is_not_toml_is_a_usage_error() {
 fn config_value_of_the_wrong_type_is_a_usage_error() {
     let dir = util::Dir::new("serve-cli");
     let config = dir.write("typed.toml", "flush_interval = \"soon\"\n");
-    let output = refused(&["--config", config.to_str().unwrap()]);
+    let output = util::serve_refused(&["--config", config.to_str().unwrap()]);
     assert_usage_error(&output, &["typed.toml", "flush_interval"]);
 }
 

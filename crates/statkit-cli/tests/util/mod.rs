@@ -340,6 +340,17 @@ pub fn statkit_command() -> Command {
     command
 }
 
+/// Runs `statkit serve --statsd 127.0.0.1:0 --admin 127.0.0.1:0` plus
+/// `args`, expecting it to refuse to start and exit (bounded in time).
+pub fn serve_refused(args: &[&str]) -> Output {
+    let mut command = statkit_command();
+    command
+        .arg("serve")
+        .args(["--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(args);
+    run_bounded(command, TIMEOUT)
+}
+
 /// A running `statkit serve`, stopped when dropped.
 #[derive(Debug)]
 pub struct Statkit {
