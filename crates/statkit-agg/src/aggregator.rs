@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::names::NameMap;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Series, Snapshot};
 use crate::summary::{summarize, Bin, Percentile};
 use crate::table::{IngestCounts, Table, TableOptions};
 use crate::timer::TimerValues;
@@ -263,22 +263,13 @@ impl Aggregator {
     fn report(&mut self, timestamp: u64, started: Instant) -> Snapshot {
         let o = &self.options;
         let mut snapshot = Snapshot::new(timestamp, o.interval_ms, o.percentiles.clone());
-        let name_bytes = self.counters.name_bytes()
-            + self.timers.name_bytes()
-            + self.gauges.name_bytes()
-            + self.sets.name_bytes();
-        snapshot.reserve(
-            self.counters.len(),
-            self.timers.len(),
-            self.gauges.len(),
-            self.sets.len(),
-            name_bytes,
-        );
-        for (name, &count) in self.counters.iter() {
-            snapshot.push_counter(name, count);
+        snapshot.counters = Series::new(self.counters.shared_names(), self.counters.len());
+        for (span, &count) in self.counters.spans() {
+            snapshot.counters.push(span, count);
         }
+        snapshot.timers = Series::new(self.timers.shared_names(), self.timers.len());
         let mut sketched = 0;
-        for (name, values) in self.timers.iter_mut() {
+        for (span, name, values) in self.timers.spans_mut() {
             let bins = o
                 .histograms
                 .iter()
@@ -286,13 +277,15 @@ impl Aggregator {
                 .map_or(&[][..], |h| &h.bins);
             let summary = summarize(values, &o.percentiles, bins, o.interval_ms);
             sketched += usize::from(summary.stats.as_ref().is_some_and(|s| s.sketched));
-            snapshot.push_timer(name, summary);
+            snapshot.timers.push(span, summary);
         }
-        for (name, gauge) in self.gauges.iter() {
-            snapshot.push_gauge(name, gauge.value);
+        snapshot.gauges = Series::new(self.gauges.shared_names(), self.gauges.len());
+        for (span, gauge) in self.gauges.spans() {
+            snapshot.gauges.push(span, gauge.value);
         }
-        for (name, members) in self.sets.iter() {
-            snapshot.push_set(name, members.len() as u64);
+        snapshot.sets = Series::new(self.sets.shared_names(), self.sets.len());
+        for (span, members) in self.sets.spans() {
+            snapshot.sets.push(span, members.len() as u64);
         }
         snapshot.num_stats = snapshot.len();
         snapshot.processing_time_ms = started.elapsed().as_millis() as u64;
@@ -302,7 +295,6 @@ impl Aggregator {
             ("service_checks_received", c.service_checks as f64),
             ("series_refused", c.refused_series as f64),
             ("samples_refused", c.refused_samples as f64),
-            ("series_unflushed", snapshot.unflushed as f64),
             ("oversized_datagrams", c.oversized as f64),
             ("timers_sketched", sketched as f64),
         ];

@@ -7,8 +7,15 @@
 //! rather than a `malloc`. Iteration follows insertion order, which is the
 //! order etsy statsd (a JavaScript object) flushes its keys in, except that
 //! JavaScript lists integer-like keys (`404`) first.
+//!
+//! The arena is shared, copy-on-write, with the snapshots a flush takes
+//! ([`NameMap::shared_names`]): a flush of 100k series refers to its names
+//! instead of copying a megabyte of them, and so does every flush a slow
+//! sink still holds. The map copies the arena only when it must add a name
+//! while a snapshot still holds the old one.
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
@@ -20,10 +27,28 @@ const REMOVED: u32 = u32::MAX;
 #[derive(Clone)]
 pub struct NameMap<V> {
     index: HashTable<u32>,
-    arena: Vec<u8>,
+    arena: Arc<Vec<u8>>,
     slots: Vec<Slot<V>>,
     removed: usize,
     hasher: RandomState,
+}
+
+/// Where a name lies in a map's arena: valid for the arena the map had
+/// when the span was read, which [`NameMap::shared_names`] hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NameSpan {
+    start: u32,
+    len: u32,
+}
+
+impl NameSpan {
+    /// The name in `arena`; empty when the span does not lie in it.
+    pub(crate) fn of(self, arena: &[u8]) -> &[u8] {
+        let start = self.start as usize;
+        arena
+            .get(start..start + self.len as usize)
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Clone)]
@@ -37,7 +62,7 @@ impl<V> Default for NameMap<V> {
     fn default() -> Self {
         Self {
             index: HashTable::new(),
-            arena: Vec::new(),
+            arena: Arc::default(),
             slots: Vec::new(),
             removed: 0,
             hasher: RandomState::default(),
@@ -118,7 +143,7 @@ impl<V> NameMap<V> {
             len: name.len() as u32,
             value,
         });
-        self.arena.extend_from_slice(name);
+        Arc::make_mut(&mut self.arena).extend_from_slice(name);
         let (arena, slots, hasher) = (&self.arena, &self.slots, &self.hasher);
         self.index.insert_unique(hash, i as u32, |&j| {
             hasher.hash_one(Self::name_of(arena, &slots[j as usize]))
@@ -172,7 +197,7 @@ impl<V> NameMap<V> {
                 ..Self::default()
             },
         );
-        self.arena.reserve(old.arena.len());
+        Arc::make_mut(&mut self.arena).reserve(old.arena.len());
         self.slots.reserve(old.len());
         for slot in old.slots.into_iter().filter(|s| s.len != REMOVED) {
             let name = &old.arena[slot.start as usize..(slot.start + slot.len) as usize];
@@ -184,7 +209,11 @@ impl<V> NameMap<V> {
     /// Removes every name, keeping the allocations for reuse.
     pub fn clear(&mut self) {
         self.index.clear();
-        self.arena.clear();
+        match Arc::get_mut(&mut self.arena) {
+            Some(arena) => arena.clear(),
+            // A snapshot still reads the old names: leave them to it.
+            None => self.arena = Arc::default(),
+        }
         self.slots.clear();
         self.removed = 0;
     }
@@ -209,14 +238,44 @@ impl<V> NameMap<V> {
             })
     }
 
-    /// Bytes of all live names together.
-    pub fn name_bytes(&self) -> usize {
-        self.iter().map(|(name, _)| name.len()).sum()
+    /// The arena every [`NameSpan`] from [`NameMap::spans`] and
+    /// [`NameMap::spans_mut`] refers to, shared until the map next changes.
+    pub(crate) fn shared_names(&self) -> Arc<Vec<u8>> {
+        Arc::clone(&self.arena)
+    }
+
+    /// Live names, as spans into [`NameMap::shared_names`], with their
+    /// values, in insertion order.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = (NameSpan, &V)> {
+        self.slots
+            .iter()
+            .filter(|s| s.len != REMOVED)
+            .map(|s| (s.span(), &s.value))
+    }
+
+    /// As [`NameMap::spans`], with each name's bytes and a mutable value.
+    pub(crate) fn spans_mut(&mut self) -> impl Iterator<Item = (NameSpan, &[u8], &mut V)> {
+        let arena = &self.arena;
+        self.slots
+            .iter_mut()
+            .filter(|s| s.len != REMOVED)
+            .map(move |s| (s.span(), s.span().of(arena), &mut s.value))
+    }
+}
+
+impl<V> Slot<V> {
+    fn span(&self) -> NameSpan {
+        NameSpan {
+            start: self.start,
+            len: self.len,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::NameMap;
 
     fn names<V>(map: &NameMap<V>) -> Vec<String> {
@@ -288,5 +347,35 @@ mod tests {
         map.clear();
         assert!(map.is_empty());
         assert_eq!(map.get(b"a"), None);
+    }
+
+    #[test]
+    fn shared_names_survive_later_changes() {
+        let mut map = NameMap::default();
+        map.get_or_insert_with(b"first", usize::MAX, || 1);
+        let arena = map.shared_names();
+        let spans: Vec<_> = map.spans().map(|(span, v)| (span, *v)).collect();
+        map.get_or_insert_with(b"second", usize::MAX, || 2);
+        assert!(map.remove(b"first"));
+        map.clear();
+        map.get_or_insert_with(b"third", usize::MAX, || 3);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].0.of(&arena), b"first");
+        assert_eq!(spans[0].1, 1);
+        let now: Vec<_> = map
+            .spans()
+            .map(|(span, _)| span.of(&map.shared_names()).to_vec())
+            .collect();
+        assert_eq!(now, [b"third".to_vec()]);
+    }
+
+    #[test]
+    fn an_unshared_arena_is_reused_in_place() {
+        let mut map = NameMap::default();
+        map.get_or_insert_with(b"a", usize::MAX, || ());
+        let before = Arc::as_ptr(&map.arena);
+        map.clear();
+        map.get_or_insert_with(b"b", usize::MAX, || ());
+        assert_eq!(Arc::as_ptr(&map.arena), before);
     }
 }

@@ -132,6 +132,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    limit_malloc_arenas();
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
         .map_err(|e| UsageError(format!("--log: {e}")))?;
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -163,6 +164,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     result?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// glibc gives every thread that allocates a malloc arena of its own, each
+/// with partly used pages resident. The server allocates off its hot paths
+/// (receivers reuse their buffers), so sharing a few arenas costs no speed
+/// and keeps about a megabyte less resident. A `MALLOC_ARENA_MAX` set in
+/// the environment wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter, and this runs
+        // before the server starts any thread.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, ARENAS);
+        }
+    }
+}
+
+/// Arenas for the whole process: receivers and the flusher allocate rarely.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ARENAS: libc::c_int = 2;
 
 /// Prints where the server listens, one `listening KIND ADDR` line each,
 /// then `ready`: scripts and tests read these (ask for port 0 and learn it).
