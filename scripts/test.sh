@@ -107,6 +107,13 @@ echo "STATKIT_TEST_NODE=$STATKIT_TEST_NODE"
 echo "STATKIT_TEST_ETSY_DIR=$STATKIT_TEST_ETSY_DIR"
 echo "STATKIT_TEST_PYTHON=$STATKIT_TEST_PYTHON"
 
+# --- statkit's Python package ------------------------------------------------------
+# Installed the way users install it (the tests themselves import the tree's
+# copy through PYTHONPATH), then its unit tests.
+step "pip install ./python, then its unit tests"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+(cd python && "$venv/bin/python" -m unittest discover -s tests)
+
 # --- Rust -------------------------------------------------------------------------
 step "cargo fmt --all --check"
 cargo fmt --all --check

@@ -371,7 +371,12 @@ impl Statkit {
     /// `--http` of their own, `--http 127.0.0.1:0` is added too: the default
     /// port would collide between tests running at once.
     pub fn start(args: &[&str]) -> Statkit {
-        let mut command = statkit_command();
+        Statkit::start_command(statkit_command(), args)
+    }
+
+    /// [`Statkit::start`] with a command of the caller's (from
+    /// [`statkit_command`], with environment of its own).
+    pub fn start_command(mut command: Command, args: &[&str]) -> Statkit {
         command.args(["serve", "--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
         if !args
             .iter()
