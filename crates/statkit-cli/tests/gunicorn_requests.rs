@@ -159,6 +159,15 @@ fn gunicorn_requests_through_the_hooks() {
         "{text}"
     );
     assert_eq!(format!("{}\n", status_page(&statkit)), json);
+    let mut munin = util::statkit_command();
+    munin
+        .args(["munin", "--name", "statkit_requests_e2e"])
+        .env("status_addr", statkit.admin.to_string());
+    let fetched = util::run_bounded(munin, TIMEOUT);
+    assert_eq!(
+        String::from_utf8_lossy(&fetched.stdout),
+        format!("started.value {REQUESTS}\nfinished.value {REQUESTS}\n")
+    );
 
     statkit.process.terminate();
     assert!(statkit.process.wait_timeout(TIMEOUT).is_some());

@@ -97,6 +97,15 @@ pub fn etsy_dir() -> PathBuf {
     dir
 }
 
+/// Debian's `munin-run`, from the munin-node package.
+pub fn munin_run() -> PathBuf {
+    test_dep(
+        "STATKIT_TEST_MUNIN_RUN",
+        "/usr/sbin/munin-run",
+        "munin-run (Debian's munin-node)",
+    )
+}
+
 /// The venv's python, with the PyPI clients (statsd, datadog, gunicorn).
 pub fn python() -> PathBuf {
     test_dep(
