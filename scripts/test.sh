@@ -12,7 +12,9 @@
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
 #     in target/test-deps/etsy;
 #   - a Python venv with the PyPI clients (statsd, datadog, gunicorn), in
-#     target/test-deps/venv.
+#     target/test-deps/venv, where statkit's own package (python/) is
+#     installed too;
+#   - Debian's munin-node, for munin-run.
 # Both installs are skipped when what is there is already right, so a second
 # run goes straight to cargo. The tests find both through the STATKIT_TEST_*
 # variables exported below (and fall back to these same paths, so a plain
@@ -106,6 +108,28 @@ export STATKIT_TEST_PYTHON="$venv/bin/python"
 echo "STATKIT_TEST_NODE=$STATKIT_TEST_NODE"
 echo "STATKIT_TEST_ETSY_DIR=$STATKIT_TEST_ETSY_DIR"
 echo "STATKIT_TEST_PYTHON=$STATKIT_TEST_PYTHON"
+
+# --- munin-node ------------------------------------------------------------------
+# The munin plug-in tests run Debian's munin-run (on plug-in and config
+# folders of their own, never /etc/munin).
+step "munin-node (munin-run)"
+if ! command -v munin-run >/dev/null && [[ ! -x /usr/sbin/munin-run ]]; then
+    command -v apt-get >/dev/null || die "munin-run is missing and apt-get is not available: install munin-node"
+    echo "installing Debian's munin-node"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq munin-node >/dev/null
+fi
+export STATKIT_TEST_MUNIN_RUN
+STATKIT_TEST_MUNIN_RUN="$(command -v munin-run || echo /usr/sbin/munin-run)"
+echo "STATKIT_TEST_MUNIN_RUN=$STATKIT_TEST_MUNIN_RUN"
+
+# --- statkit's Python package ------------------------------------------------------
+# Installed the way users install it (the tests themselves import the tree's
+# copy through PYTHONPATH), then its unit tests.
+step "pip install ./python, then its unit tests"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+(cd python && "$venv/bin/python" -m unittest discover -s tests)
 
 # --- Rust -------------------------------------------------------------------------
 step "cargo fmt --all --check"

@@ -262,6 +262,26 @@ impl Table {
     pub fn options(&self) -> TableOptions {
         self.options
     }
+
+    /// The counters received since the last drain, for readers that watch
+    /// a few names (the request view) before the aggregator takes them.
+    pub fn counters(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.counters.iter().map(|(name, sum)| (name, *sum))
+    }
+
+    /// The timers received since the last drain.
+    pub fn timers(&self) -> impl Iterator<Item = (&[u8], &TimerValues)> {
+        self.timers.iter()
+    }
+
+    /// The gauges set to a value since the last drain, with the last value
+    /// set (changes by delta are left out: they mean something only
+    /// against the aggregator's value).
+    pub fn gauges_set(&self) -> impl Iterator<Item = (&[u8], f64)> {
+        self.gauges
+            .iter()
+            .filter_map(|(name, change)| Some((name, change.absolute?)))
+    }
 }
 
 impl<'a> Visitor<'a> for Table {

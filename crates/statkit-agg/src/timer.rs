@@ -163,7 +163,8 @@ impl TimerValues {
         &self.weights
     }
 
-    pub(crate) fn sketch(&self) -> Option<&Sketch> {
+    /// The sketch holding the values once the series outgrew its limit.
+    pub fn sketch(&self) -> Option<&Sketch> {
         self.sketch.as_deref()
     }
 }

@@ -28,16 +28,28 @@ enum Command {
     Send(cmd::send::SendArgs),
     /// Load-test a statsd server and check what it flushed.
     Bench(cmd::bench::BenchArgs),
+    /// Act as a munin plug-in for the request view.
+    Munin(cmd::munin::MuninArgs),
 }
 
 fn main() -> ExitCode {
+    // Linked as a munin plug-in: munin passes only the action.
+    if let Some(name) = cmd::munin::link_name() {
+        let action = std::env::args().nth(1);
+        return finish(cmd::munin::run_as(&name, action.as_deref()));
+    }
     let cli = Cli::parse();
-    let result = match cli.command {
+    finish(match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Send(args) => cmd::send::run(args),
         Command::Bench(args) => cmd::bench::run(args),
-    };
+        Command::Munin(args) => cmd::munin::run(args),
+    })
+}
+
+/// The exit code for a command's outcome, its error printed.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {

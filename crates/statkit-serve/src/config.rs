@@ -14,6 +14,8 @@ use serde::Deserialize;
 use statkit_agg::{Bin, Deletion, HistogramSetting, Percentile, SampleWeighting, TableOptions};
 use statkit_wire::graphite::NamingOptions;
 
+use crate::requests::{RawRequests, RequestsConfig};
+
 /// Default statsd address (UDP and TCP).
 pub const DEFAULT_STATSD: &str = "127.0.0.1:8125";
 /// Default admin (management) address, etsy's `mgmt_port`.
@@ -95,6 +97,8 @@ pub struct RawConfig {
     pub prefix_stats: Option<String>,
     pub graphite_names: Option<RawNames>,
     pub histogram: Option<Vec<RawHistogram>>,
+    /// The request view (`[requests]`).
+    pub requests: Option<RawRequests>,
 }
 
 /// etsy's `graphite` naming options.
@@ -148,8 +152,12 @@ impl RawConfig {
             (Some(base), Some(top)) => Some(base.overlay(top)),
             (base, top) => top.or(base),
         };
+        let requests = match (self.requests, top.requests) {
+            (Some(base), Some(top)) => Some(base.overlay(top)),
+            (base, top) => top.or(base),
+        };
         macro_rules! pick {
-            ($($field:ident),*) => { RawConfig { graphite_names, $($field: top.$field.or(self.$field)),* } };
+            ($($field:ident),*) => { RawConfig { graphite_names, requests, $($field: top.$field.or(self.$field)),* } };
         }
         pick!(
             statsd,
@@ -215,6 +223,7 @@ pub struct Config {
     pub tcp_max_connections: usize,
     pub aggregation: statkit_agg::Options,
     pub naming: NamingOptions,
+    pub requests: RequestsConfig,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -368,6 +377,7 @@ impl TryFrom<RawConfig> for Config {
             sink_queue: positive("sink_queue", raw.sink_queue, 64)?,
             tcp_max_connections: positive("tcp_max_connections", raw.tcp_max_connections, 1024)?,
             aggregation,
+            requests: RequestsConfig::try_from(raw.requests.as_ref())?,
             naming: NamingOptions {
                 prefix_stats,
                 sanitize_names: !raw.key_sanitize.unwrap_or(true),

@@ -21,6 +21,7 @@ pub mod config;
 mod flush;
 mod http;
 pub mod listeners;
+pub mod requests;
 mod sink;
 mod source;
 mod state;
@@ -127,7 +128,12 @@ pub async fn run(
             .map_err(ServeError::Thread)?
     };
 
-    shutdown.await;
+    // A client's `QUIT` (admin `requests quit`, gstats' REP) stops the
+    // server the way a signal does.
+    tokio::select! {
+        () = shutdown => {}
+        () = shared.quit.notified() => {}
+    }
     tracing::info!("shutting down: receiving what is queued, then a final flush");
     stop_receiving.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stop_tx.send(true);

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use statkit_agg::{Aggregator, IngestCounts, Table};
+use statkit_requests::RequestView;
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::sink::Queue;
@@ -40,6 +42,11 @@ pub(crate) struct Shared {
     /// Unix seconds of the last flush, 0 before the first: the flusher
     /// stores it so readers need not wait for the aggregator's lock.
     pub last_flush: AtomicU64,
+    /// The request view, fed as tables are drained (locked after the
+    /// aggregator, never before it).
+    pub requests: Mutex<RequestView>,
+    /// Notified when a client asks the server to stop (gstats' `QUIT`).
+    pub quit: Notify,
 }
 
 impl Shared {
@@ -53,6 +60,7 @@ impl Shared {
         udp_inodes: Vec<u64>,
     ) -> Self {
         let aggregator = Mutex::new(Aggregator::new(config.aggregation.clone()));
+        let requests = Mutex::new(RequestView::new(config.requests.view));
         Self {
             config,
             tables,
@@ -64,11 +72,16 @@ impl Shared {
             udp_inodes,
             tcp_refused: Arc::new(AtomicU64::new(0)),
             last_flush: AtomicU64::new(0),
+            requests,
+            quit: Notify::new(),
         }
     }
 
-    /// Drains every receiver's table into `aggregator`.
+    /// Drains every receiver's table into `aggregator`, showing the request
+    /// view what each holds first.
     pub(crate) fn absorb_all(&self, aggregator: &mut Aggregator) {
+        let now = unix_now();
+        let mut requests = lock(&self.requests);
         for table in &self.tables {
             let mut table = lock(table);
             if table.is_idle() {
@@ -78,8 +91,9 @@ impl Shared {
                 tracing::debug!("rejected statsd input: {error}");
             }
             if table.counts().packets > 0 {
-                self.last_message.store(unix_now(), Ordering::Relaxed);
+                self.last_message.store(now, Ordering::Relaxed);
             }
+            crate::requests::observe(&mut requests, &table, now);
             aggregator.absorb(&mut table);
         }
     }

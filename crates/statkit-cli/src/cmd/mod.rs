@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod ctl;
+pub mod munin;
 pub mod send;
 pub mod serve;
 

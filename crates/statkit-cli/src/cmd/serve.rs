@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use statkit_serve::requests::RawRequests;
 use statkit_serve::{Config, Listeners, RawConfig};
 
 use super::UsageError;
@@ -25,7 +26,9 @@ Also in the --config file (defaults in brackets):
   prefix_stats [statsd]      etsy's prefixStats
   [graphite_names]           legacy_namespace, global_prefix, prefix_counter, prefix_timer,
                              prefix_gauge, prefix_set, global_suffix, flush_counts
-  [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")";
+  [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")
+  [requests]                 buffer_length [600], max_prefixes [1000], recent_limit [1000],
+                             status_allow [[\"127.0.0.1\", \"::1\"]] (docs/requests.md)";
 
 /// Run the statsd server. Every flag can also come from the environment
 /// (`STATKIT_<FLAG>`) or the TOML file given to --config (same names, with
@@ -89,6 +92,14 @@ pub struct ServeArgs {
     /// Delete idle counters, gauges, timers and sets instead of reporting zeros (etsy's deleteIdleStats).
     #[arg(long, env = "STATKIT_DELETE_IDLE_STATS")]
     delete_idle_stats: bool,
+    /// Request view: seconds a finished request counts in the mean and
+    /// deviation (gstats' --buffer-length) [default: 600].
+    #[arg(long, env = "STATKIT_BUFFER_LENGTH", value_name = "SECONDS")]
+    buffer_length: Option<u64>,
+    /// Address or CIDR network allowed to read /_status (repeatable; adds to
+    /// GSTATS_ALLOWED_IPS, colon-separated addresses) [default: 127.0.0.1, ::1].
+    #[arg(long = "status-allow", value_name = "IP|CIDR", value_delimiter = ',')]
+    status_allow: Vec<String>,
     /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
     #[arg(
         long,
@@ -118,7 +129,24 @@ impl ServeArgs {
             timer_exact_limit: self.timer_exact_limit,
             max_series: self.max_series,
             delete_idle_stats: self.delete_idle_stats.then_some(true),
+            requests: Some(self.requests()),
             ..RawConfig::default()
+        }
+    }
+
+    /// The request view's flags, with gstats' `GSTATS_ALLOWED_IPS`.
+    fn requests(&self) -> RawRequests {
+        let from_env = std::env::var("GSTATS_ALLOWED_IPS").unwrap_or_default();
+        let allow: Vec<String> = from_env
+            .split(':')
+            .filter(|ip| !ip.trim().is_empty())
+            .map(str::to_owned)
+            .chain(self.status_allow.iter().cloned())
+            .collect();
+        RawRequests {
+            buffer_length: self.buffer_length,
+            status_allow: (!allow.is_empty()).then_some(allow),
+            ..RawRequests::default()
         }
     }
 

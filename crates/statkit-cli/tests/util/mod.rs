@@ -97,6 +97,15 @@ pub fn etsy_dir() -> PathBuf {
     dir
 }
 
+/// Debian's `munin-run`, from the munin-node package.
+pub fn munin_run() -> PathBuf {
+    test_dep(
+        "STATKIT_TEST_MUNIN_RUN",
+        "/usr/sbin/munin-run",
+        "munin-run (Debian's munin-node)",
+    )
+}
+
 /// The venv's python, with the PyPI clients (statsd, datadog, gunicorn).
 pub fn python() -> PathBuf {
     test_dep(
@@ -371,7 +380,12 @@ impl Statkit {
     /// `--http` of their own, `--http 127.0.0.1:0` is added too: the default
     /// port would collide between tests running at once.
     pub fn start(args: &[&str]) -> Statkit {
-        let mut command = statkit_command();
+        Statkit::start_command(statkit_command(), args)
+    }
+
+    /// [`Statkit::start`] with a command of the caller's (from
+    /// [`statkit_command`], with environment of its own).
+    pub fn start_command(mut command: Command, args: &[&str]) -> Statkit {
         command.args(["serve", "--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0"]);
         if !args
             .iter()

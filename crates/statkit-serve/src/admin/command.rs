@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use statkit_agg::{Aggregator, Kind};
 
 use super::inspect::{object, Item};
+use crate::requests::{self, Query};
 use crate::source::lock;
 use crate::state::{unix_now, Shared};
 
@@ -16,7 +17,7 @@ pub(crate) enum Reply {
     Close,
 }
 
-const HELP: &str = "Commands: stats, counters, timers, gauges, sets, delcounters, deltimers, delgauges, delsets, health, config, quit\n\n";
+const HELP: &str = "Commands: stats, counters, timers, gauges, sets, delcounters, deltimers, delgauges, delsets, health, config, requests [stats|rtimes|view|reset|quit], quit\n\n";
 
 /// The reply to one command line. `loopback` says whether the client may
 /// change state.
@@ -27,7 +28,8 @@ pub(crate) fn respond(shared: &Shared, line: &str, loopback: bool) -> Reply {
     let changes_state = matches!(
         command,
         "quit" | "delcounters" | "deltimers" | "delgauges" | "delsets"
-    ) || (command == "health" && !parameters.is_empty());
+    ) || (command == "health" && !parameters.is_empty())
+        || (command == "requests" && matches!(parameters.first(), Some(&("reset" | "quit"))));
     if changes_state && !loopback {
         return Reply::Text(format!(
             "ERROR: {command} is only accepted from loopback clients\n"
@@ -54,9 +56,27 @@ pub(crate) fn respond(shared: &Shared, line: &str, loopback: bool) -> Reply {
         "deltimers" => delete(shared, Kind::Timers, &parameters),
         "delgauges" => delete(shared, Kind::Gauges, &parameters),
         "delsets" => delete(shared, Kind::Sets, &parameters),
+        "requests" => return requests(shared, &parameters),
         "quit" => return Reply::Close,
         _ => "ERROR\n".to_owned(),
     })
+}
+
+/// The request view (gstats' collector commands), JSON framed as etsy
+/// frames listings; `quit` stops the server.
+fn requests(shared: &Shared, parameters: &[&str]) -> Reply {
+    let query = match parameters {
+        [] | ["stats"] => Query::Stats,
+        ["rtimes"] => Query::Rtimes,
+        ["view"] => Query::View,
+        ["reset"] => Query::Reset,
+        ["quit"] => {
+            shared.quit.notify_one();
+            return Reply::Close;
+        }
+        _ => return Reply::Text("ERROR: usage: requests [stats|rtimes|view|reset|quit]\n".into()),
+    };
+    Reply::Text(format!("{}\nEND\n\n", requests::answer(shared, query)))
 }
 
 /// Runs `show` on the aggregate including what receivers hold right now,

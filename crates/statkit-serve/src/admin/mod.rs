@@ -3,8 +3,10 @@
 //! One command per line: `help`, `config`, `stats`, `counters`, `gauges`,
 //! `timers`, `sets`, `delcounters|delgauges|deltimers|delsets NAME...`
 //! (a name ending in `.*` deletes a whole folder), `health [up|down]` and
-//! `quit`. Commands that change state (`health up|down`, the deletes) and
-//! `quit` are refused to clients that are not on a loopback address. At
+//! `quit`; and statkit's `requests [stats|rtimes|view|reset|quit]` for the
+//! request view (gstats' collector commands; `requests quit` stops the
+//! server). Commands that change state (`health up|down`, the deletes,
+//! `requests reset|quit`) and `quit` are refused to clients that are not on a loopback address. At
 //! most 64 sessions are open at once, and one idle for ten minutes closes.
 
 mod command;

@@ -7,6 +7,8 @@
 //!   the admin port's `health up|down` ([`health`]).
 //! - `/api/v1/health`: version, uptime, last flush, series held, ingest
 //!   totals and per-sink losses since start ([`health::Report`]).
+//! - `/_status`: the request view in gstats' JSON, to allowed clients
+//!   ([`status`]).
 //!
 //! axum routes the requests; the connections are served here with hyper
 //! directly, because axum's own `serve` has no header-read timeout. Each
@@ -18,13 +20,14 @@
 mod errors;
 mod health;
 mod io;
+mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware;
 use axum::routing::get;
 use axum::Router;
+use axum::{middleware, Extension};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -64,6 +67,11 @@ impl Default for Limits {
     }
 }
 
+/// The client's address, for handlers that ask (an extension of every
+/// request on a connection).
+#[derive(Clone, Copy, Debug)]
+struct Peer(std::net::SocketAddr);
+
 /// What handlers share.
 #[derive(Clone, Debug)]
 struct App {
@@ -87,6 +95,7 @@ fn router(shared: Arc<Shared>, limits: Limits) -> Router {
             health::PATH,
             get(health::report).fallback(errors::method_not_allowed),
         )
+        .merge(status::routes())
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(
             limits.handler,
@@ -114,7 +123,7 @@ pub(crate) async fn serve(
             // Reap finished connections so the set counts open ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     if connections.len() >= limits.max_connections {
                         if !full {
                             tracing::warn!(
@@ -126,7 +135,9 @@ pub(crate) async fn serve(
                         continue;
                     }
                     full = false;
-                    connections.spawn(connection(stream, app.clone(), limits, stop.clone()));
+                    // Handlers may ask who the client is (`/_status` does).
+                    let app = app.clone().layer(Extension(Peer(peer)));
+                    connections.spawn(connection(stream, app, limits, stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("HTTP accept failed: {e}");
