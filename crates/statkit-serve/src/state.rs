@@ -1,10 +1,11 @@
 //! What the server's threads and tasks share.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use statkit_agg::{Aggregator, IngestCounts, Table};
+use statkit_store::Store;
 
 use crate::config::Config;
 use crate::sink::Queue;
@@ -40,6 +41,9 @@ pub(crate) struct Shared {
     /// Unix seconds of the last flush, 0 before the first: the flusher
     /// stores it so readers need not wait for the aggregator's lock.
     pub last_flush: AtomicU64,
+    /// The history the HTTP server shows, fed by the flusher's snapshots
+    /// (written once per flush, read by requests).
+    pub store: RwLock<Store>,
 }
 
 impl Shared {
@@ -53,6 +57,7 @@ impl Shared {
         udp_inodes: Vec<u64>,
     ) -> Self {
         let aggregator = Mutex::new(Aggregator::new(config.aggregation.clone()));
+        let store = RwLock::new(Store::new(config.store.clone()));
         Self {
             config,
             tables,
@@ -64,7 +69,17 @@ impl Shared {
             udp_inodes,
             tcp_refused: Arc::new(AtomicU64::new(0)),
             last_flush: AtomicU64::new(0),
+            store,
         }
+    }
+
+    /// The store, for reading; a panic elsewhere does not hide it.
+    pub(crate) fn store(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Drains every receiver's table into `aggregator`.

@@ -25,7 +25,8 @@ Also in the --config file (defaults in brackets):
   prefix_stats [statsd]      etsy's prefixStats
   [graphite_names]           legacy_namespace, global_prefix, prefix_counter, prefix_timer,
                              prefix_gauge, prefix_set, global_suffix, flush_counts
-  [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")";
+  [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")
+  history_bytes [16384]      bytes of history the HTTP store keeps per series";
 
 /// Run the statsd server. Every flag can also come from the environment
 /// (`STATKIT_<FLAG>`) or the TOML file given to --config (same names, with
@@ -45,6 +46,20 @@ pub struct ServeArgs {
     /// Address of the HTTP server, or `off` for none [default: 127.0.0.1:8127].
     #[arg(long, env = "STATKIT_HTTP", value_name = "ADDR|off")]
     http: Option<String>,
+    /// Also serve gstatsd's load API (`/N`, `/N/full`) on this address [default: off].
+    #[arg(long, env = "STATKIT_LOAD_LISTEN", value_name = "ADDR")]
+    load_listen: Option<String>,
+    /// Bucket bounds in ms of the timers' Prometheus histograms (repeatable) [default: 5,10,25,...,10000].
+    #[arg(
+        long = "prometheus-bucket",
+        env = "STATKIT_PROMETHEUS_BUCKETS",
+        value_name = "MS",
+        value_delimiter = ','
+    )]
+    prometheus_bucket: Vec<f64>,
+    /// Series the HTTP server's history store keeps [default: 100000].
+    #[arg(long, env = "STATKIT_STORE_MAX_SERIES", value_name = "N")]
+    store_max_series: Option<usize>,
     /// Also receive statsd datagrams on this Unix socket.
     #[arg(long, env = "STATKIT_UNIX_SOCKET", value_name = "PATH")]
     unix_socket: Option<PathBuf>,
@@ -106,6 +121,10 @@ impl ServeArgs {
             statsd: self.statsd.clone(),
             admin: self.admin.clone(),
             http: self.http.clone(),
+            load_listen: self.load_listen.clone(),
+            prometheus_buckets: (!self.prometheus_bucket.is_empty())
+                .then(|| self.prometheus_bucket.clone()),
+            store_max_series: self.store_max_series,
             unix_socket: self.unix_socket.clone(),
             graphite: (!self.graphite.is_empty()).then(|| self.graphite.clone()),
             flush_interval: self.flush_interval,
@@ -174,6 +193,9 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     writeln!(out, "listening admin {}", listeners.admin_addr()?)?;
     if let Some(http) = listeners.http_addr()? {
         writeln!(out, "listening http {http}")?;
+    }
+    if let Some(load) = listeners.load_addr()? {
+        writeln!(out, "listening load {load}")?;
     }
     if let Some(path) = &config.unix_socket {
         writeln!(out, "listening statsd-unix {}", path.display())?;
