@@ -9,6 +9,8 @@
 #
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
+#   - Debian's prometheus (scrapes /metrics) and chromium (renders the
+#     dashboard), installed with apt-get when missing;
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
 #     in target/test-deps/etsy;
 #   - a Python venv with the PyPI clients (statsd, datadog, gunicorn), in
@@ -100,6 +102,24 @@ else
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${python_requirements[@]}"
     echo "$wanted" >"$stamp"
 fi
+
+# --- Prometheus and Chromium (the HTTP server's real-client tests) ----------------
+step "Prometheus and headless Chromium"
+missing=()
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)
+if ((${#missing[@]})); then
+    command -v apt-get >/dev/null || die "${missing[*]} missing and apt-get is not available"
+    echo "installing Debian's ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export STATKIT_TEST_PROMETHEUS STATKIT_TEST_CHROMIUM
+STATKIT_TEST_PROMETHEUS="$(command -v prometheus)"
+STATKIT_TEST_CHROMIUM="$(command -v chromium)"
+echo "STATKIT_TEST_PROMETHEUS=$STATKIT_TEST_PROMETHEUS ($(prometheus --version 2>&1 | head -1))"
+echo "STATKIT_TEST_CHROMIUM=$STATKIT_TEST_CHROMIUM"
 
 export STATKIT_TEST_NODE
 STATKIT_TEST_NODE="$(command -v node)"

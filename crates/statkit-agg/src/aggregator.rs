@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use crate::names::NameMap;
 use crate::snapshot::{Series, Snapshot};
-use crate::summary::{summarize, Bin, Percentile};
+use crate::summary::{fill_buckets, summarize, Bin, Percentile};
 use crate::table::{IngestCounts, Table, TableOptions};
 use crate::timer::TimerValues;
 
@@ -45,6 +45,10 @@ pub struct Options {
     pub interval_ms: f64,
     pub percentiles: Arc<[Percentile]>,
     pub histograms: Vec<HistogramSetting>,
+    /// Ascending bounds of the cumulative value buckets each timer's
+    /// summary carries ([`TimerSummary::buckets`](crate::TimerSummary)),
+    /// for Prometheus histograms; empty for none.
+    pub buckets: Arc<[f64]>,
     pub deletion: Deletion,
     /// Flushes a gauge survives without a new value when gauges are deleted.
     pub gauges_max_ttl: u32,
@@ -59,6 +63,7 @@ impl Default for Options {
             interval_ms: 10_000.0,
             percentiles: Arc::from([Percentile::new(90.0).expect("90 is a valid threshold")]),
             histograms: Vec::new(),
+            buckets: Arc::from([]),
             deletion: Deletion::default(),
             gauges_max_ttl: 1,
             prefix_stats: "statsd".into(),
@@ -275,7 +280,8 @@ impl Aggregator {
                 .iter()
                 .find(|h| contains(name, h.metric.as_bytes()))
                 .map_or(&[][..], |h| &h.bins);
-            let summary = summarize(values, &o.percentiles, bins, o.interval_ms);
+            let mut summary = summarize(values, &o.percentiles, bins, o.interval_ms);
+            fill_buckets(&mut summary, values, &o.buckets);
             sketched += usize::from(summary.stats.as_ref().is_some_and(|s| s.sketched));
             snapshot.timers.push(span, summary);
         }

@@ -109,6 +109,12 @@ pub struct TimerSummary {
     pub count_ps: f64,
     /// `None` for a series kept from an earlier interval that got no value.
     pub stats: Option<TimerStats>,
+    /// For each configured bucket bound (`Options::buckets`), how many of
+    /// the interval's values were at most that bound, counted as `count`
+    /// counts them (so with every value under the last bound, the last
+    /// entry equals `count`): what a Prometheus histogram adds per flush.
+    /// Empty when no bounds are configured or no value arrived.
+    pub buckets: Vec<f64>,
 }
 
 /// Summarizes `timer` (sorting its values in place).
@@ -154,7 +160,60 @@ pub fn summarize(
         count,
         count_ps,
         stats,
+        buckets: Vec::new(),
     }
+}
+
+/// Fills `summary.buckets` for the bounds given (ascending) from `timer`'s
+/// values, which [`summarize`] has sorted. A sketched timer counts its
+/// buckets' midpoints, so a value near a bound may land on either side.
+pub fn fill_buckets(summary: &mut TimerSummary, timer: &TimerValues, bounds: &[f64]) {
+    if bounds.is_empty() || timer.is_empty() {
+        return;
+    }
+    summary.buckets = match timer.sketch() {
+        Some(sketch) => buckets(sketch.weighted_values(), bounds, summary.count),
+        None if timer.weights().is_empty() => buckets(
+            timer.values().iter().map(|&v| (v, 1.0)),
+            bounds,
+            summary.count,
+        ),
+        None => buckets(
+            timer
+                .values()
+                .iter()
+                .copied()
+                .zip(timer.weights().iter().copied()),
+            bounds,
+            summary.count,
+        ),
+    };
+}
+
+/// Cumulative weight at most each bound, scaled from the pairs' total
+/// weight to `count` (etsy's count divides by the sample rate even when
+/// the values are not weighted).
+fn buckets(pairs: impl Iterator<Item = (f64, f64)>, bounds: &[f64], count: f64) -> Vec<f64> {
+    let mut pairs = pairs.peekable();
+    let mut taken = 0.0;
+    let mut out: Vec<f64> = bounds
+        .iter()
+        .map(|&bound| {
+            while let Some(&(v, w)) = pairs.peek() {
+                if v > bound {
+                    break;
+                }
+                taken += w;
+                pairs.next();
+            }
+            taken
+        })
+        .collect();
+    let total = taken + pairs.map(|(_, w)| w).sum::<f64>();
+    if total > 0.0 {
+        out.iter_mut().for_each(|b| *b = *b / total * count);
+    }
+    out
 }
 
 /// JavaScript's `Math.round` for the non-negative values used here.

@@ -200,7 +200,7 @@ fn api_health_counts_the_traffic_sent() {
             r#""ingest":{{"packets":3,"lines":5,"bad_lines":1,"events":1,"service_checks":1,"#,
             r#""refused_series":0,"refused_samples":0,"oversized_datagrams":0,"udp_kernel_drops":0,"#,
             r#""tcp_connections_refused":0}},"#,
-            r#""sinks":[{{"name":"console","dropped_flushes":0}}]}}"#
+            r#""sinks":[{{"name":"console","dropped_flushes":0}},{{"name":"store","dropped_flushes":0}}]}}"#
         ),
         version = env!("CARGO_PKG_VERSION"),
         uptime = uptime,

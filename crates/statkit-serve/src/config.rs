@@ -99,6 +99,14 @@ pub struct RawConfig {
     pub histogram: Option<Vec<RawHistogram>>,
     /// The request view (`[requests]`).
     pub requests: Option<RawRequests>,
+    /// Bucket bounds (milliseconds) of the timers' Prometheus histograms.
+    pub prometheus_buckets: Option<Vec<f64>>,
+    /// Series the HTTP history store keeps.
+    pub store_max_series: Option<usize>,
+    /// Bytes of history each stored series may hold.
+    pub history_bytes: Option<usize>,
+    /// Address of gstatsd's load API (`/N`, `/N/full`), off when unset.
+    pub load_listen: Option<String>,
 }
 
 /// etsy's `graphite` naming options.
@@ -186,7 +194,11 @@ impl RawConfig {
             delete_sets,
             gauges_max_ttl,
             prefix_stats,
-            histogram
+            histogram,
+            prometheus_buckets,
+            store_max_series,
+            history_bytes,
+            load_listen
         )
     }
 }
@@ -224,6 +236,10 @@ pub struct Config {
     pub aggregation: statkit_agg::Options,
     pub naming: NamingOptions,
     pub requests: RequestsConfig,
+    /// The HTTP server's history store.
+    pub store: statkit_store::Options,
+    /// gstatsd's load API listener, if any.
+    pub load_listen: Option<SocketAddr>,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -281,6 +297,26 @@ fn histograms(raw: &[RawHistogram]) -> Result<Vec<HistogramSetting>, ConfigError
             })
         })
         .collect()
+}
+
+/// Prometheus' default buckets, scaled to the milliseconds statsd timers
+/// count in.
+const DEFAULT_BUCKETS: [f64; 11] = [
+    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+];
+
+fn buckets(raw: Option<&[f64]>) -> Result<Arc<[f64]>, ConfigError> {
+    let bounds = raw.unwrap_or(&DEFAULT_BUCKETS);
+    if bounds.len() > 64 {
+        return Err(invalid("prometheus_buckets", "at most 64 bounds"));
+    }
+    if !bounds.iter().all(|b| b.is_finite()) || !bounds.windows(2).all(|w| w[0] < w[1]) {
+        return Err(invalid(
+            "prometheus_buckets",
+            "bounds must be finite and strictly ascending",
+        ));
+    }
+    Ok(Arc::from(bounds))
 }
 
 fn naming(raw: Option<&RawNames>) -> NamingOptions {
@@ -341,6 +377,13 @@ impl TryFrom<RawConfig> for Config {
         for g in raw.graphite.iter().flatten() {
             resolve("graphite", g)?;
         }
+        let bounds = buckets(raw.prometheus_buckets.as_deref())?;
+        let store = statkit_store::Options {
+            max_series: positive("store_max_series", raw.store_max_series, 100_000)?,
+            bytes_per_series: raw.history_bytes.unwrap_or(16 * 1024),
+            bounds: bounds.clone(),
+            own_prefix: prefix_stats.clone(),
+        };
         let aggregation = statkit_agg::Options {
             table: TableOptions {
                 sanitize_keys: raw.key_sanitize.unwrap_or(true),
@@ -353,6 +396,7 @@ impl TryFrom<RawConfig> for Config {
             interval_ms: interval * 1000.0,
             percentiles: percentiles(raw.percent_thresholds.as_deref().unwrap_or(&[90.0]))?,
             histograms: histograms(raw.histogram.as_deref().unwrap_or_default())?,
+            buckets: bounds,
             deletion,
             // etsy forces any TTL below 2 to 1.
             gauges_max_ttl: raw.gauges_max_ttl.unwrap_or(1).max(1),
@@ -365,6 +409,11 @@ impl TryFrom<RawConfig> for Config {
                 HTTP_OFF => None,
                 address => Some(resolve("http", address)?),
             },
+            load_listen: raw
+                .load_listen
+                .as_deref()
+                .map(|a| resolve("load_listen", a))
+                .transpose()?,
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
             // With nowhere else to send flushes, show them.
@@ -383,6 +432,7 @@ impl TryFrom<RawConfig> for Config {
                 sanitize_names: !raw.key_sanitize.unwrap_or(true),
                 ..naming(raw.graphite_names.as_ref())
             },
+            store,
             raw: Arc::new(raw),
         })
     }
@@ -485,5 +535,22 @@ mod tests {
     fn histogram_bins_accept_numbers_and_inf() {
         let c = parse("[[histogram]]\nmetric = \"api\"\nbins = [10, 0.5, \"inf\"]").unwrap();
         assert_eq!(c.aggregation.histograms[0].bins.len(), 3);
+    }
+
+    #[test]
+    fn prometheus_buckets_must_ascend() {
+        let c = parse("prometheus_buckets = [1.0, 2.5]").unwrap();
+        assert_eq!(&c.store.bounds[..], &[1.0, 2.5]);
+        assert_eq!(&c.aggregation.buckets[..], &[1.0, 2.5]);
+        assert_eq!(parse("").unwrap().store.bounds.len(), 11);
+        assert!(parse("prometheus_buckets = [2.0, 1.0]")
+            .unwrap_err()
+            .starts_with("prometheus_buckets"));
+        assert!(parse("store_max_series = 0")
+            .unwrap_err()
+            .starts_with("store_max_series"));
+        let c = parse("load_listen = \"127.0.0.1:0\"").unwrap();
+        assert!(c.load_listen.is_some());
+        assert!(parse("").unwrap().load_listen.is_none());
     }
 }

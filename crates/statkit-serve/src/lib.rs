@@ -66,7 +66,11 @@ pub async fn run(
     let tcp_table = table();
     let unix_table = listeners.unix.as_ref().map(|_| table());
 
-    let (queues, sinks) = start_sinks(&config, started);
+    let (mut queues, mut sinks) = start_sinks(&config, started);
+    // The history store only serves HTTP: without a listener, no store.
+    let store_queue = (listeners.http.is_some() || listeners.load.is_some())
+        .then(|| Arc::new(Queue::new("store".into(), config.sink_queue)));
+    queues.extend(store_queue.clone());
     let tables = udp_tables
         .iter()
         .chain([&tcp_table])
@@ -79,6 +83,9 @@ pub async fn run(
         .filter_map(source::kernel::inode)
         .collect();
     let shared = Arc::new(Shared::new(config, tables, queues, started, udp_inodes));
+    if let Some(queue) = store_queue {
+        sinks.push(tokio::spawn(sink::store::run(queue, shared.clone())));
+    }
 
     let stop_receiving = Arc::new(AtomicBool::new(false));
     let receivers = start_receivers(
@@ -105,19 +112,24 @@ pub async fn run(
     let admin = tokio::net::TcpListener::from_std(nonblocking(listeners.admin)?)
         .map_err(ServeError::Socket)?;
     let admin_task = tokio::spawn(admin::serve(admin, shared.clone(), stop_rx.clone()));
-    let http_task = match listeners.http {
-        Some(listener) => {
+    let limits = http::Limits::default();
+    let mut http_tasks = Vec::new();
+    let routers = [
+        (listeners.http, http::router(shared.clone(), limits)),
+        (listeners.load, http::load_router(shared.clone(), limits)),
+    ];
+    for (listener, router) in routers {
+        if let Some(listener) = listener {
             let listener = tokio::net::TcpListener::from_std(nonblocking(listener)?)
                 .map_err(ServeError::Socket)?;
-            Some(tokio::spawn(http::serve(
+            http_tasks.push(tokio::spawn(http::serve(
                 listener,
-                shared.clone(),
-                http::Limits::default(),
-                stop_rx,
-            )))
+                router,
+                limits,
+                stop_rx.clone(),
+            )));
         }
-        None => None,
-    };
+    }
 
     let (flush_tx, flush_rx) = std::sync::mpsc::channel();
     let flusher = {
@@ -139,7 +151,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = tcp_task.await;
     let _ = admin_task.await;
-    if let Some(task) = http_task {
+    for task in http_tasks {
         let _ = task.await;
     }
     join_all(receivers).await;

@@ -36,6 +36,8 @@ pub struct Listeners {
     pub admin: TcpListener,
     /// The HTTP server's listener, unless `http` is off.
     pub http: Option<TcpListener>,
+    /// gstatsd's load API listener, when `load_listen` is set.
+    pub load: Option<TcpListener>,
     pub unix: Option<(UnixDatagram, PathBuf)>,
 }
 
@@ -52,6 +54,12 @@ impl Listeners {
             }
             None => None,
         };
+        let load = match config.load_listen {
+            Some(address) => {
+                Some(TcpListener::bind(address).map_err(|e| error("load", address, e))?)
+            }
+            None => None,
+        };
         let unix = match &config.unix_socket {
             Some(path) => Some((bind_unix(path, config.rcvbuf)?, path.clone())),
             None => None,
@@ -61,6 +69,7 @@ impl Listeners {
             tcp,
             admin,
             http,
+            load,
             unix,
         })
     }
@@ -77,6 +86,11 @@ impl Listeners {
     /// The HTTP address actually bound, or `None` when HTTP is off.
     pub fn http_addr(&self) -> io::Result<Option<SocketAddr>> {
         self.http.as_ref().map(TcpListener::local_addr).transpose()
+    }
+
+    /// The load API's address actually bound, if it has one.
+    pub fn load_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.load.as_ref().map(TcpListener::local_addr).transpose()
     }
 }
 

@@ -1,11 +1,12 @@
 //! What the server's threads and tasks share.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use statkit_agg::{Aggregator, IngestCounts, Table};
 use statkit_requests::RequestView;
+use statkit_store::Store;
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -47,6 +48,9 @@ pub(crate) struct Shared {
     pub requests: Mutex<RequestView>,
     /// Notified when a client asks the server to stop (gstats' `QUIT`).
     pub quit: Notify,
+    /// The history the HTTP server shows, fed by the flusher's snapshots
+    /// (written once per flush, read by requests).
+    pub store: RwLock<Store>,
 }
 
 impl Shared {
@@ -61,6 +65,7 @@ impl Shared {
     ) -> Self {
         let aggregator = Mutex::new(Aggregator::new(config.aggregation.clone()));
         let requests = Mutex::new(RequestView::new(config.requests.view));
+        let store = RwLock::new(Store::new(config.store.clone()));
         Self {
             config,
             tables,
@@ -74,7 +79,17 @@ impl Shared {
             last_flush: AtomicU64::new(0),
             requests,
             quit: Notify::new(),
+            store,
         }
+    }
+
+    /// The store, for reading; a panic elsewhere does not hide it.
+    pub(crate) fn store(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Drains every receiver's table into `aggregator`, showing the request

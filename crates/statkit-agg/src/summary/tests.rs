@@ -134,6 +134,7 @@ fn empty_timer_reports_only_counts() {
     assert_eq!(
         summary,
         TimerSummary {
+            buckets: vec![],
             count: 0.0,
             count_ps: 0.0,
             stats: None
@@ -241,4 +242,37 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn buckets_count_values_at_most_each_bound() {
+    let mut t = timer(&[1.0, 2.0, 2.0, 5.0, 50.0]);
+    let mut s = summarize(&mut t, &pcts(&[90.0]), &[], 1_000.0);
+    fill_buckets(&mut s, &t, &[0.5, 2.0, 10.0]);
+    assert_eq!(s.buckets, vec![0.0, 3.0, 4.0]);
+}
+
+#[test]
+fn buckets_scale_to_the_sampled_count() {
+    // etsy mode: values unweighted, the count divided by the rate.
+    let mut t = TimerValues::default();
+    for v in [1.0, 3.0] {
+        t.record(v, 0.5, SampleWeighting::Etsy, 100);
+    }
+    let mut s = summarize(&mut t, &pcts(&[90.0]), &[], 1_000.0);
+    fill_buckets(&mut s, &t, &[2.0, 4.0]);
+    assert_eq!(s.count, 4.0);
+    assert_eq!(s.buckets, vec![2.0, 4.0]);
+}
+
+#[test]
+fn no_bounds_or_no_values_no_buckets() {
+    let mut t = timer(&[1.0]);
+    let mut s = summarize(&mut t, &pcts(&[90.0]), &[], 1_000.0);
+    fill_buckets(&mut s, &t, &[]);
+    assert!(s.buckets.is_empty());
+    let mut empty = TimerValues::default();
+    let mut s = summarize(&mut empty, &pcts(&[90.0]), &[], 1_000.0);
+    fill_buckets(&mut s, &empty, &[1.0]);
+    assert!(s.buckets.is_empty());
 }

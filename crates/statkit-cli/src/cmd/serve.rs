@@ -24,6 +24,7 @@ Also in the --config file (defaults in brackets):
   delete_counters, delete_gauges, delete_timers, delete_sets [from --delete-idle-stats]
   gauges_max_ttl [1]         etsy's gaugesMaxTTL
   prefix_stats [statsd]      etsy's prefixStats
+  history_bytes [16384]      bytes of history the HTTP store keeps per series
   [graphite_names]           legacy_namespace, global_prefix, prefix_counter, prefix_timer,
                              prefix_gauge, prefix_set, global_suffix, flush_counts
   [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")
@@ -48,6 +49,20 @@ pub struct ServeArgs {
     /// Address of the HTTP server, or `off` for none [default: 127.0.0.1:8127].
     #[arg(long, env = "STATKIT_HTTP", value_name = "ADDR|off")]
     http: Option<String>,
+    /// Also serve gstatsd's load API (`/N`, `/N/full`) on this address [default: off].
+    #[arg(long, env = "STATKIT_LOAD_LISTEN", value_name = "ADDR")]
+    load_listen: Option<String>,
+    /// Bucket bounds in ms of the timers' Prometheus histograms (repeatable) [default: 5,10,25,...,10000].
+    #[arg(
+        long = "prometheus-bucket",
+        env = "STATKIT_PROMETHEUS_BUCKETS",
+        value_name = "MS",
+        value_delimiter = ','
+    )]
+    prometheus_bucket: Vec<f64>,
+    /// Series the HTTP server's history store keeps [default: 100000].
+    #[arg(long, env = "STATKIT_STORE_MAX_SERIES", value_name = "N")]
+    store_max_series: Option<usize>,
     /// Also receive statsd datagrams on this Unix socket.
     #[arg(long, env = "STATKIT_UNIX_SOCKET", value_name = "PATH")]
     unix_socket: Option<PathBuf>,
@@ -117,6 +132,10 @@ impl ServeArgs {
             statsd: self.statsd.clone(),
             admin: self.admin.clone(),
             http: self.http.clone(),
+            load_listen: self.load_listen.clone(),
+            prometheus_buckets: (!self.prometheus_bucket.is_empty())
+                .then(|| self.prometheus_bucket.clone()),
+            store_max_series: self.store_max_series,
             unix_socket: self.unix_socket.clone(),
             graphite: (!self.graphite.is_empty()).then(|| self.graphite.clone()),
             flush_interval: self.flush_interval,
@@ -223,6 +242,9 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     writeln!(out, "listening admin {}", listeners.admin_addr()?)?;
     if let Some(http) = listeners.http_addr()? {
         writeln!(out, "listening http {http}")?;
+    }
+    if let Some(load) = listeners.load_addr()? {
+        writeln!(out, "listening load {load}")?;
     }
     if let Some(path) = &config.unix_socket {
         writeln!(out, "listening statsd-unix {}", path.display())?;

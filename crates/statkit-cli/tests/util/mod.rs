@@ -106,6 +106,36 @@ pub fn munin_run() -> PathBuf {
     )
 }
 
+/// A program Debian installs (by `scripts/test.sh`): `$var`, else `name`
+/// on the PATH, which must run with `--version`.
+fn system_program(var: &str, name: &str) -> PathBuf {
+    let program = std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(name), PathBuf::from);
+    let works = Command::new(&program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        works,
+        "cannot run {} --version: run scripts/test.sh to install Debian's {name}",
+        program.display()
+    );
+    program
+}
+
+/// Debian's Prometheus server (`$STATKIT_TEST_PROMETHEUS`, else `prometheus`).
+pub fn prometheus() -> PathBuf {
+    system_program("STATKIT_TEST_PROMETHEUS", "prometheus")
+}
+
+/// Debian's Chromium (`$STATKIT_TEST_CHROMIUM`, else `chromium`).
+pub fn chromium() -> PathBuf {
+    system_program("STATKIT_TEST_CHROMIUM", "chromium")
+}
+
 /// The venv's python, with the PyPI clients (statsd, datadog, gunicorn).
 pub fn python() -> PathBuf {
     test_dep(
@@ -372,6 +402,8 @@ pub struct Statkit {
     pub admin: SocketAddr,
     /// Its HTTP server, unless started with `--http off`.
     pub http: Option<SocketAddr>,
+    /// Its gstatsd load listener, when started with `--load-listen`.
+    pub load: Option<SocketAddr>,
 }
 
 impl Statkit {
@@ -396,7 +428,7 @@ impl Statkit {
         command.args(args);
         let mut process = Process::spawn("statkit serve", command);
         let deadline = Instant::now() + TIMEOUT;
-        let (mut udp, mut tcp, mut admin, mut http) = (None, None, None, None);
+        let (mut udp, mut tcp, mut admin, mut http, mut load) = (None, None, None, None, None);
         loop {
             let Some(line) = process.next_stdout_line(deadline) else {
                 let status = process.wait_timeout(Duration::from_secs(1));
@@ -421,6 +453,7 @@ impl Statkit {
                 "statsd-tcp" => &mut tcp,
                 "admin" => &mut admin,
                 "http" => &mut http,
+                "load" => &mut load,
                 _ => continue,
             };
             let addr: SocketAddr = addr
@@ -435,6 +468,7 @@ impl Statkit {
                 tcp,
                 admin,
                 http,
+                load,
             },
             _ => panic!(
                 "statkit serve printed `ready` without all of `listening statsd-udp|statsd-tcp|admin ADDR`:\n{}",
@@ -446,6 +480,37 @@ impl Statkit {
 
 // ---------------------------------------------------------------------------
 // Sending statsd
+
+/// `GET path` over a fresh connection to an HTTP server on `to`, with
+/// extra request `headers` (`"Name: value\r\n"` each), read whole.
+pub fn http_get(to: SocketAddr, path: &str, headers: &str) -> statkit_testkit::http::Answer {
+    let mut stream = TcpStream::connect_timeout(&to, TIMEOUT).expect("connect to the HTTP port");
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: statkit-test\r\n{headers}Connection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .expect("write the request");
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("reading the answer to GET {path}: {e}"));
+    statkit_testkit::http::Answer::parse(&raw)
+}
+
+/// Polls `probe` every 100 ms until it gives a value or `timeout` passes.
+pub fn poll_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
 
 /// Sends each of `datagrams` as one UDP datagram to `to`.
 pub fn send_udp(to: SocketAddr, datagrams: &[&str]) {

@@ -9,17 +9,26 @@
 //!   totals and per-sink losses since start ([`health::Report`]).
 //! - `/_status`: the request view in gstats' JSON, to allowed clients
 //!   ([`status`]).
+//! - `/api/v1/metrics`, `/api/v1/history`: the history store's series and
+//!   one series' history ([`api`]).
+//! - `/metrics`: Prometheus text or OpenMetrics ([`metrics`]).
+//! - `/load/N`, `/load/N/full`: gstatsd's load view ([`load`]), also at
+//!   gstatsd's own paths on the `load_listen` listener ([`load_router`]).
+//! - `/` and `/assets/...`: the dashboard, embedded ([`dashboard`]).
 //!
 //! axum routes the requests; the connections are served here with hyper
 //! directly, because axum's own `serve` has no header-read timeout. Each
-//! endpoint group is a file of its own; later groups (the dashboard, the
-//! JSON API, Prometheus `/metrics`) are added to [`router`].
+//! endpoint group is a file of its own, added to [`router`].
 //!
 //! Nothing here runs per packet: every value is read when a request asks.
 
+mod api;
+mod dashboard;
 mod errors;
 mod health;
 mod io;
+mod load;
+mod metrics;
 mod status;
 
 use std::sync::Arc;
@@ -80,28 +89,77 @@ struct App {
     reports: Arc<Semaphore>,
 }
 
-/// Every route, with the handler deadline around them.
-fn router(shared: Arc<Shared>, limits: Limits) -> Router {
-    let app = App {
-        shared,
-        reports: Arc::new(Semaphore::new(1)),
-    };
+impl App {
+    fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            reports: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    /// Runs `read` on the history store on a blocking thread (a large
+    /// answer takes milliseconds, and the flusher's writes wait for it).
+    async fn read_store<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&statkit_store::Store) -> T + Send + 'static,
+    ) -> Result<T, axum::response::Response> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || read(&shared.store()))
+            .await
+            .map_err(|e| {
+                tracing::error!("reading the history store failed: {e}");
+                errors::error(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "reading the store failed",
+                    "",
+                )
+            })
+    }
+}
+
+/// GET and HEAD only: every other method on a known path is a 405.
+fn route<H, T>(handler: H) -> axum::routing::MethodRouter<App>
+where
+    H: axum::handler::Handler<T, App>,
+    T: 'static,
+{
+    get(handler).fallback(errors::method_not_allowed)
+}
+
+/// Every route of the main HTTP server, with the handler deadline around
+/// them.
+pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
     Router::new()
-        .route(
-            "/health",
-            get(health::brief).fallback(errors::method_not_allowed),
-        )
-        .route(
-            health::PATH,
-            get(health::report).fallback(errors::method_not_allowed),
-        )
         .merge(status::routes())
+        .route("/", route(dashboard::page))
+        .route("/assets/{file}", route(dashboard::asset))
+        .route("/health", route(health::brief))
+        .route(health::PATH, route(health::report))
+        .route("/metrics", route(metrics::metrics))
+        .route("/api/v1/metrics", route(api::list))
+        .route("/api/v1/history", route(api::history))
+        .route("/load/{n}", route(load::window))
+        .route("/load/{n}/full", route(load::full))
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(
             limits.handler,
             errors::deadline,
         ))
-        .with_state(app)
+        .with_state(App::new(shared))
+}
+
+/// gstatsd's load API on a listener of its own, at gstatsd's paths.
+pub(crate) fn load_router(shared: Arc<Shared>, limits: Limits) -> Router {
+    Router::new()
+        .route("/", route(load::one))
+        .route("/{n}", route(load::window))
+        .route("/{n}/full", route(load::full))
+        .fallback(errors::not_found)
+        .layer(middleware::from_fn_with_state(
+            limits.handler,
+            errors::deadline,
+        ))
+        .with_state(App::new(shared))
 }
 
 /// Serves HTTP on `listener` until `stop` changes; then lets open
@@ -109,11 +167,10 @@ fn router(shared: Arc<Shared>, limits: Limits) -> Router {
 /// `limits.shutdown_grace`) and closes them.
 pub(crate) async fn serve(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    app: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let app = router(shared, limits);
     let mut connections = JoinSet::new();
     // Whether the last connection was turned away, to warn once per episode.
     let mut full = false;

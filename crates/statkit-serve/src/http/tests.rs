@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{serve, Limits};
+use super::{router, serve, Limits};
 use crate::config::{Config, RawConfig};
 use crate::state::Shared;
 
@@ -48,7 +48,12 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, shared.clone(), limits, stop_rx));
+        let task = tokio::spawn(serve(
+            listener,
+            router(shared.clone(), limits),
+            limits,
+            stop_rx,
+        ));
         Server {
             addr,
             shared,
@@ -259,4 +264,211 @@ async fn stopping_closes_open_connections_within_the_grace() {
     let took = server.stop().await;
     assert!(took < Duration::from_secs(5), "stopping took {took:?}");
     closed_within(&mut idle, Duration::from_secs(5)).await;
+}
+
+/// Feeds the server's store one flush at `time` of `lines`, as the flusher
+/// would.
+fn feed(shared: &Shared, time: u64, lines: &str) {
+    let mut table = Table::new(shared.config.aggregation.table);
+    table.ingest(lines.as_bytes());
+    let snapshot = {
+        let mut aggregator = shared.aggregator.lock().unwrap();
+        aggregator.absorb(&mut table);
+        aggregator.flush(time)
+    };
+    shared.store_mut().ingest(&snapshot);
+}
+
+fn now() -> u64 {
+    crate::state::unix_now()
+}
+
+#[tokio::test]
+async fn metrics_list_pages_and_filters() {
+    let server = Server::start(Limits::default()).await;
+    feed(
+        &server.shared,
+        now(),
+        "app.req:5|c|#env:prod\napp.load:2.5|g\napp.lat:10|ms\nother:1|c",
+    );
+    let all = request(server.addr, "GET", "/api/v1/metrics?filter=app.").await;
+    assert_eq!(all.status, 200);
+    let body = all.json();
+    assert_eq!(body["matching"], 3);
+    assert_eq!(body["next_offset"], Value::Null);
+    assert_eq!(body["pct"], "90");
+    let names: Vec<&str> = body["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
+    // Counters first, then gauges, timers, sets; by name within a kind.
+    assert_eq!(names, vec!["app.req;env=prod", "app.load", "app.lat"]);
+    let req = &body["metrics"][0];
+    assert_eq!(req["name"], "app.req");
+    assert_eq!(req["kind"], "counter");
+    assert_eq!(req["tags"], json!({"env": "prod"}));
+    assert_eq!(req["last"], json!({"rate": 0.5}));
+    assert_eq!(req["total"], 5.0);
+    assert_eq!(body["metrics"][1]["last"], json!({"value": 2.5}));
+    let page = request(
+        server.addr,
+        "GET",
+        "/api/v1/metrics?filter=app.&limit=2&offset=1",
+    )
+    .await;
+    let page = page.json();
+    assert_eq!(page["metrics"].as_array().unwrap().len(), 2);
+    assert_eq!(page["next_offset"], Value::Null);
+    let first = request(server.addr, "GET", "/api/v1/metrics?filter=app.&limit=1").await;
+    assert_eq!(first.json()["next_offset"], 1);
+    let gauges = request(server.addr, "GET", "/api/v1/metrics?kind=gauge").await;
+    assert_eq!(gauges.json()["matching"], 1, "app.load");
+    let bad = request(server.addr, "GET", "/api/v1/metrics?kind=histo").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"].as_str().unwrap().contains("histo"));
+}
+
+#[tokio::test]
+async fn history_comes_as_columns() {
+    let server = Server::start(Limits::default()).await;
+    let t = now();
+    feed(&server.shared, t - 20, "g:1|g\nt:10|ms\nt:30|ms");
+    feed(&server.shared, t - 10, "g:2|g");
+    let g = request(server.addr, "GET", "/api/v1/history?kind=gauge&name=g").await;
+    assert_eq!(g.status, 200);
+    assert_eq!(
+        g.json(),
+        json!({"key": "g", "kind": "gauge", "resolution": "flush", "fields": ["value"],
+               "t": [t - 20, t - 10], "value": [1.0, 2.0]})
+    );
+    let since = format!("/api/v1/history?kind=timer&name=t&since={}", t - 15);
+    let timer = request(server.addr, "GET", &since).await.json();
+    // The second flush had no timer values: rate 0, the rest null.
+    assert_eq!(timer["t"], json!([t - 10]));
+    assert_eq!(timer["rate"], json!([0.0]));
+    assert_eq!(timer["upper"], json!([null]));
+    let all = request(server.addr, "GET", "/api/v1/history?kind=timer&name=t").await;
+    assert_eq!(all.json()["upper"], json!([30.0, null]));
+    let minute = request(
+        server.addr,
+        "GET",
+        "/api/v1/history?kind=gauge&name=g&resolution=minute",
+    )
+    .await;
+    assert_eq!(minute.json()["resolution"], "minute");
+    let missing = request(server.addr, "GET", "/api/v1/history?kind=gauge&name=nope").await;
+    assert_eq!(missing.status, 404);
+    let no_kind = request(server.addr, "GET", "/api/v1/history?name=g").await;
+    assert_eq!(no_kind.status, 400);
+    let bad = request(
+        server.addr,
+        "GET",
+        "/api/v1/history?kind=gauge&name=g&resolution=hour",
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn prometheus_text_or_openmetrics_by_accept() {
+    let server = Server::start(Limits::default()).await;
+    feed(&server.shared, now(), "hits:3|c|#code:200\nlat:7|ms");
+    let text = request(server.addr, "GET", "/metrics").await;
+    assert_eq!(text.status, 200);
+    assert_eq!(
+        text.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(text
+        .body
+        .contains("# TYPE hits_total counter\nhits_total{code=\"200\"} 3\n"));
+    assert!(text.body.contains("lat_bucket{le=\"10.0\"} 1\n"));
+    assert!(text.body.contains("lat_count 1\n"));
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let ask = "GET /metrics HTTP/1.1\r\nHost: t\r\nAccept: application/openmetrics-text;version=1.0.0\r\nConnection: close\r\n\r\n";
+    stream.write_all(ask.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let om = Answer::parse(&raw);
+    assert!(om
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text; version=1.0.0"));
+    assert!(om.body.contains("# TYPE hits counter\n"));
+    assert!(om.body.ends_with("# EOF\n"));
+}
+
+#[tokio::test]
+async fn load_windows_on_both_routers() {
+    let server = Server::start(Limits::default()).await;
+    let t = now();
+    feed(&server.shared, t, "t:10|ms\nt:20|ms\nt:30|ms\nc:3|c");
+    feed(&server.shared, t, "t:5|ms\nc:1|c");
+    let answer = request(server.addr, "GET", "/load/1").await;
+    assert_eq!(answer.status, 200);
+    let body = answer.json();
+    assert_eq!(body["last_frame_time"], t / 60 * 60);
+    assert_eq!(body["Stat"]["c"], 4.0);
+    assert_eq!(body["Stat"]["stats.timers.t.count"], 4);
+    assert_eq!(body["Stat"]["stats.timers.t.upper"], 30.0);
+    assert_eq!(body["Stat"]["stats.timers.t.lower"], 5.0);
+    assert_eq!(body["Stat"]["stats.timers.t.mean"], 12.5);
+    // The current frame is never full.
+    let full = request(server.addr, "GET", "/load/1/full").await.json();
+    assert_eq!(full, json!({"last_frame_time": t / 60 * 60}));
+    for bad in ["/load/0", "/load/16", "/load/x", "/load/1/half"] {
+        assert_eq!(request(server.addr, "GET", bad).await.status, 404, "{bad}");
+    }
+    // gstatsd's own paths on a listener of their own.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let limits = Limits::default();
+    let task = tokio::spawn(serve(
+        listener,
+        super::load_router(server.shared.clone(), limits),
+        limits,
+        stop_rx,
+    ));
+    for path in ["/", "/1", "/15"] {
+        let gstatsd = request(addr, "GET", path).await.json();
+        assert_eq!(gstatsd["Stat"]["c"], 4.0, "{path}");
+    }
+    assert_eq!(request(addr, "GET", "/metrics").await.status, 404);
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn dashboard_is_embedded_and_nothing_else_is_served() {
+    let server = Server::start(Limits::default()).await;
+    let page = request(server.addr, "GET", "/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.contains("/assets/dashboard.js"));
+    let js = request(server.addr, "GET", "/assets/dashboard.js").await;
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(js.body.contains("/api/v1/metrics"));
+    let css = request(server.addr, "GET", "/assets/dashboard.css").await;
+    assert_eq!(css.status, 200);
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e%2fCargo.toml",
+        "/assets/index.html",
+        "/etc/passwd",
+    ] {
+        let answer = request(server.addr, "GET", path).await;
+        assert_eq!(answer.status, 404, "{path}");
+        assert!(answer.json()["error"].is_string());
+    }
+    let post = request(server.addr, "POST", "/metrics").await;
+    assert_eq!(post.status, 405);
 }

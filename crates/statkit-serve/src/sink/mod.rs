@@ -4,5 +4,6 @@
 pub(crate) mod console;
 pub(crate) mod graphite;
 pub(crate) mod queue;
+pub(crate) mod store;
 
 pub(crate) use queue::Queue;

@@ -1,0 +1,153 @@
+// statkit dashboard: reads the JSON API and draws each chart as SVG.
+"use strict";
+
+const CARDS = 24; // charts on screen at once; the filter narrows the rest
+const COLORS = ["#2f6fde", "#c2410c", "#15803d", "#7c3aed", "#0891b2"];
+// What each kind charts: the history fields drawn and the headline value.
+const PLOTS = {
+  counter: { lines: ["rate"], headline: "rate", unit: "/s" },
+  gauge: { lines: ["value"], headline: "value", unit: "" },
+  set: { lines: ["members"], headline: "members", unit: "" },
+  timer: { lines: ["median", "pct", "upper"], headline: "pct", unit: " ms" },
+};
+const state = { range: 900, filter: "", pct: "90" };
+
+const $ = (id) => document.getElementById(id);
+
+function fmt(v) {
+  if (v === null || v === undefined || Number.isNaN(v)) return "–";
+  const a = Math.abs(v);
+  if (a >= 1e9) return (v / 1e9).toFixed(2) + "G";
+  if (a >= 1e6) return (v / 1e6).toFixed(2) + "M";
+  if (a >= 1e4) return (v / 1e3).toFixed(1) + "k";
+  if (Number.isInteger(v)) return String(v);
+  return v.toPrecision(4).replace(/\.?0+$/, "");
+}
+
+async function getJSON(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  if (!r.ok) throw new Error(url + ": " + r.status);
+  return r.json();
+}
+
+function el(tag, attrs, text) {
+  const ns = ["svg", "polyline", "line", "text"].includes(tag) ? "http://www.w3.org/2000/svg" : null;
+  const e = ns ? document.createElementNS(ns, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+async function health() {
+  const h = await getJSON("/api/v1/health");
+  const dropped = h.sinks.reduce((n, s) => n + s.dropped_flushes, 0);
+  const items = [
+    ["status", h.status, h.status !== "up"],
+    ["packets", fmt(h.ingest.packets)],
+    ["lines", fmt(h.ingest.lines)],
+    ["bad lines", fmt(h.ingest.bad_lines), h.ingest.bad_lines > 0],
+    ["UDP drops", fmt(h.ingest.udp_kernel_drops), h.ingest.udp_kernel_drops > 0],
+    ["refused", fmt(h.ingest.refused_series + h.ingest.refused_samples)],
+    ["series", fmt(h.series)],
+    ["dropped flushes", fmt(dropped), dropped > 0],
+    ["uptime", fmt(h.uptime_seconds) + " s"],
+  ];
+  const dl = $("health");
+  dl.replaceChildren(...items.map(([k, v, bad]) => {
+    const d = el("div", { "data-stat": k });
+    d.append(el("dt", {}, k), el("dd", bad ? { class: "bad" } : {}, v));
+    return d;
+  }));
+}
+
+function chart(history, lines) {
+  const W = 300, H = 90, PAD = 14;
+  const svg = el("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none" });
+  const t = history.t;
+  const series = lines.map((f) => history[f] || []);
+  const all = series.flat().filter((v) => v !== null);
+  svg.setAttribute("data-points", String(t.length));
+  if (t.length === 0 || all.length === 0) {
+    svg.append(el("text", { x: 4, y: H / 2 }, "no data in this range"));
+    return svg;
+  }
+  let lo = Math.min(0, ...all), hi = Math.max(...all);
+  if (hi === lo) hi = lo + 1;
+  const t0 = Math.min(t[0], Date.now() / 1000 - state.range), t1 = Math.max(t[t.length - 1], t0 + 1);
+  const x = (s) => ((s - t0) / (t1 - t0)) * W;
+  const y = (v) => H - PAD - ((v - lo) / (hi - lo)) * (H - 2 * PAD);
+  series.forEach((values, i) => {
+    const pts = [];
+    values.forEach((v, j) => { if (v !== null) pts.push(`${x(t[j]).toFixed(1)},${y(v).toFixed(1)}`); });
+    svg.append(el("polyline", { points: pts.join(" "), stroke: COLORS[i % COLORS.length], "data-field": lines[i] }));
+  });
+  svg.append(el("text", { x: 2, y: 10 }, fmt(hi)), el("text", { x: 2, y: H - 2 }, fmt(lo)));
+  return svg;
+}
+
+function label(field) {
+  return field === "pct" ? "p" + state.pct : field;
+}
+
+async function card(m) {
+  const plot = PLOTS[m.kind];
+  const c = el("section", { class: "card", "data-key": m.key, "data-kind": m.kind });
+  const tags = Object.entries(m.tags).map(([k, v]) => (v ? `${k}:${v}` : k)).join(", ");
+  c.append(el("h2", {}, m.name));
+  c.append(el("div", { class: "meta" }, m.kind + (tags ? " · " + tags : "")));
+  c.append(el("div", { class: "value" }, fmt(m.last[plot.headline]) + plot.unit + (m.kind === "timer" ? " " + label("pct") : "")));
+  const resolution = state.range > 3600 ? "minute" : "flush";
+  const since = Math.floor(Date.now() / 1000 - state.range);
+  const q = new URLSearchParams({ kind: m.kind, name: m.key, resolution, since });
+  try {
+    c.append(chart(await getJSON("/api/v1/history?" + q), plot.lines));
+  } catch (e) {
+    c.append(el("div", { class: "meta" }, String(e)));
+  }
+  if (plot.lines.length > 1) {
+    const legend = el("div", { class: "legend" });
+    plot.lines.forEach((f, i) => legend.append(el("span", { style: "color:" + COLORS[i] }, label(f))));
+    c.append(legend);
+  }
+  return c;
+}
+
+async function charts() {
+  const q = new URLSearchParams({ filter: state.filter, limit: CARDS });
+  const list = await getJSON("/api/v1/metrics?" + q);
+  state.pct = list.pct;
+  $("count").textContent = `${list.matching} of ${list.stored} series` + (list.matching > CARDS ? `, first ${CARDS} shown` : "");
+  const cards = await Promise.all(list.metrics.map(card));
+  $("charts").replaceChildren(...cards);
+  return list.interval_seconds;
+}
+
+let timer = null;
+async function refresh() {
+  clearTimeout(timer);
+  let interval = 10;
+  try {
+    await health();
+    interval = await charts();
+    document.body.dataset.loaded = "true";
+  } catch (e) {
+    $("count").textContent = "cannot reach the server: " + e.message;
+  }
+  timer = setTimeout(refresh, Math.max(2, interval) * 1000);
+}
+
+$("filter").addEventListener("input", (e) => {
+  state.filter = e.target.value;
+  clearTimeout(timer);
+  timer = setTimeout(refresh, 200);
+});
+$("ranges").addEventListener("click", (e) => {
+  const range = e.target.dataset && e.target.dataset.range;
+  if (!range) return;
+  state.range = Number(range);
+  for (const b of $("ranges").children) b.classList.toggle("on", b === e.target);
+  refresh();
+});
+const initial = new URLSearchParams(location.search).get("filter");
+if (initial) $("filter").value = state.filter = initial;
+refresh();

@@ -1,0 +1,44 @@
+//! `GET /metrics`: the history store for Prometheus, as text 0.0.4 or, when
+//! the scraper's `Accept` asks for it, OpenMetrics 1.0.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use statkit_store::prometheus::{render, Format};
+
+use super::App;
+
+pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = Format::negotiate(accept);
+    let rendered = app
+        .read_store(move |store| {
+            // About 100 bytes a series: one allocation for most stores.
+            let mut out = String::with_capacity(store.len() * 100 + 64);
+            let clashes = render(store, format, &mut out);
+            (out, clashes)
+        })
+        .await;
+    match rendered {
+        Ok((body, clashes)) => {
+            if clashes > 0 {
+                tracing::debug!("/metrics left out {clashes} series with clashing names");
+            }
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(format.content_type()),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        Err(response) => response,
+    }
+}

@@ -1,0 +1,256 @@
+//! Prometheus exposition of the store: text format 0.0.4 or OpenMetrics
+//! 1.0.
+//!
+//! - A counter is a `counter` family: `<name>_total`, the count since the
+//!   series was first seen (kept across restarts by the state file).
+//! - A gauge is a `gauge`; a set a `gauge` of the members the last flush
+//!   saw.
+//! - A timer is a `histogram`: `<name>_bucket{le=...}` for the configured
+//!   bounds and `+Inf`, `_sum`, `_count`, all since first seen.
+//!
+//! A key `name;tag=value;bare` gives the metric name `name` and the labels
+//! `tag="value"` and `bare="true"`. Metric names keep `[A-Za-z0-9_:]` and
+//! turn every other byte into `_`; label names keep `[A-Za-z0-9_]`. Two
+//! keys that give the same name and labels, or one name used by two
+//! kinds, would make the exposition invalid: the first (in key order) is
+//! kept, the rest are left out and counted.
+
+use std::fmt::Write;
+
+use crate::key::{split_key, Tag};
+use crate::kind::Kind;
+use crate::series::Series;
+use crate::store::Store;
+
+/// Which exposition format to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
+impl Format {
+    /// The format an `Accept` header asks for: OpenMetrics when it names
+    /// `application/openmetrics-text` (without `q=0`), else text 0.0.4.
+    pub fn negotiate(accept: &str) -> Format {
+        let wants = accept.split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            parts.next() == Some("application/openmetrics-text")
+                && !parts.any(|p| p.replace(' ', "") == "q=0")
+        });
+        if wants {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// One series, ready to sort into families.
+struct Entry<'s> {
+    family: String,
+    kind: Kind,
+    labels: String,
+    raw_name: &'s [u8],
+    series: &'s Series,
+}
+
+/// Writes the store in `format` to `out`; returns how many series were
+/// left out for clashing names.
+pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
+    let mut entries: Vec<Entry<'_>> = store
+        .iter()
+        .map(|(kind, key, series)| {
+            let (name, tags) = split_key(key);
+            Entry {
+                family: metric_name(name),
+                kind,
+                labels: labels(tags, kind == Kind::Timer),
+                raw_name: name,
+                series,
+            }
+        })
+        .collect();
+    entries.sort_unstable_by(|a, b| {
+        (&a.family, a.kind, &a.labels, a.raw_name).cmp(&(&b.family, b.kind, &b.labels, b.raw_name))
+    });
+    let bounds = &store.options().bounds;
+    let mut clashes = 0;
+    let mut previous: Option<(&str, Kind, &str)> = None;
+    for e in &entries {
+        match previous {
+            Some((family, kind, labels)) if family == e.family => {
+                if kind != e.kind || labels == e.labels {
+                    clashes += 1;
+                    continue;
+                }
+            }
+            _ => header(out, format, e),
+        }
+        previous = Some((&e.family, e.kind, &e.labels));
+        samples(out, e, bounds);
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    clashes
+}
+
+/// A valid metric name: `[A-Za-z_:][A-Za-z0-9_:]*`.
+pub fn metric_name(name: &[u8]) -> String {
+    let mut out = String::with_capacity(name.len() + 1);
+    if name.first().is_none_or(u8::is_ascii_digit) {
+        out.push('_');
+    }
+    out.extend(name.iter().map(|&b| match b {
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b':' => char::from(b),
+        _ => '_',
+    }));
+    out
+}
+
+/// A valid label name: `[A-Za-z_][A-Za-z0-9_]*`, not starting with `__`
+/// (reserved) and, on a histogram, not `le`.
+fn label_name(name: &[u8], histogram: bool) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    if name.first().is_none_or(u8::is_ascii_digit) || name.starts_with(b"__") {
+        out.push_str("tag_");
+    }
+    out.extend(name.iter().map(|&b| match b {
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(b),
+        _ => '_',
+    }));
+    if histogram && out == "le" {
+        out.insert_str(0, "tag_");
+    }
+    out
+}
+
+/// The label set `{a="1",b="true"}` of a key's tags (empty for none); a
+/// label name given twice keeps its first value.
+fn labels<'k>(tags: impl Iterator<Item = Tag<'k>>, histogram: bool) -> String {
+    let mut pairs: Vec<(String, &[u8])> = Vec::new();
+    for (name, value) in tags {
+        let value = value.unwrap_or(b"true");
+        let name = label_name(name, histogram);
+        if !pairs.iter().any(|(n, _)| *n == name) {
+            pairs.push((name, value));
+        }
+    }
+    let mut out = String::new();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        out.push(if i == 0 { '{' } else { ',' });
+        out.push_str(name);
+        out.push_str("=\"");
+        escape(&String::from_utf8_lossy(value), true, &mut out);
+        out.push('"');
+    }
+    if !out.is_empty() {
+        out.push('}');
+    }
+    out
+}
+
+/// Escapes `\` and newlines, and `"` in label values.
+fn escape(text: &str, quote: bool, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
+        }
+    }
+}
+
+fn header(out: &mut String, format: Format, e: &Entry<'_>) {
+    let (type_name, what) = match e.kind {
+        Kind::Counter => ("counter", "statsd counter, count since first seen"),
+        Kind::Gauge => ("gauge", "statsd gauge"),
+        Kind::Timer => ("histogram", "statsd timer, milliseconds"),
+        Kind::Set => ("gauge", "statsd set, members in the last flush"),
+    };
+    let family = match (format, e.kind) {
+        (Format::Text, Kind::Counter) => format!("{}_total", e.family),
+        _ => e.family.clone(),
+    };
+    let _ = write!(out, "# HELP {family} {what}: ");
+    escape(&String::from_utf8_lossy(e.raw_name), false, out);
+    let _ = writeln!(out, "\n# TYPE {family} {type_name}");
+}
+
+fn samples(out: &mut String, e: &Entry<'_>, bounds: &[f64]) {
+    let (family, labels, s) = (&e.family, &e.labels, e.series);
+    match e.kind {
+        Kind::Counter => line(out, family, "_total", labels, s.total),
+        Kind::Gauge | Kind::Set => line(out, family, "", labels, s.last[0]),
+        Kind::Timer => {
+            if s.buckets.len() == bounds.len() {
+                for (bound, &count) in bounds.iter().zip(&s.buckets) {
+                    bucket(out, family, labels, &float(*bound), count);
+                }
+            }
+            bucket(out, family, labels, "+Inf", s.total);
+            line(out, family, "_sum", labels, s.sum);
+            line(out, family, "_count", labels, s.total);
+        }
+    }
+}
+
+fn line(out: &mut String, family: &str, suffix: &str, labels: &str, value: f64) {
+    let _ = writeln!(out, "{family}{suffix}{labels} {}", Number(value));
+}
+
+fn bucket(out: &mut String, family: &str, labels: &str, le: &str, count: f64) {
+    let _ = write!(out, "{family}_bucket");
+    match labels.strip_suffix('}') {
+        Some(open) => {
+            let _ = write!(out, "{open},le=\"{le}\"}}");
+        }
+        None => {
+            let _ = write!(out, "{{le=\"{le}\"}}");
+        }
+    }
+    let _ = writeln!(out, " {}", Number(count));
+}
+
+/// A bound as OpenMetrics wants `le` values: always with a decimal point
+/// or exponent (`1.0`, `0.5`, `1e+21`).
+fn float(v: f64) -> String {
+    let s = Number(v).to_string();
+    if s.contains(['.', 'e', 'I', 'N']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// A sample value as both formats spell it.
+struct Number(f64);
+
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v.is_nan() {
+            f.write_str("NaN")
+        } else if v.is_infinite() {
+            f.write_str(if v > 0.0 { "+Inf" } else { "-Inf" })
+        } else if v.abs() >= 1e21 || (v != 0.0 && v.abs() < 1e-7) {
+            write!(f, "{v:e}")
+        } else {
+            write!(f, "{v}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

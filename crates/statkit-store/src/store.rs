@@ -1,0 +1,230 @@
+//! The store: every series the flushes reported, bounded in count.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use statkit_agg::{Snapshot, TimerSummary};
+
+use crate::frames::FrameSample;
+use crate::kind::Kind;
+use crate::series::{capacities, Series};
+
+/// Limits and names the store works with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Options {
+    /// Series kept over all kinds; flushes of further new series are
+    /// dropped and counted ([`Store::dropped_series`]).
+    pub max_series: usize,
+    /// Bytes of history each series may hold (both resolutions together;
+    /// the load frames, about 1 KiB, and the name come on top).
+    pub bytes_per_series: usize,
+    /// Ascending bounds of the timers' cumulative buckets, as the
+    /// aggregator was given them (`statkit_agg::Options::buckets`).
+    pub bounds: Arc<[f64]>,
+    /// Prefix of the server's own metrics (etsy's `prefixStats`).
+    pub own_prefix: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_series: 100_000,
+            bytes_per_series: 16 * 1024,
+            bounds: Arc::from([]),
+            own_prefix: "statsd".into(),
+        }
+    }
+}
+
+/// Every series' history, by kind and name.
+#[derive(Clone, Debug)]
+pub struct Store {
+    options: Options,
+    series: [BTreeMap<Box<[u8]>, Series>; 4],
+    len: usize,
+    dropped_series: u64,
+    last_flush: u64,
+    interval_s: f64,
+    pct_label: String,
+}
+
+impl Store {
+    pub fn new(options: Options) -> Self {
+        Self {
+            options,
+            series: Default::default(),
+            len: 0,
+            dropped_series: 0,
+            last_flush: 0,
+            interval_s: 10.0,
+            pct_label: String::new(),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Series held, over every kind.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Series flushes not kept since start because [`Options::max_series`]
+    /// series were held: each flush counts every series it could not keep.
+    pub fn dropped_series(&self) -> u64 {
+        self.dropped_series
+    }
+
+    /// Unix seconds of the newest flush taken in; 0 before the first.
+    pub fn last_flush(&self) -> u64 {
+        self.last_flush
+    }
+
+    /// The flush interval of the newest flush, in seconds.
+    pub fn interval_s(&self) -> f64 {
+        self.interval_s
+    }
+
+    /// The label of the threshold timers' `pct` field reports (`90`).
+    pub fn pct_label(&self) -> &str {
+        &self.pct_label
+    }
+
+    pub fn get(&self, kind: Kind, name: &[u8]) -> Option<&Series> {
+        self.series[kind.index()].get(name)
+    }
+
+    /// Every series, counters first, then gauges, timers and sets, each
+    /// kind in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (Kind, &[u8], &Series)> {
+        Kind::ALL.into_iter().flat_map(move |kind| {
+            self.series[kind.index()]
+                .iter()
+                .map(move |(name, series)| (kind, &name[..], series))
+        })
+    }
+
+    /// Takes in one flush.
+    pub fn ingest(&mut self, snapshot: &Snapshot) {
+        let t = snapshot.timestamp;
+        self.last_flush = self.last_flush.max(t);
+        self.interval_s = snapshot.interval_ms / 1000.0;
+        if let Some(p) = snapshot.percentiles.first() {
+            if self.pct_label != p.label() {
+                self.pct_label = p.label().to_owned();
+            }
+        }
+        for (name, c) in snapshot.counters() {
+            self.counter(name, t, c.count, c.rate);
+        }
+        let interval = self.interval_s;
+        for &(name, value) in &snapshot.own {
+            let full = format!("{}.{name}", self.options.own_prefix);
+            self.counter(full.as_bytes(), t, value, value / interval);
+        }
+        for (name, summary) in snapshot.timers() {
+            self.timer(name, t, summary);
+        }
+        for (name, value) in snapshot.gauges() {
+            self.update(Kind::Gauge, name, |s| {
+                s.record(t, &[value], Some(point(value)));
+            });
+        }
+        for (name, members) in snapshot.sets() {
+            let n = members as f64;
+            self.update(Kind::Set, name, |s| s.record(t, &[n], Some(point(n))));
+        }
+    }
+
+    fn counter(&mut self, name: &[u8], t: u64, count: f64, rate: f64) {
+        self.update(Kind::Counter, name, |s| {
+            s.total += count;
+            let frame = FrameSample {
+                sum: count,
+                ..point(count)
+            };
+            s.record(t, &[rate], Some(frame));
+        });
+    }
+
+    fn timer(&mut self, name: &[u8], t: u64, summary: &TimerSummary) {
+        let bounds = self.options.bounds.len();
+        self.update(Kind::Timer, name, |s| {
+            s.total += summary.count;
+            let Some(stats) = &summary.stats else {
+                let nan = f64::NAN;
+                s.record(t, &[summary.count_ps, nan, nan, nan, nan, nan], None);
+                return;
+            };
+            s.sum += stats.mean * summary.count;
+            if summary.buckets.len() == bounds {
+                s.buckets.resize(bounds, 0.0);
+                for (total, &added) in s.buckets.iter_mut().zip(&summary.buckets) {
+                    *total += added;
+                }
+            }
+            let pct = stats
+                .thresholds
+                .iter()
+                .find(|th| th.percentile == 0)
+                .map_or(f64::NAN, |th| th.bound);
+            let row = [
+                summary.count_ps,
+                stats.lower,
+                stats.mean,
+                stats.median,
+                stats.upper,
+                pct,
+            ];
+            let frame = FrameSample {
+                sum: stats.sum,
+                count: summary.count,
+                lower: stats.lower,
+                upper: stats.upper,
+                mean: stats.mean,
+                last: stats.mean,
+            };
+            s.record(t, &row, Some(frame));
+        });
+    }
+
+    /// Runs `f` on the series, creating it when there is room.
+    fn update(&mut self, kind: Kind, name: &[u8], f: impl FnOnce(&mut Series)) {
+        if let Some(series) = self.series[kind.index()].get_mut(name) {
+            f(series);
+            return;
+        }
+        if let Some(series) = self.insert(kind, name) {
+            f(series);
+        }
+    }
+
+    /// A new, empty series, or `None` (counted) when the store is full.
+    fn insert(&mut self, kind: Kind, name: &[u8]) -> Option<&mut Series> {
+        if self.len >= self.options.max_series {
+            self.dropped_series += 1;
+            return None;
+        }
+        let caps = capacities(kind, self.options.bytes_per_series, self.interval_s);
+        self.len += 1;
+        let map = &mut self.series[kind.index()];
+        Some(map.entry(name.into()).or_insert(Series::new(kind, caps)))
+    }
+}
+
+/// A frame sample of one value.
+fn point(v: f64) -> FrameSample {
+    FrameSample {
+        sum: 0.0,
+        count: 0.0,
+        lower: v,
+        upper: v,
+        mean: v,
+        last: v,
+    }
+}
