@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::names::NameMap;
+use crate::names::{NameMap, SharedArena};
 use crate::snapshot::{Series, Snapshot};
 use crate::summary::{fill_buckets, summarize, Bin, Percentile};
 use crate::table::{IngestCounts, Table, TableOptions};
@@ -101,10 +101,10 @@ struct OwnNames {
 pub struct Aggregator {
     options: Options,
     own: OwnNames,
-    counters: NameMap<f64>,
-    gauges: NameMap<Gauge>,
-    timers: NameMap<TimerValues>,
-    sets: NameMap<NameMap<()>>,
+    counters: NameMap<f64, SharedArena>,
+    gauges: NameMap<Gauge, SharedArena>,
+    timers: NameMap<TimerValues, SharedArena>,
+    sets: NameMap<NameMap<()>, SharedArena>,
     counts: IngestCounts,
     /// Everything ingested since start; never reset.
     totals: IngestCounts,

@@ -8,11 +8,13 @@
 //! order etsy statsd (a JavaScript object) flushes its keys in, except that
 //! JavaScript lists integer-like keys (`404`) first.
 //!
-//! The arena is shared, copy-on-write, with the snapshots a flush takes
-//! ([`NameMap::shared_names`]): a flush of 100k series refers to its names
-//! instead of copying a megabyte of them, and so does every flush a slow
-//! sink still holds. The map copies the arena only when it must add a name
-//! while a snapshot still holds the old one.
+//! The aggregator's maps share their arena, copy-on-write, with the
+//! snapshots a flush takes ([`SharedArena`], [`NameMap::shared_names`]): a
+//! flush of 100k series refers to its names instead of copying a megabyte
+//! of them, and so does every flush a slow sink still holds. Such a map
+//! copies its arena only when it must add a name while a snapshot still
+//! holds the old one. Every other map (a receiver's, a set's members) owns
+//! a plain `Vec<u8>`, which costs no extra allocation per map.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -23,11 +25,55 @@ use hashbrown::HashTable;
 /// Marks a removed slot; its value stays until the next compaction.
 const REMOVED: u32 = u32::MAX;
 
+/// How a [`NameMap`] holds its names' bytes.
+pub trait Arena: Default {
+    fn bytes(&self) -> &[u8];
+    /// The bytes to append to, copied first if a snapshot shares them.
+    fn to_mut(&mut self) -> &mut Vec<u8>;
+    /// Empties the arena, keeping its memory unless a snapshot holds it.
+    fn reset(&mut self);
+}
+
+impl Arena for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn to_mut(&mut self) -> &mut Vec<u8> {
+        self
+    }
+
+    fn reset(&mut self) {
+        self.clear();
+    }
+}
+
+/// An arena that snapshots share; see the module documentation.
+pub type SharedArena = Arc<Vec<u8>>;
+
+impl Arena for SharedArena {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+
+    fn to_mut(&mut self) -> &mut Vec<u8> {
+        Arc::make_mut(self)
+    }
+
+    fn reset(&mut self) {
+        match Arc::get_mut(self) {
+            Some(bytes) => bytes.clear(),
+            // A snapshot still reads the old names: leave them to it.
+            None => *self = Arc::default(),
+        }
+    }
+}
+
 /// Insertion-ordered map of names to `V`. See the module documentation.
 #[derive(Clone)]
-pub struct NameMap<V> {
+pub struct NameMap<V, A = Vec<u8>> {
     index: HashTable<u32>,
-    arena: Arc<Vec<u8>>,
+    arena: A,
     slots: Vec<Slot<V>>,
     removed: usize,
     hasher: RandomState,
@@ -58,11 +104,11 @@ struct Slot<V> {
     value: V,
 }
 
-impl<V> Default for NameMap<V> {
+impl<V, A: Arena> Default for NameMap<V, A> {
     fn default() -> Self {
         Self {
             index: HashTable::new(),
-            arena: Arc::default(),
+            arena: A::default(),
             slots: Vec::new(),
             removed: 0,
             hasher: RandomState::default(),
@@ -70,7 +116,7 @@ impl<V> Default for NameMap<V> {
     }
 }
 
-impl<V: std::fmt::Debug> std::fmt::Debug for NameMap<V> {
+impl<V: std::fmt::Debug, A: Arena> std::fmt::Debug for NameMap<V, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
@@ -78,7 +124,7 @@ impl<V: std::fmt::Debug> std::fmt::Debug for NameMap<V> {
     }
 }
 
-impl<V> NameMap<V> {
+impl<V, A: Arena> NameMap<V, A> {
     /// Number of live names.
     pub fn len(&self) -> usize {
         self.slots.len() - self.removed
@@ -97,7 +143,7 @@ impl<V> NameMap<V> {
     }
 
     fn find(&self, hash: u64, name: &[u8]) -> Option<usize> {
-        let (arena, slots) = (&self.arena, &self.slots);
+        let (arena, slots) = (self.arena.bytes(), &self.slots);
         self.index
             .find(hash, |&i| Self::name_of(arena, &slots[i as usize]) == name)
             .map(|&i| i as usize)
@@ -128,7 +174,7 @@ impl<V> NameMap<V> {
         }
         if self.len() >= limit
             || name.len() >= REMOVED as usize
-            || self.arena.len() + name.len() >= REMOVED as usize
+            || self.arena.bytes().len() + name.len() >= REMOVED as usize
         {
             return None;
         }
@@ -139,12 +185,12 @@ impl<V> NameMap<V> {
     fn push(&mut self, hash: u64, name: &[u8], value: V) -> usize {
         let i = self.slots.len();
         self.slots.push(Slot {
-            start: self.arena.len() as u32,
+            start: self.arena.bytes().len() as u32,
             len: name.len() as u32,
             value,
         });
-        Arc::make_mut(&mut self.arena).extend_from_slice(name);
-        let (arena, slots, hasher) = (&self.arena, &self.slots, &self.hasher);
+        self.arena.to_mut().extend_from_slice(name);
+        let (arena, slots, hasher) = (self.arena.bytes(), &self.slots, &self.hasher);
         self.index.insert_unique(hash, i as u32, |&j| {
             hasher.hash_one(Self::name_of(arena, &slots[j as usize]))
         });
@@ -155,7 +201,7 @@ impl<V> NameMap<V> {
     /// next compaction. Returns whether the name was present.
     pub fn remove(&mut self, name: &[u8]) -> bool {
         let hash = self.hash(name);
-        let (arena, slots) = (&self.arena, &self.slots);
+        let (arena, slots) = (self.arena.bytes(), &self.slots);
         let Ok(entry) = self
             .index
             .find_entry(hash, |&i| Self::name_of(arena, &slots[i as usize]) == name)
@@ -175,7 +221,7 @@ impl<V> NameMap<V> {
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
         let mut doomed = false;
         for slot in self.slots.iter_mut().filter(|s| s.len != REMOVED) {
-            let name = &self.arena[slot.start as usize..(slot.start + slot.len) as usize];
+            let name = slot.span().of(self.arena.bytes());
             if !keep(name, &mut slot.value) {
                 slot.len = REMOVED;
                 self.removed += 1;
@@ -197,10 +243,10 @@ impl<V> NameMap<V> {
                 ..Self::default()
             },
         );
-        Arc::make_mut(&mut self.arena).reserve(old.arena.len());
+        self.arena.to_mut().reserve(old.arena.bytes().len());
         self.slots.reserve(old.len());
         for slot in old.slots.into_iter().filter(|s| s.len != REMOVED) {
-            let name = &old.arena[slot.start as usize..(slot.start + slot.len) as usize];
+            let name = slot.span().of(old.arena.bytes());
             let hash = self.hash(name);
             self.push(hash, name, slot.value);
         }
@@ -209,11 +255,7 @@ impl<V> NameMap<V> {
     /// Removes every name, keeping the allocations for reuse.
     pub fn clear(&mut self) {
         self.index.clear();
-        match Arc::get_mut(&mut self.arena) {
-            Some(arena) => arena.clear(),
-            // A snapshot still reads the old names: leave them to it.
-            None => self.arena = Arc::default(),
-        }
+        self.arena.reset();
         self.slots.clear();
         self.removed = 0;
     }
@@ -223,25 +265,16 @@ impl<V> NameMap<V> {
         self.slots
             .iter()
             .filter(|s| s.len != REMOVED)
-            .map(|s| (Self::name_of(&self.arena, s), &s.value))
+            .map(|s| (s.span().of(self.arena.bytes()), &s.value))
     }
 
     /// Live names and mutable values in insertion order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&[u8], &mut V)> {
-        let arena = &self.arena;
+        let arena = self.arena.bytes();
         self.slots
             .iter_mut()
             .filter(|s| s.len != REMOVED)
-            .map(move |s| {
-                let name = &arena[s.start as usize..(s.start + s.len) as usize];
-                (name, &mut s.value)
-            })
-    }
-
-    /// The arena every [`NameSpan`] from [`NameMap::spans`] and
-    /// [`NameMap::spans_mut`] refers to, shared until the map next changes.
-    pub(crate) fn shared_names(&self) -> Arc<Vec<u8>> {
-        Arc::clone(&self.arena)
+            .map(move |s| (s.span().of(arena), &mut s.value))
     }
 
     /// Live names, as spans into [`NameMap::shared_names`], with their
@@ -255,11 +288,19 @@ impl<V> NameMap<V> {
 
     /// As [`NameMap::spans`], with each name's bytes and a mutable value.
     pub(crate) fn spans_mut(&mut self) -> impl Iterator<Item = (NameSpan, &[u8], &mut V)> {
-        let arena = &self.arena;
+        let arena = self.arena.bytes();
         self.slots
             .iter_mut()
             .filter(|s| s.len != REMOVED)
             .map(move |s| (s.span(), s.span().of(arena), &mut s.value))
+    }
+}
+
+impl<V> NameMap<V, SharedArena> {
+    /// The arena every [`NameSpan`] from [`NameMap::spans`] and
+    /// [`NameMap::spans_mut`] refers to, shared until the map next changes.
+    pub(crate) fn shared_names(&self) -> SharedArena {
+        Arc::clone(&self.arena)
     }
 }
 
@@ -276,7 +317,7 @@ impl<V> Slot<V> {
 mod tests {
     use std::sync::Arc;
 
-    use super::NameMap;
+    use super::{NameMap, SharedArena};
 
     fn names<V>(map: &NameMap<V>) -> Vec<String> {
         map.iter()
@@ -286,7 +327,7 @@ mod tests {
 
     #[test]
     fn inserts_and_finds() {
-        let mut map = NameMap::default();
+        let mut map: NameMap<_> = NameMap::default();
         *map.get_or_insert_with(b"a", usize::MAX, || 0).unwrap() += 1;
         *map.get_or_insert_with(b"b", usize::MAX, || 0).unwrap() += 2;
         *map.get_or_insert_with(b"a", usize::MAX, || 0).unwrap() += 3;
@@ -298,7 +339,7 @@ mod tests {
 
     #[test]
     fn keeps_insertion_order_and_reinserts_at_the_end() {
-        let mut map = NameMap::default();
+        let mut map: NameMap<_> = NameMap::default();
         for name in ["x", "y", "z"] {
             map.get_or_insert_with(name.as_bytes(), usize::MAX, || ());
         }
@@ -310,7 +351,7 @@ mod tests {
 
     #[test]
     fn refuses_new_names_past_the_limit() {
-        let mut map = NameMap::default();
+        let mut map: NameMap<_> = NameMap::default();
         assert!(map.get_or_insert_with(b"a", 1, || 1).is_some());
         assert!(map.get_or_insert_with(b"b", 1, || 1).is_none());
         assert!(map.get_or_insert_with(b"a", 1, || 1).is_some());
@@ -318,7 +359,7 @@ mod tests {
 
     #[test]
     fn compaction_preserves_survivors() {
-        let mut map = NameMap::default();
+        let mut map: NameMap<_> = NameMap::default();
         for i in 0..1000u32 {
             map.get_or_insert_with(format!("n{i}").as_bytes(), usize::MAX, || i);
         }
@@ -338,7 +379,7 @@ mod tests {
 
     #[test]
     fn retain_drops_and_clear_empties() {
-        let mut map = NameMap::default();
+        let mut map: NameMap<_> = NameMap::default();
         for (i, name) in ["a", "b", "c"].iter().enumerate() {
             map.get_or_insert_with(name.as_bytes(), usize::MAX, || i);
         }
@@ -351,7 +392,7 @@ mod tests {
 
     #[test]
     fn shared_names_survive_later_changes() {
-        let mut map = NameMap::default();
+        let mut map = NameMap::<_, SharedArena>::default();
         map.get_or_insert_with(b"first", usize::MAX, || 1);
         let arena = map.shared_names();
         let spans: Vec<_> = map.spans().map(|(span, v)| (span, *v)).collect();
@@ -371,7 +412,7 @@ mod tests {
 
     #[test]
     fn an_unshared_arena_is_reused_in_place() {
-        let mut map = NameMap::default();
+        let mut map = NameMap::<_, SharedArena>::default();
         map.get_or_insert_with(b"a", usize::MAX, || ());
         let before = Arc::as_ptr(&map.arena);
         map.clear();

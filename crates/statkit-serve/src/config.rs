@@ -378,10 +378,26 @@ impl TryFrom<RawConfig> for Config {
             resolve("graphite", g)?;
         }
         let bounds = buckets(raw.prometheus_buckets.as_deref())?;
+        let http = match raw.http.as_deref().unwrap_or(DEFAULT_HTTP) {
+            HTTP_OFF => None,
+            address => Some(resolve("http", address)?),
+        };
+        let load_listen = raw
+            .load_listen
+            .as_deref()
+            .map(|a| resolve("load_listen", a))
+            .transpose()?;
+        // Only the history store, which exists for the HTTP listeners, reads
+        // the buckets: without it, flushes carry none.
+        let timer_buckets = if http.is_some() || load_listen.is_some() {
+            bounds.clone()
+        } else {
+            Arc::from([])
+        };
         let store = statkit_store::Options {
             max_series: positive("store_max_series", raw.store_max_series, 100_000)?,
             bytes_per_series: raw.history_bytes.unwrap_or(16 * 1024),
-            bounds: bounds.clone(),
+            bounds,
             own_prefix: prefix_stats.clone(),
         };
         let aggregation = statkit_agg::Options {
@@ -396,7 +412,7 @@ impl TryFrom<RawConfig> for Config {
             interval_ms: interval * 1000.0,
             percentiles: percentiles(raw.percent_thresholds.as_deref().unwrap_or(&[90.0]))?,
             histograms: histograms(raw.histogram.as_deref().unwrap_or_default())?,
-            buckets: bounds,
+            buckets: timer_buckets,
             deletion,
             // etsy forces any TTL below 2 to 1.
             gauges_max_ttl: raw.gauges_max_ttl.unwrap_or(1).max(1),
@@ -405,15 +421,8 @@ impl TryFrom<RawConfig> for Config {
         Ok(Config {
             statsd: resolve("statsd", raw.statsd.as_deref().unwrap_or(DEFAULT_STATSD))?,
             admin: resolve("admin", raw.admin.as_deref().unwrap_or(DEFAULT_ADMIN))?,
-            http: match raw.http.as_deref().unwrap_or(DEFAULT_HTTP) {
-                HTTP_OFF => None,
-                address => Some(resolve("http", address)?),
-            },
-            load_listen: raw
-                .load_listen
-                .as_deref()
-                .map(|a| resolve("load_listen", a))
-                .transpose()?,
+            http,
+            load_listen,
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
             // With nowhere else to send flushes, show them.
