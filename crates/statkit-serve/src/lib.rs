@@ -105,6 +105,7 @@ pub async fn run(
     let admin = tokio::net::TcpListener::from_std(nonblocking(listeners.admin)?)
         .map_err(ServeError::Socket)?;
     let admin_task = tokio::spawn(admin::serve(admin, shared.clone(), stop_rx.clone()));
+    let gstats_tasks = listeners.gstats.spawn(&shared, &stop_rx);
     let http_task = match listeners.http {
         Some(listener) => {
             let listener = tokio::net::TcpListener::from_std(nonblocking(listener)?)
@@ -139,6 +140,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = tcp_task.await;
     let _ = admin_task.await;
+    futures_join(gstats_tasks).await;
     if let Some(task) = http_task {
         let _ = task.await;
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Config;
+use crate::requests::GstatsSockets;
 
 /// How often a blocked receiver wakes to check for shutdown.
 pub(crate) const RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
@@ -37,6 +38,9 @@ pub struct Listeners {
     /// The HTTP server's listener, unless `http` is off.
     pub http: Option<TcpListener>,
     pub unix: Option<(UnixDatagram, PathBuf)>,
+    /// gstats' ZeroMQ endpoints, bound (asynchronously) by the caller when
+    /// configured: see [`GstatsSockets::bind`].
+    pub gstats: GstatsSockets,
 }
 
 impl Listeners {
@@ -62,6 +66,7 @@ impl Listeners {
             admin,
             http,
             unix,
+            gstats: GstatsSockets::default(),
         })
     }
 

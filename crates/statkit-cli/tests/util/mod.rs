@@ -106,7 +106,7 @@ pub fn munin_run() -> PathBuf {
     )
 }
 
-/// The venv's python, with the PyPI clients (statsd, datadog, gunicorn).
+/// The venv's python, with the PyPI clients (statsd, datadog, gunicorn, pyzmq).
 pub fn python() -> PathBuf {
     test_dep(
         "STATKIT_TEST_PYTHON",
