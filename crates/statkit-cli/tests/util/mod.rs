@@ -328,6 +328,23 @@ pub fn run_bounded(mut command: Command, timeout: Duration) -> Output {
     }
 }
 
+/// gunicorn's address from its `Listening at: http://...` log line.
+pub fn gunicorn_url(gunicorn: &Process) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let log = gunicorn.log();
+        if let Some(rest) = log.split("Listening at: ").nth(1) {
+            let url = rest.split_whitespace().next().unwrap_or_default();
+            return format!("{}/", url.trim_end_matches('/'));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gunicorn did not start listening:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // statkit serve
 
