@@ -113,11 +113,16 @@ enum Event<'a> {
     Finished(&'a str, f64),
 }
 
+/// The longest prefix taken, in bytes (statsd keys' default limit): the
+/// view keeps every prefix it sees, so their size must be bounded too.
+const MAX_PREFIX: usize = 4096;
+
 /// Reads `[prefix, ms-or-empty]` as gstats-collectd did; `None` for a
 /// message it would have choked on (a missing frame, a payload that is not
-/// a finite number, a prefix that is not UTF-8).
+/// a finite number, a prefix that is not UTF-8) or an overlong prefix.
 fn event(message: &ZmqMessage) -> Option<Event<'_>> {
-    let prefix = std::str::from_utf8(message.get(0)?).ok()?;
+    let prefix = message.get(0).filter(|p| p.len() <= MAX_PREFIX)?;
+    let prefix = std::str::from_utf8(prefix).ok()?;
     let prefix = if prefix.is_empty() { "default" } else { prefix };
     let payload = std::str::from_utf8(message.get(1)?).ok()?.trim();
     if payload.is_empty() {
@@ -232,5 +237,6 @@ mod tests {
         assert_eq!(event(&message(&["a"])), None);
         assert_eq!(event(&message(&["a", "fast"])), None);
         assert_eq!(event(&message(&["a", "nan"])), None);
+        assert_eq!(event(&message(&[&"x".repeat(MAX_PREFIX + 1), ""])), None);
     }
 }
