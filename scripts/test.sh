@@ -13,7 +13,7 @@
 #     dashboard), installed with apt-get when missing;
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
 #     in target/test-deps/etsy;
-#   - a Python venv with the PyPI clients (statsd, datadog, gunicorn), in
+#   - a Python venv with the PyPI clients (statsd, datadog, gunicorn, pyzmq), in
 #     target/test-deps/venv, where statkit's own package (python/) is
 #     installed too;
 #   - Debian's munin-node, for munin-run.
@@ -29,7 +29,7 @@ cd "$repo"
 deps="$repo/target/test-deps"
 etsy_version="0.9.0"
 # Pinned so that a client release cannot change what the tests see.
-python_requirements=(statsd==4.0.1 datadog==0.56.0 gunicorn==23.0.0)
+python_requirements=(statsd==4.0.1 datadog==0.56.0 gunicorn==23.0.0 pyzmq==27.3.0)
 
 start=$SECONDS
 current="setup"

@@ -9,7 +9,6 @@ mod util;
 
 use std::net::SocketAddr;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use util::{Flush, GraphiteReceiver, Process, Statkit, TIMEOUT};
 
@@ -197,7 +196,7 @@ fn gunicorn_statsd_instrumentation() {
         .arg(dir.path())
         .arg("app:app");
     let gunicorn = Process::spawn("gunicorn", command);
-    let url = gunicorn_url(&gunicorn);
+    let url = util::gunicorn_url(&gunicorn);
 
     let mut load = Command::new(util::python());
     load.args(["-c", LOAD, &url, &REQUESTS.to_string()]);
@@ -254,23 +253,6 @@ fn start_statkit(graphite: &GraphiteReceiver) -> Statkit {
         "--graphite",
         &graphite.addr().to_string(),
     ])
-}
-
-/// gunicorn's address from its `Listening at: http://...` log line.
-fn gunicorn_url(gunicorn: &Process) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let log = gunicorn.log();
-        if let Some(rest) = log.split("Listening at: ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap_or_default();
-            return format!("{}/", url.trim_end_matches('/'));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gunicorn did not start listening:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A loopback address as the two script arguments `host port`.

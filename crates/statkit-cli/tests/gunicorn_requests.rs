@@ -61,19 +61,6 @@ fn gunicorn(statsd: &str, dir: &util::Dir) -> Process {
     Process::spawn("gunicorn", command)
 }
 
-fn url(gunicorn: &Process) -> String {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let log = gunicorn.log();
-        if let Some(rest) = log.split("Listening at: ").nth(1) {
-            let url = rest.split_whitespace().next().unwrap_or_default();
-            return format!("{}/", url.trim_end_matches('/'));
-        }
-        assert!(Instant::now() < deadline, "gunicorn did not start:\n{log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Runs the load; returns the slowest request's seconds.
 fn load(url: &str, gunicorn: &Process) -> f64 {
     let mut command = Command::new(util::python());
@@ -124,7 +111,7 @@ fn gunicorn_requests_through_the_hooks() {
     let dir = util::Dir::new("gunicorn-hooks");
     dir.write("app.py", WSGI_APP);
     let gunicorn = gunicorn(&statkit.udp.to_string(), &dir);
-    let url = url(&gunicorn);
+    let url = util::gunicorn_url(&gunicorn);
     let with_statkit = load(&url, &gunicorn);
 
     // gunicorn runs post_request after the answer is sent: the last

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::view::PrefixReport;
+use crate::view::{PrefixReport, ViewCounts};
 
 /// One prefix in gstats' `STATS` reply.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,9 +67,9 @@ pub fn rtimes_json(reports: &[PrefixReport]) -> String {
     to_json(&map)
 }
 
-/// statkit's fuller view: every field of [`PrefixReport`] but the recent
-/// durations, keyed by prefix.
-pub fn view_json(reports: &[PrefixReport]) -> String {
+/// statkit's fuller view: `{"prefixes": {prefix: every field of
+/// [`PrefixReport`] but the recent durations}, "dropped": counts}`.
+pub fn view_json(reports: &[PrefixReport], counts: &ViewCounts) -> String {
     #[derive(Serialize)]
     struct Full<'a> {
         started: u64,
@@ -97,7 +97,15 @@ pub fn view_json(reports: &[PrefixReport]) -> String {
             (r.prefix.as_str(), full)
         })
         .collect();
-    to_json(&map)
+    #[derive(Serialize)]
+    struct View<'a> {
+        prefixes: BTreeMap<&'a str, Full<'a>>,
+        dropped: &'a ViewCounts,
+    }
+    to_json(&View {
+        prefixes: map,
+        dropped: counts,
+    })
 }
 
 fn to_json(value: &impl Serialize) -> String {

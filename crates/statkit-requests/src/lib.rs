@@ -7,7 +7,7 @@
 //!   and population standard deviation of the durations of requests that
 //!   finished in the last `buffer_length` seconds, requests per second over
 //!   1, 5 and 15 minutes, and the most recent durations.
-//! - [`format`]: gstats' JSON shapes, gstatsctl's text, and Python 2's
+//! - [`format`](mod@format): gstats' JSON shapes, gstatsctl's text, and Python 2's
 //!   float printing which both gstatsctl and munin show.
 //! - [`munin`]: the munin plug-ins' `config` and fetch output.
 //!

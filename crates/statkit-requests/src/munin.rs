@@ -50,7 +50,7 @@ const STEMS: [(&str, Graph); 4] = [
 pub const ALL_NAME: &str = "statkit_requests";
 
 impl Plugin {
-    /// Reads the plug-in's file name (argv[0] without directories), or
+    /// Reads the plug-in's file name (`argv[0]` without directories), or
     /// `None` when it is not one of the request plug-ins' names.
     pub fn from_name(name: &str) -> Option<Result<Plugin, LinkError>> {
         if name == ALL_NAME {

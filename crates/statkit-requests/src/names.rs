@@ -152,6 +152,26 @@ fn nonempty(prefix: &str, signal: Signal) -> Option<(&str, Signal)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_safe(name in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = classify(&name);
+        }
+
+        /// Every prefix the hooks can send (after statsd key sanitizing)
+        /// comes back whole, dots included.
+        #[test]
+        fn hooks_prefixes_round_trip(prefix in "[A-Za-z0-9_.-]{1,40}", code in 100u16..1000) {
+            let started = format!("{HOOKS_HEAD}{prefix}.started");
+            prop_assert_eq!(classify(started.as_bytes()), Some((prefix.as_str(), Signal::Started)));
+            let duration = format!("{HOOKS_HEAD}{prefix}.duration");
+            prop_assert_eq!(classify(duration.as_bytes()), Some((prefix.as_str(), Signal::Finished)));
+            let status = format!("{HOOKS_HEAD}{prefix}.status.{code}");
+            prop_assert_eq!(classify(status.as_bytes()), Some((prefix.as_str(), Signal::Status(code))));
+        }
+    }
 
     fn c(name: &str) -> Option<(&str, Signal)> {
         classify(name.as_bytes())

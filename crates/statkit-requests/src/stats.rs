@@ -12,6 +12,9 @@ pub(crate) struct Moments {
     pub count: f64,
     pub mean: f64,
     pub m2: f64,
+    /// The plain sum in arrival order: the reported mean is `sum / count`,
+    /// as gstats computed it, to the last digit.
+    pub sum: f64,
 }
 
 impl Moments {
@@ -22,6 +25,7 @@ impl Moments {
             let delta = v - m.mean;
             m.mean += delta / m.count;
             m.m2 += delta * (v - m.mean);
+            m.sum += v;
         }
         m
     }
@@ -35,6 +39,7 @@ impl Moments {
             count,
             mean,
             m2: (sum_squares - sum * mean).max(0.0),
+            sum,
         }
     }
 
@@ -47,6 +52,7 @@ impl Moments {
         self.mean += delta * other.count / count;
         self.m2 += other.m2 + delta * delta * self.count * other.count / count;
         self.count = count;
+        self.sum += other.sum;
     }
 
     /// The mean and population standard deviation; zeros when empty, as
@@ -55,7 +61,10 @@ impl Moments {
         if self.count == 0.0 {
             return (0.0, 0.0);
         }
-        (self.mean, (self.m2 / self.count).max(0.0).sqrt())
+        (
+            self.sum / self.count,
+            (self.m2 / self.count).max(0.0).sqrt(),
+        )
     }
 }
 
@@ -175,7 +184,7 @@ mod tests {
     fn gstats_sample_values() {
         let m = Moments::of_values(&[10.222196579, 20.1909542084, 30.2398204803]);
         let (mean, std) = m.mean_std();
-        assert!((mean - 20.21765708923333).abs() < 1e-9);
+        assert_eq!(mean, 20.21765708923333);
         assert!((std - 8.172182550023296).abs() < 1e-9);
         assert_eq!(Moments::default().mean_std(), (0.0, 0.0));
     }

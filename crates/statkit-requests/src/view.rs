@@ -36,6 +36,8 @@ pub struct ViewCounts {
     pub dropped_prefix_readings: u64,
     /// Durations that left the recent list because it was full.
     pub dropped_recent: u64,
+    /// Messages in gstats' protocol that were not `[prefix, number]`.
+    pub refused_messages: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +119,13 @@ impl RequestView {
         let Some((prefix, signal)) = names::classify(name) else {
             return false;
         };
+        self.apply(prefix, signal, reading, now)
+    }
+
+    /// Takes in what a sender said about `prefix` (directly, as gstats'
+    /// protocol does); returns false when the reading's type does not
+    /// carry the signal.
+    pub fn apply(&mut self, prefix: &str, signal: Signal, reading: Reading<'_>, now: u64) -> bool {
         if !signal.accepts(&reading) {
             return false;
         }
@@ -158,6 +167,11 @@ impl RequestView {
             self.prefixes.insert(prefix.to_owned(), fresh);
         }
         self.prefixes.get_mut(prefix)
+    }
+
+    /// Counts a message that said nothing the view can read.
+    pub fn refuse(&mut self) {
+        self.counts.refused_messages += 1;
     }
 
     /// Forgets every prefix (gstats' `RESET`); the drop counts stay.
@@ -312,7 +326,8 @@ mod tests {
             view.counts(),
             ViewCounts {
                 dropped_prefix_readings: 1,
-                dropped_recent: 2
+                dropped_recent: 2,
+                refused_messages: 0,
             }
         );
         view.reset();

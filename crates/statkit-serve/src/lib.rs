@@ -112,6 +112,7 @@ pub async fn run(
     let admin = tokio::net::TcpListener::from_std(nonblocking(listeners.admin)?)
         .map_err(ServeError::Socket)?;
     let admin_task = tokio::spawn(admin::serve(admin, shared.clone(), stop_rx.clone()));
+    let gstats_tasks = listeners.gstats.spawn(&shared, &stop_rx);
     let limits = http::Limits::default();
     let mut http_tasks = Vec::new();
     let routers = [
@@ -151,6 +152,7 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = tcp_task.await;
     let _ = admin_task.await;
+    futures_join(gstats_tasks).await;
     for task in http_tasks {
         let _ = task.await;
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::Config;
+use crate::requests::GstatsSockets;
 
 /// How often a blocked receiver wakes to check for shutdown.
 pub(crate) const RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
@@ -39,6 +40,9 @@ pub struct Listeners {
     /// gstatsd's load API listener, when `load_listen` is set.
     pub load: Option<TcpListener>,
     pub unix: Option<(UnixDatagram, PathBuf)>,
+    /// gstats' ZeroMQ endpoints, bound (asynchronously) by the caller when
+    /// configured: see [`GstatsSockets::bind`].
+    pub gstats: GstatsSockets,
 }
 
 impl Listeners {
@@ -71,6 +75,7 @@ impl Listeners {
             http,
             load,
             unix,
+            gstats: GstatsSockets::default(),
         })
     }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use statkit_serve::requests::RawRequests;
+use statkit_serve::requests::{GstatsSockets, RawRequests};
 use statkit_serve::{Config, Listeners, RawConfig};
 
 use super::UsageError;
@@ -115,6 +115,15 @@ pub struct ServeArgs {
     /// GSTATS_ALLOWED_IPS, colon-separated addresses) [default: 127.0.0.1, ::1].
     #[arg(long = "status-allow", value_name = "IP|CIDR", value_delimiter = ',')]
     status_allow: Vec<String>,
+    /// gstats' wire protocol, off unless set: a ZeroMQ PULL endpoint for
+    /// gstats' own hooks, e.g. tcp://127.0.0.2:2345.
+    #[arg(long, env = "STATKIT_GSTATS_PULL", value_name = "ENDPOINT")]
+    gstats_pull: Option<String>,
+    /// A ZeroMQ REP endpoint for gstatsctl, gstats' munin plug-ins and WSGI
+    /// app, e.g. tcp://127.0.0.1:2345 [default: $GSTATS_COMMS_ADDR or
+    /// $GSTATS_COMM_ADDR when set, else off].
+    #[arg(long, env = "STATKIT_GSTATS_REP", value_name = "ENDPOINT")]
+    gstats_rep: Option<String>,
     /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
     #[arg(
         long,
@@ -162,9 +171,18 @@ impl ServeArgs {
             .map(str::to_owned)
             .chain(self.status_allow.iter().cloned())
             .collect();
+        // gstats' WSGI app read GSTATS_COMMS_ADDR; its README said
+        // GSTATS_COMM_ADDR. Either names the REP endpoint.
+        let gstats_env = || {
+            ["GSTATS_COMMS_ADDR", "GSTATS_COMM_ADDR"]
+                .iter()
+                .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        };
         RawRequests {
             buffer_length: self.buffer_length,
             status_allow: (!allow.is_empty()).then_some(allow),
+            gstats_pull: self.gstats_pull.clone(),
+            gstats_rep: self.gstats_rep.clone().or_else(gstats_env),
             ..RawRequests::default()
         }
     }
@@ -200,6 +218,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // Signal handlers first: a SIGTERM right after `ready` must get the
         // final flush, not the default action.
         let shutdown = shutdown_signal()?;
+        let mut listeners = listeners;
+        listeners.gstats = GstatsSockets::bind(&config.requests).await?;
         announce(&listeners, &config)?;
         statkit_serve::run(config, listeners, shutdown)
             .await
@@ -245,6 +265,12 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     }
     if let Some(load) = listeners.load_addr()? {
         writeln!(out, "listening load {load}")?;
+    }
+    if let Some(endpoint) = listeners.gstats.pull_endpoint() {
+        writeln!(out, "listening gstats-pull {endpoint}")?;
+    }
+    if let Some(endpoint) = listeners.gstats.rep_endpoint() {
+        writeln!(out, "listening gstats-rep {endpoint}")?;
     }
     if let Some(path) = &config.unix_socket {
         writeln!(out, "listening statsd-unix {}", path.display())?;

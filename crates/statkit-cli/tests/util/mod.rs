@@ -136,7 +136,7 @@ pub fn chromium() -> PathBuf {
     system_program("STATKIT_TEST_CHROMIUM", "chromium")
 }
 
-/// The venv's python, with the PyPI clients (statsd, datadog, gunicorn).
+/// The venv's python, with the PyPI clients (statsd, datadog, gunicorn, pyzmq).
 pub fn python() -> PathBuf {
     test_dep(
         "STATKIT_TEST_PYTHON",
@@ -355,6 +355,23 @@ pub fn run_bounded(mut command: Command, timeout: Duration) -> Output {
         status,
         stdout: out.join().unwrap(),
         stderr: err.join().unwrap(),
+    }
+}
+
+/// gunicorn's address from its `Listening at: http://...` log line.
+pub fn gunicorn_url(gunicorn: &Process) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let log = gunicorn.log();
+        if let Some(rest) = log.split("Listening at: ").nth(1) {
+            let url = rest.split_whitespace().next().unwrap_or_default();
+            return format!("{}/", url.trim_end_matches('/'));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gunicorn did not start listening:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -23,6 +23,10 @@ pub struct RawRequests {
     pub recent_limit: Option<usize>,
     /// Addresses and CIDR networks that may read `/_status`.
     pub status_allow: Option<Vec<String>>,
+    /// gstats' PULL endpoint for its hooks (`tcp://host:port`); off unless set.
+    pub gstats_pull: Option<String>,
+    /// gstats' REP endpoint for gstatsctl, its munin plug-ins and WSGI app.
+    pub gstats_rep: Option<String>,
 }
 
 impl RawRequests {
@@ -32,6 +36,8 @@ impl RawRequests {
             max_prefixes: top.max_prefixes.or(self.max_prefixes),
             recent_limit: top.recent_limit.or(self.recent_limit),
             status_allow: top.status_allow.or(self.status_allow),
+            gstats_pull: top.gstats_pull.or(self.gstats_pull),
+            gstats_rep: top.gstats_rep.or(self.gstats_rep),
         }
     }
 }
@@ -41,6 +47,8 @@ impl RawRequests {
 pub struct RequestsConfig {
     pub view: Settings,
     pub(crate) status_allow: AllowList,
+    pub gstats_pull: Option<String>,
+    pub gstats_rep: Option<String>,
 }
 
 impl Default for RequestsConfig {
@@ -48,6 +56,8 @@ impl Default for RequestsConfig {
         RequestsConfig {
             view: Settings::default(),
             status_allow: AllowList::parse(DEFAULT_ALLOW).unwrap_or_else(|_| unreachable!()),
+            gstats_pull: None,
+            gstats_rep: None,
         }
     }
 }
@@ -57,6 +67,22 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
         setting,
         message: message.into(),
     }
+}
+
+/// A ZeroMQ TCP endpoint, `tcp://host:port`, as gstats took them.
+fn endpoint(setting: &'static str, value: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value else { return Ok(None) };
+    let valid = value
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !valid {
+        return Err(invalid(
+            setting,
+            format!("{value:?} is not a ZeroMQ TCP endpoint like tcp://127.0.0.1:2345"),
+        ));
+    }
+    Ok(Some(value.to_owned()))
 }
 
 impl TryFrom<Option<&RawRequests>> for RequestsConfig {
@@ -92,6 +118,8 @@ impl TryFrom<Option<&RawRequests>> for RequestsConfig {
                 recent_limit: raw.recent_limit.unwrap_or(d.view.recent_limit),
             },
             status_allow,
+            gstats_pull: endpoint("requests.gstats_pull", raw.gstats_pull.as_deref())?,
+            gstats_rep: endpoint("requests.gstats_rep", raw.gstats_rep.as_deref())?,
         })
     }
 }

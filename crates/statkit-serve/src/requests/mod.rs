@@ -11,10 +11,12 @@
 mod allow;
 mod config;
 mod feed;
+mod wire;
 
 pub(crate) use allow::AllowList;
 pub use config::{RawRequests, RequestsConfig};
 pub(crate) use feed::observe;
+pub use wire::{GstatsSockets, WireBindError};
 
 use statkit_requests::{format, PrefixReport};
 
@@ -48,7 +50,10 @@ pub(crate) fn answer(shared: &Shared, query: Query) -> String {
     match query {
         Query::Stats => format::stats_json(&report(shared)),
         Query::Rtimes => format::rtimes_json(&report(shared)),
-        Query::View => format::view_json(&report(shared)),
+        Query::View => {
+            let reports = report(shared);
+            format::view_json(&reports, &lock(&shared.requests).counts())
+        }
         Query::Reset => {
             {
                 // What the receivers hold belongs to before the reset.
