@@ -20,6 +20,7 @@ mod error;
 pub mod histogram;
 pub mod layout;
 pub mod mmstats;
+pub mod naming;
 mod value;
 
 pub use decode::{decode, decode_statkit};
