@@ -28,6 +28,12 @@ enum Command {
     Send(cmd::send::SendArgs),
     /// Load-test a statsd server and check what it flushed.
     Bench(cmd::bench::BenchArgs),
+    /// Print every shared-memory stats file's values (statkit and mmstats).
+    Slurp(cmd::slurp::SlurpArgs),
+    /// A live table of per-interval changes summed over every process.
+    Poll(cmd::poll::PollArgs),
+    /// Remove dead processes' stats files, keeping their totals.
+    Clean(cmd::clean::CleanArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +43,9 @@ fn main() -> ExitCode {
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Send(args) => cmd::send::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Slurp(args) => cmd::slurp::run(args),
+        Command::Poll(args) => cmd::poll::run(args),
+        Command::Clean(args) => cmd::clean::run(args),
     };
     match result {
         Ok(code) => code,
