@@ -3,6 +3,8 @@
 //! encoder, and by mmstats 0.8 itself (the samples in statkit-format's
 //! testdata).
 
+mod util;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -278,5 +280,79 @@ fn clean_folds_dead_files_into_retired_totals() {
         .status
         .success());
     assert_eq!(totals(dir.path()), 38);
+    drop(live);
+}
+
+/// The stdlib-only Python reader prints what `statkit slurp --json` prints,
+/// for files the library wrote (every kind, several threads), files the
+/// encoder wrote (retired totals), mmstats' own files, and a bad file.
+#[test]
+fn the_python_reader_prints_what_slurp_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = registry(dir.path(), "py");
+    let requests = live
+        .counter("requests", &[("code", "200"), ("path", "/a b")])
+        .unwrap();
+    let latency = live.histogram("latency", &[]).unwrap();
+    let load = live.average("load", &[]).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (requests, latency, load) = (&requests, &latency, &load);
+            s.spawn(move || {
+                for i in 0..500u32 {
+                    requests.inc();
+                    latency.record(f64::from(i * (t + 1)) / 977.0);
+                    load.add(f64::from(i) / 3.0);
+                }
+            });
+        }
+    });
+    live.histogram("empty", &[]).unwrap();
+    live.histogram("huge", &[]).unwrap().record(1e300);
+    live.gauge("queue", &[]).unwrap().set(-0.1);
+    live.gauge("nan", &[]).unwrap().set(f64::NAN);
+    live.text("state", &[]).unwrap().set("h\u{e9}llo \"w\"");
+    live.moving_average("recent", &[], 4).unwrap().add(0.3);
+    let retired = Identity {
+        pid: 0,
+        retired: true,
+        ..identity(0)
+    };
+    let encoded = encode(
+        &retired,
+        &[stat(
+            "requests{code=200,path=/a b}",
+            Value::Counter(u64::MAX),
+        )],
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("py.retired.statkit"), encoded).unwrap();
+    for sample in ["alltypes.mmstats", "one-string.mmstats", "one-bool.mmstats"] {
+        std::fs::copy(mmstats_samples().join(sample), dir.path().join(sample)).unwrap();
+    }
+    std::fs::write(dir.path().join("zz-bad.statkit"), b"STATKIT").unwrap();
+
+    let folder = dir.path().to_str().unwrap();
+    let rust = statkit(&["slurp", "--json", folder]);
+    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/statkit/reader.py");
+    let python = util::run_bounded(
+        {
+            let mut command = Command::new(util::python());
+            command.arg(reader).arg(folder);
+            command
+        },
+        util::TIMEOUT,
+    );
+    assert_eq!(rust.status.code(), Some(1), "{}", stderr(&rust));
+    assert_eq!(python.status.code(), Some(1), "{}", stderr(&python));
+    assert!(
+        stderr(&python).contains("zz-bad.statkit: truncated"),
+        "{}",
+        stderr(&python)
+    );
+    let rust: Json = serde_json::from_slice(&rust.stdout).unwrap();
+    let python: Json = serde_json::from_slice(&python.stdout).unwrap();
+    assert_eq!(rust.as_array().unwrap().len(), 5);
+    assert_eq!(rust, python);
     drop(live);
 }

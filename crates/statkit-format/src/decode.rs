@@ -37,10 +37,16 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
     let table_end = u64::from(sizes.header) + u64::from(header.capacity) * u64::from(sizes.entry);
     check("entries", header.entries.into(), header.capacity.into())?;
     check("entry table end", table_end, header.blocks_offset)?;
-    if header.block_size % layout::WORD as u32 != 0 {
+    let aligned = [
+        u64::from(sizes.header),
+        u64::from(sizes.entry),
+        header.blocks_offset,
+        u64::from(header.block_size),
+    ];
+    if aligned.iter().any(|n| n % layout::WORD != 0) {
         return Err(FormatError::Corrupt(format!(
-            "block size {} is not a multiple of 8",
-            header.block_size
+            "header size {}, entry size {}, blocks offset {} and block size {} must be multiples of 8",
+            sizes.header, sizes.entry, header.blocks_offset, header.block_size
         )));
     }
     check(

@@ -153,7 +153,8 @@ impl Histogram {
             return self.max;
         }
         let (low, high) = bounds(index);
-        (low + (high - low) / 2.0).clamp(self.min, self.max)
+        // max/min rather than clamp: a damaged file may hold min > max.
+        (low + (high - low) / 2.0).max(self.min).min(self.max)
     }
 }
 

@@ -13,12 +13,11 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire};
 
 use memmap2::Mmap;
-use statkit_format::layout::{Header, HEADER_SIZE, MAGIC};
+use statkit_format::layout::{self, Header, HEADER_SIZE, MAGIC};
 
 /// The bytes of `path`, copied in word order when it is a statkit file.
 pub fn snapshot(path: &Path) -> io::Result<Vec<u8>> {
@@ -49,53 +48,95 @@ pub fn snapshot(path: &Path) -> io::Result<Vec<u8>> {
 
 /// Copies the header and the parts it says are in use; returns the copy
 /// and the file length the header needs.
+///
+/// A sound header gets a compact copy: header, used entries, then each
+/// block's used cells back to back, with the header's capacity, block size
+/// and blocks offset rewritten to match, so reading a file costs what its
+/// metrics take, not what it has room for. Any other header is copied into
+/// a buffer as long as the file, for the decoder to report what is wrong.
 fn copy_used(map: &[u8]) -> (Vec<u8>, u64) {
-    let mut out = vec![0u8; map.len()];
     let header_len = (HEADER_SIZE as usize).min(map.len());
-    ordered_copy(map, &mut out, 0..header_len);
-    // A header that does not decode is reported by the decoder from the
-    // copy; one that does names the parts in use.
-    let Ok((header, sizes)) = Header::decode(&out[..header_len]) else {
-        return (out, 0);
+    let mut head = vec![0u8; header_len];
+    ordered_copy(map, 0, &mut head);
+    let Ok((header, sizes)) = Header::decode(&head) else {
+        return (head, 0);
     };
-    for range in used_ranges(
-        &header,
-        usize::from(sizes.header),
-        usize::from(sizes.entry),
-        map.len(),
-    ) {
-        ordered_copy(map, &mut out, range);
-    }
     let needed = header
         .blocks_offset
         .saturating_add(u64::from(header.blocks).saturating_mul(header.block_size.into()));
-    (out, needed)
+    match compact(
+        map,
+        &head,
+        &header,
+        usize::from(sizes.header),
+        usize::from(sizes.entry),
+    ) {
+        Some(out) => (out, needed),
+        None => {
+            let mut out = vec![0u8; map.len()];
+            out[..header_len].copy_from_slice(&head);
+            (out, needed)
+        }
+    }
 }
 
-/// The entry table's used part and each block's used cells, in ascending
-/// order (saturating: the decoder checks them against the file).
-fn used_ranges(
+/// The compact copy, or `None` when the header does not fit the file.
+fn compact(
+    map: &[u8],
+    head: &[u8],
     header: &Header,
     header_size: usize,
     entry_size: usize,
-    len: usize,
-) -> Vec<Range<usize>> {
-    let entries_end = (header.entries as usize)
-        .saturating_mul(entry_size)
-        .saturating_add(header_size);
-    // Blocks past the mapping's end hold nothing to copy (and a lying
-    // count must not make this loop long).
-    let fit = len / (header.block_size as usize).max(1) + 1;
-    let blocks = (header.blocks as usize).min(fit);
-    let mut ranges = Vec::with_capacity(blocks + 1);
-    ranges.push(header_size..entries_end);
-    let cells = (header.slots_used as usize).saturating_mul(8);
-    for block in 0..blocks {
-        let start = (header.blocks_offset as usize)
-            .saturating_add(block.saturating_mul(header.block_size as usize));
-        ranges.push(start..start.saturating_add(cells));
+) -> Option<Vec<u8>> {
+    let table_end = entry_size
+        .checked_mul(header.capacity as usize)?
+        .checked_add(header_size)?;
+    let cells = (header.slots_used as usize).checked_mul(8)?;
+    let block_size = header.block_size as usize;
+    let blocks_offset = usize::try_from(header.blocks_offset).ok()?;
+    let end = block_size
+        .checked_mul(header.blocks as usize)?
+        .checked_add(blocks_offset)?;
+    let sound = header.entries <= header.capacity
+        && table_end <= blocks_offset
+        && cells <= block_size
+        && [header_size, entry_size, blocks_offset, block_size]
+            .iter()
+            .all(|n| n % 8 == 0)
+        && header.blocks > 0
+        && end <= map.len();
+    if !sound {
+        return None;
     }
-    ranges
+    let entries_len = entry_size * header.entries as usize;
+    let blocks_at = (header_size + entries_len).div_ceil(8) * 8;
+    let mut out = vec![0u8; blocks_at + cells * header.blocks as usize];
+    out[..head.len()].copy_from_slice(head);
+    ordered_copy(
+        map,
+        header_size,
+        &mut out[header_size..header_size + entries_len],
+    );
+    for block in 0..header.blocks as usize {
+        let at = blocks_at + block * cells;
+        ordered_copy(
+            map,
+            blocks_offset + block * block_size,
+            &mut out[at..at + cells],
+        );
+    }
+    let mut put =
+        |offset: usize, bytes: &[u8]| out[offset..offset + bytes.len()].copy_from_slice(bytes);
+    put(layout::header::CAPACITY, &header.entries.to_le_bytes());
+    put(
+        layout::header::BLOCK_SIZE,
+        &header.slots_used.saturating_mul(8).to_le_bytes(),
+    );
+    put(
+        layout::header::BLOCKS_OFFSET,
+        &(blocks_at as u64).to_le_bytes(),
+    );
+    Some(out)
 }
 
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
@@ -109,17 +150,21 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Copies the whole words of `range` (cut to the mapping) from `map` to
-/// the same place in `out`, in ascending order with acquire loads.
-fn ordered_copy(map: &[u8], out: &mut [u8], range: Range<usize>) {
-    let start = range.start.min(map.len()) & !7;
-    let end = range.end.min(map.len()) & !7;
+/// Fills `out` from `map` starting at `from`, whole words (8-aligned in
+/// the mapping) in ascending order with acquire loads; bytes past the
+/// mapping's end stay zero.
+fn ordered_copy(map: &[u8], from: usize, out: &mut [u8]) {
+    debug_assert!(from % 8 == 0);
     let base = map.as_ptr();
-    for at in (start..end).step_by(8) {
+    for (index, chunk) in out.chunks_exact_mut(8).enumerate() {
+        let at = from + index * 8;
+        if at + 8 > map.len() {
+            break;
+        }
         // SAFETY: mappings are page-aligned and `at` is a multiple of 8
-        // below the mapping's end, so the word is aligned and inside it;
-        // writers only store it atomically.
+        // whose word lies inside the mapping, so the word is aligned and
+        // in bounds; writers only store it atomically.
         let word = unsafe { AtomicU64::from_ptr(base.add(at).cast_mut().cast()) };
-        out[at..at + 8].copy_from_slice(&word.load(Acquire).to_ne_bytes());
+        chunk.copy_from_slice(&word.load(Acquire).to_ne_bytes());
     }
 }
