@@ -356,3 +356,46 @@ fn the_python_reader_prints_what_slurp_prints() {
     assert_eq!(rust, python);
     drop(live);
 }
+
+/// `statkit serve` scans the stats folder and aggregates what changed, per
+/// process and for the host, like received statsd.
+#[test]
+fn serve_feeds_the_stats_folder_into_its_aggregation() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = registry(dir.path(), "fed");
+    let requests = live.counter("requests", &[]).unwrap();
+    requests.add(5);
+    live.gauge("queue", &[]).unwrap().set(3.0);
+    let folder = dir.path().to_str().unwrap();
+    let server = util::Statkit::start(&[
+        "--stats-dir",
+        folder,
+        "--stats-scan-interval",
+        "0.05",
+        "--flush-interval",
+        "3600",
+    ]);
+    // The first scan is a baseline; what is added after it is counted.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    requests.add(7);
+    let stem = format!("fed-{}", std::process::id());
+    let deadline = std::time::Instant::now() + util::TIMEOUT;
+    let counters = loop {
+        let counters = util::admin(server.admin, "counters");
+        if counters.contains("'shm.host.requests': 7") || std::time::Instant::now() > deadline {
+            break counters;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(counters.contains("'shm.host.requests': 7"), "{counters}");
+    assert!(
+        counters.contains(&format!("'shm.{stem}.requests': 7")),
+        "{counters}"
+    );
+    let gauges = util::admin(server.admin, "gauges");
+    assert!(
+        gauges.contains(&format!("'shm.{stem}.queue': 3")),
+        "{gauges}"
+    );
+    drop(live);
+}

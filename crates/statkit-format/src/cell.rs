@@ -71,13 +71,17 @@ impl<'a> Cells<'a> {
     pub fn new(bytes: &'a [u8], block: u64, slot: u32) -> Self {
         Cells {
             bytes,
-            base: block + u64::from(slot) * crate::layout::WORD,
+            base: block.saturating_add(u64::from(slot) * crate::layout::WORD),
         }
     }
 
     /// Word `index` of the cells.
     pub fn word(&self, index: u32) -> Result<u64, FormatError> {
-        u64_at(self.bytes, self.base + u64::from(index) * 8, "metric cells")
+        u64_at(
+            self.bytes,
+            self.base.saturating_add(u64::from(index) * 8),
+            "metric cells",
+        )
     }
 
     fn float(&self, index: u32) -> Result<f64, FormatError> {
@@ -131,7 +135,7 @@ impl<'a> Cells<'a> {
                 limit: TEXT_MAX as u64,
             });
         }
-        let start = self.base + u64::from(t::BYTES) * 8;
+        let start = self.base.saturating_add(u64::from(t::BYTES) * 8);
         let bytes = crate::bytes::slice(self.bytes, start, len, "text cell")?;
         Ok(String::from_utf8_lossy(bytes).into_owned())
     }

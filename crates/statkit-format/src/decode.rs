@@ -34,7 +34,9 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
     if header.state != STATE_READY {
         return Err(FormatError::NotReady);
     }
-    let table_end = u64::from(sizes.header) + u64::from(header.capacity) * u64::from(sizes.entry);
+    let table_end = u64::from(header.capacity)
+        .saturating_mul(sizes.entry.into())
+        .saturating_add(sizes.header.into());
     check("entries", header.entries.into(), header.capacity.into())?;
     check("entry table end", table_end, header.blocks_offset)?;
     let aligned = [
@@ -57,7 +59,10 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
     if header.blocks == 0 {
         return Err(FormatError::Corrupt("no block 0".into()));
     }
-    let needed = header.blocks_offset + u64::from(header.blocks) * u64::from(header.block_size);
+    // Saturating: a lying header makes these huge, never wrap to small.
+    let needed = u64::from(header.blocks)
+        .saturating_mul(header.block_size.into())
+        .saturating_add(header.blocks_offset);
     if needed > bytes.len() as u64 {
         return Err(FormatError::Truncated {
             what: "blocks",
@@ -104,7 +109,11 @@ fn check(field: &'static str, value: u64, limit: u64) -> Result<(), FormatError>
 
 /// Reads an entry's value: its block 0 cells, or the sum over thread blocks.
 fn read_value(bytes: &[u8], header: &Header, entry: &Entry) -> Result<Value, FormatError> {
-    let block = |index: u32| header.blocks_offset + u64::from(index) * u64::from(header.block_size);
+    let block = |index: u32| {
+        u64::from(index)
+            .saturating_mul(header.block_size.into())
+            .saturating_add(header.blocks_offset)
+    };
     let shared = Cells::new(bytes, block(0), entry.slot);
     let threads = (1..header.blocks).map(|index| Cells::new(bytes, block(index), entry.slot));
     let label = entry.label.as_str();

@@ -75,9 +75,10 @@ pub fn decode(bytes: &[u8]) -> Result<StatFile, FormatError> {
             }
         };
         let copies = if write_buffer == UNBUFFERED { 1 } else { 2 };
-        slice(bytes, at, size * copies, "field value")?;
+        let len = size.saturating_mul(copies);
+        slice(bytes, at, len, "field value")?;
         let raw = slice(bytes, at + current * size, size, "field value")?;
-        at += size * copies;
+        at += len;
         stats.push(Stat {
             label,
             value: code.read(raw),

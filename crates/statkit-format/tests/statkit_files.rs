@@ -237,3 +237,15 @@ proptest! {
         }
     }
 }
+
+/// Inputs the fuzzer found (`fuzz/`), kept so they stay fixed.
+#[test]
+fn fuzzer_finds_stay_fixed() {
+    // A blocks offset near 2^64: the file length check used to overflow.
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/testdata/fuzz-blocks-offset-overflow.statkit"
+    ))
+    .unwrap();
+    assert!(decode(&bytes).is_err());
+}

@@ -8,10 +8,11 @@
 //! - [`Totals`]: values summed over files, as a host-wide view.
 //! - [`clean()`]: removes dead processes' files, folding their counters and
 //!   histograms into per-program retired totals first.
-//! - [`render`]: slurp's text and JSON.
+//! - [`render`]: slurp's text and JSON; [`feed`]: scans as statsd lines for `statkit serve`.
 
 pub mod clean;
 mod discover;
+pub mod feed;
 mod liveness;
 pub mod poll;
 mod read;

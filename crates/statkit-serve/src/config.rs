@@ -95,6 +95,11 @@ pub struct RawConfig {
     pub prefix_stats: Option<String>,
     pub graphite_names: Option<RawNames>,
     pub histogram: Option<Vec<RawHistogram>>,
+    /// Shared-memory stats folder to scan, or `"off"` (default: the
+    /// statkit library's folder, `$STATKIT_DIR` or `/dev/shm/statkit`).
+    pub stats_dir: Option<String>,
+    /// Seconds between scans of the stats folder.
+    pub stats_scan_interval: Option<f64>,
 }
 
 /// etsy's `graphite` naming options.
@@ -178,7 +183,9 @@ impl RawConfig {
             delete_sets,
             gauges_max_ttl,
             prefix_stats,
-            histogram
+            histogram,
+            stats_dir,
+            stats_scan_interval
         )
     }
 }
@@ -215,6 +222,10 @@ pub struct Config {
     pub tcp_max_connections: usize,
     pub aggregation: statkit_agg::Options,
     pub naming: NamingOptions,
+    /// The shared-memory stats folder scanned; `None` when off.
+    pub stats_dir: Option<PathBuf>,
+    /// Seconds between scans of it.
+    pub stats_scan_interval: f64,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -272,6 +283,26 @@ fn histograms(raw: &[RawHistogram]) -> Result<Vec<HistogramSetting>, ConfigError
             })
         })
         .collect()
+}
+
+/// The stats folder to scan: as given, none for `"off"`, else the
+/// library's folder.
+fn stats_dir(raw: Option<&str>) -> Option<PathBuf> {
+    match raw {
+        Some(HTTP_OFF) => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(statkit_scan::default_dir()),
+    }
+}
+
+fn scan_interval(raw: Option<f64>) -> Result<f64, ConfigError> {
+    match raw.unwrap_or(1.0) {
+        s if s.is_finite() && (0.01..=86_400.0).contains(&s) => Ok(s),
+        s => Err(invalid(
+            "stats_scan_interval",
+            format!("{s} is not between 0.01 and 86400 seconds"),
+        )),
+    }
 }
 
 fn naming(raw: Option<&RawNames>) -> NamingOptions {
@@ -367,6 +398,8 @@ impl TryFrom<RawConfig> for Config {
             max_datagram,
             sink_queue: positive("sink_queue", raw.sink_queue, 64)?,
             tcp_max_connections: positive("tcp_max_connections", raw.tcp_max_connections, 1024)?,
+            stats_dir: stats_dir(raw.stats_dir.as_deref()),
+            stats_scan_interval: scan_interval(raw.stats_scan_interval)?,
             aggregation,
             naming: NamingOptions {
                 prefix_stats,

@@ -89,6 +89,12 @@ pub struct ServeArgs {
     /// Delete idle counters, gauges, timers and sets instead of reporting zeros (etsy's deleteIdleStats).
     #[arg(long, env = "STATKIT_DELETE_IDLE_STATS")]
     delete_idle_stats: bool,
+    /// Shared-memory stats folder to scan, or `off` [default: $STATKIT_DIR, else /dev/shm/statkit].
+    #[arg(long, env = "STATKIT_STATS_DIR", value_name = "DIR|off")]
+    stats_dir: Option<String>,
+    /// Seconds between scans of the stats folder [default: 1].
+    #[arg(long, env = "STATKIT_STATS_SCAN_INTERVAL", value_name = "SECONDS")]
+    stats_scan_interval: Option<f64>,
     /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
     #[arg(
         long,
@@ -118,6 +124,8 @@ impl ServeArgs {
             timer_exact_limit: self.timer_exact_limit,
             max_series: self.max_series,
             delete_idle_stats: self.delete_idle_stats.then_some(true),
+            stats_dir: self.stats_dir.clone(),
+            stats_scan_interval: self.stats_scan_interval,
             ..RawConfig::default()
         }
     }
