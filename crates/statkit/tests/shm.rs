@@ -265,3 +265,46 @@ fn the_default_registry_removes_its_file_at_exit() {
     assert!(path.starts_with(dir.path().to_str().unwrap()));
     assert!(!Path::new(path).exists(), "removed at exit");
 }
+
+#[test]
+fn the_mmstats_mirror_is_an_mmstats_file_of_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::in_memory(Options::default()).unwrap();
+    let hits = registry.counter("hits", &[]).unwrap();
+    hits.add(3);
+    registry.gauge("queue", &[]).unwrap().set(1.5);
+    registry.text("state", &[]).unwrap().set("serving");
+    let latency = registry.histogram("latency", &[]).unwrap();
+    [1.0, 2.0, 3.0].iter().for_each(|&v| latency.record(v));
+    let path = dir.path().join("app-1-1.mmstats");
+    let interval = std::time::Duration::from_millis(20);
+    let mirror = registry.mirror_mmstats(path.clone(), interval).unwrap();
+
+    let file = read(&path);
+    assert_eq!(file.format, statkit_format::Format::Mmstats);
+    assert_eq!(file.pid, Some(std::process::id()));
+    assert_eq!(value(&file, "hits"), Value::Unsigned(3));
+    assert_eq!(value(&file, "queue"), Value::Float(1.5));
+    assert_eq!(value(&file, "state"), Value::Text("serving".into()));
+    assert_eq!(value(&file, "latency.count"), Value::Unsigned(3));
+    assert_eq!(value(&file, "latency.max"), Value::Float(3.0));
+    assert_eq!(value(&file, "latency.mean"), Value::Float(2.0));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len() % 4096,
+        0,
+        "whole pages, as mmstats writes"
+    );
+
+    // Later values reach the copy within a few intervals.
+    hits.add(4);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while value(&read(&path), "hits") != Value::Unsigned(7) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror never caught up"
+        );
+        std::thread::sleep(interval);
+    }
+    drop(mirror);
+    assert!(!path.exists());
+}

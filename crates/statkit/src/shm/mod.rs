@@ -29,6 +29,8 @@
 //! - [`global`], [`incr`], [`set`], [`record`]: a default registry and
 //!   statvent-style calls over it; its file is removed at exit.
 //! - The registry is a `metrics::Recorder` (see the `recorder` module).
+//! - [`Registry::mirror_mmstats`] keeps an mmstats v1 copy of the registry
+//!   for existing mmstats readers.
 //!
 //! A child process made by `fork` shares its parent's mappings: it must
 //! make a registry of its own rather than use the parent's handles.
@@ -38,6 +40,7 @@ mod error;
 mod global;
 mod handles;
 mod label;
+mod mirror;
 mod options;
 mod recorder;
 mod registry;
@@ -47,5 +50,6 @@ mod thread;
 pub use error::{PublishError, RegisterError};
 pub use global::{global, global_publish_error, incr, record, set};
 pub use handles::{Average, Counter, Gauge, Histogram, MovingAverage, Text, Timer};
+pub use mirror::{mmstats_default_path, MmstatsMirror};
 pub use options::{default_dir, process_start_time, Options, DEFAULT_DIR, DIR_ENV};
 pub use registry::{Registry, RegistryStats};

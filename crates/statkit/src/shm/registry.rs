@@ -56,6 +56,8 @@ pub(super) struct Inner {
 #[derive(Debug, Default)]
 struct State {
     metrics: HashMap<String, Registered>,
+    /// Labels in registration order.
+    order: Vec<String>,
     entries: u32,
     slots_used: u32,
     free_blocks: Vec<u32>,
@@ -243,6 +245,7 @@ impl Registry {
         state.entries += 1;
         state.slots_used = end;
         state.metrics.insert(label.to_owned(), registered.clone());
+        state.order.push(label.to_owned());
         Ok(registered)
     }
 }
@@ -276,6 +279,18 @@ impl Inner {
     /// totals for the next thread.
     pub fn release_block(&self, index: u32) {
         self.lock_state().free_blocks.push(index);
+    }
+
+    /// Every metric's label, kind and slot, in registration order, with the
+    /// number of blocks in use.
+    pub fn metrics(&self) -> (Vec<(String, Registered)>, u32) {
+        let state = self.lock_state();
+        let list = state
+            .order
+            .iter()
+            .filter_map(|label| Some((label.clone(), state.metrics.get(label)?.clone())))
+            .collect();
+        (list, state.blocks)
     }
 
     /// Word `slot` summed over every thread block (and the overflow block).
