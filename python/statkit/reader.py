@@ -192,19 +192,17 @@ def _histogram(threads, label):
 
 def _fmin(a, b):
     """Rust's f64::min: the other value when one is NaN."""
-    if math.isnan(a):
-        return b
-    if math.isnan(b):
-        return a
-    return min(a, b)
+    return _ignoring_nan(min, a, b)
 
 
 def _fmax(a, b):
-    if math.isnan(a):
-        return b
-    if math.isnan(b):
-        return a
-    return max(a, b)
+    return _ignoring_nan(max, a, b)
+
+
+def _ignoring_nan(pick, a, b):
+    if math.isnan(a) or math.isnan(b):
+        return b if math.isnan(a) else a
+    return pick(a, b)
 
 
 def _quantile(count, low, high, buckets, q):

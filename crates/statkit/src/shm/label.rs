@@ -1,15 +1,21 @@
 //! Labels: a metric's name and tags in one string, `name` or
 //! `name{key=value,key=value}`, which is what files and readers key on.
 
+use std::borrow::Cow;
+
 use statkit_format::layout::NAME_MAX;
 
 use super::RegisterError;
 
-/// Builds and checks the label for `name` with `tags` (in the order given).
-pub(super) fn label(name: &str, tags: &[(&str, &str)]) -> Result<String, RegisterError> {
-    let mut label = String::with_capacity(name.len() + 16);
-    label.push_str(name);
+/// Builds and checks the label for `name` with `tags` (in the order given);
+/// without tags, the name itself, not copied.
+pub(super) fn label<'a>(
+    name: &'a str,
+    tags: &[(&str, &str)],
+) -> Result<Cow<'a, str>, RegisterError> {
+    let mut label = Cow::Borrowed(name);
     if !tags.is_empty() {
+        let label = label.to_mut();
         label.push('{');
         for (index, (key, value)) in tags.iter().enumerate() {
             if index > 0 {
@@ -22,7 +28,7 @@ pub(super) fn label(name: &str, tags: &[(&str, &str)]) -> Result<String, Registe
         label.push('}');
     }
     let invalid = |reason| RegisterError::InvalidName {
-        label: label.clone(),
+        label: label.to_string(),
         reason,
     };
     if name.is_empty() {
@@ -47,7 +53,7 @@ pub(super) fn label(name: &str, tags: &[(&str, &str)]) -> Result<String, Registe
     if label.len() > NAME_MAX {
         return Err(RegisterError::TooLong {
             len: label.len(),
-            label,
+            label: label.into_owned(),
             max: NAME_MAX,
         });
     }

@@ -139,32 +139,39 @@ impl Registry {
 
     /// The counter `name` with `tags`.
     pub fn counter(&self, name: &str, tags: &[(&str, &str)]) -> Result<Counter, RegisterError> {
-        let found = self.register(&label::label(name, tags)?, Kind::Counter, 0)?;
-        Ok(Counter::new(self.inner.clone(), found.slot))
+        self.handle(name, tags, Kind::Counter, Counter::new)
     }
 
     /// The gauge `name` with `tags`.
     pub fn gauge(&self, name: &str, tags: &[(&str, &str)]) -> Result<Gauge, RegisterError> {
-        let found = self.register(&label::label(name, tags)?, Kind::Gauge, 0)?;
-        Ok(Gauge::new(self.inner.clone(), found.slot))
+        self.handle(name, tags, Kind::Gauge, Gauge::new)
     }
 
     /// The histogram `name` with `tags`.
     pub fn histogram(&self, name: &str, tags: &[(&str, &str)]) -> Result<Histogram, RegisterError> {
-        let found = self.register(&label::label(name, tags)?, Kind::Histogram, 0)?;
-        Ok(Histogram::new(self.inner.clone(), found.slot))
+        self.handle(name, tags, Kind::Histogram, Histogram::new)
     }
 
     /// The text value `name` with `tags`.
     pub fn text(&self, name: &str, tags: &[(&str, &str)]) -> Result<Text, RegisterError> {
-        let found = self.register(&label::label(name, tags)?, Kind::Text, 0)?;
-        Ok(Text::new(self.inner.clone(), found.slot))
+        self.handle(name, tags, Kind::Text, Text::new)
     }
 
     /// The running average `name` with `tags`.
     pub fn average(&self, name: &str, tags: &[(&str, &str)]) -> Result<Average, RegisterError> {
-        let found = self.register(&label::label(name, tags)?, Kind::Average, 0)?;
-        Ok(Average::new(self.inner.clone(), found.slot))
+        self.handle(name, tags, Kind::Average, Average::new)
+    }
+
+    /// Registers `name` with `tags` as `kind` and makes its handle.
+    fn handle<H>(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+        kind: Kind,
+        make: fn(Arc<Inner>, usize) -> H,
+    ) -> Result<H, RegisterError> {
+        let found = self.register(&label::label(name, tags)?, kind, 0)?;
+        Ok(make(self.inner.clone(), found.slot))
     }
 
     /// The moving average over the last `window` values (at least 1) of
