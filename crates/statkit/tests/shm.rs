@@ -308,3 +308,32 @@ fn the_mmstats_mirror_is_an_mmstats_file_of_the_registry() {
     drop(mirror);
     assert!(!path.exists());
 }
+
+#[test]
+fn two_registries_of_one_program_get_two_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Registry::publish(options(dir.path())).unwrap();
+    let second = Registry::publish(options(dir.path())).unwrap();
+    let pid = std::process::id();
+    assert_eq!(
+        first.path().unwrap(),
+        dir.path().join(format!("shm-test-{pid}.statkit"))
+    );
+    assert_eq!(
+        second.path().unwrap(),
+        dir.path().join(format!("shm-test-{pid}-2.statkit"))
+    );
+    assert!(first.path().unwrap().exists());
+}
+
+#[test]
+fn a_stale_file_of_the_same_name_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join(format!("shm-test-{}.statkit", std::process::id()));
+    std::fs::write(&path, b"left by an earlier process with this pid").unwrap();
+    let registry = Registry::publish(options(dir.path())).unwrap();
+    assert_eq!(registry.path().unwrap(), path);
+    assert!(read(&path).stats.is_empty());
+}

@@ -16,6 +16,9 @@ use super::{label, Options, PublishError, RegisterError};
 /// pointer can never be mistaken for one of a later registry.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Files one program may publish from one process.
+const MAX_REGISTRIES_PER_PROGRAM: u32 = 64;
+
 /// Metrics by name, published in one shared-memory stats file.
 ///
 /// Cloning is cheap and shares the registry. Registering a label twice
@@ -74,13 +77,37 @@ pub(super) struct Registered {
 
 impl Registry {
     /// Creates this process' stats file as `options` say and publishes into
-    /// it.
+    /// it. A second registry of the same program in one process gets
+    /// `<program>-<pid>-2.statkit`, and so on.
     pub fn publish(options: Options) -> Result<Registry, PublishError> {
         let layout = layout_of(&options);
-        let path = options.path(std::process::id());
-        let storage = Storage::create_file(&path, layout, &header_of(&options, layout))
-            .map_err(|source| PublishError { path, source })?;
-        Ok(Registry::with_storage(storage, &options))
+        let header = header_of(&options, layout);
+        let first = options.path(std::process::id());
+        let stem = first
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut path = first.clone();
+        for n in 1..=MAX_REGISTRIES_PER_PROGRAM {
+            if n > 1 {
+                path = first
+                    .with_file_name(format!("{stem}-{n}.{}", statkit_format::naming::EXTENSION));
+            }
+            match Storage::create_file(&path, layout, &header) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                result => {
+                    let storage = result.map_err(|source| PublishError { path, source })?;
+                    return Ok(Registry::with_storage(storage, &options));
+                }
+            }
+        }
+        Err(PublishError {
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "too many registries of this program in this process",
+            ),
+        })
     }
 
     /// A registry in memory no other process sees: for tests, and for

@@ -50,15 +50,16 @@ unsafe impl Send for Storage {}
 unsafe impl Sync for Storage {}
 
 impl Storage {
-    /// Creates the file at `path` (mode 0600, replacing a stale file of
-    /// the same name), writes `header` and maps it.
+    /// Creates the file at `path` (mode 0600), writes `header` and maps
+    /// it. A file of the same name left by a process that had this pid
+    /// before is replaced; one of this very process (another registry) is
+    /// not, and the error is `AlreadyExists`.
     pub fn create_file(path: &Path, layout: Layout, header: &Header) -> io::Result<Storage> {
         if let Some(dir) = path.parent() {
             ensure_dir(dir)?;
         }
         let file = match open_new(path) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                // A previous process with this pid left it behind.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !is_ours(path, header) => {
                 std::fs::remove_file(path)?;
                 open_new(path)?
             }
@@ -169,6 +170,17 @@ impl Storage {
         if let Some((_, path)) = &self.file {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Whether the file at `path` was written by this process (same pid and
+/// start time as `ours`).
+fn is_ours(path: &Path, ours: &Header) -> bool {
+    let mut head = [0u8; 128];
+    let read = File::open(path).and_then(|mut file| io::Read::read_exact(&mut file, &mut head));
+    match read.ok().and_then(|()| Header::decode(&head).ok()) {
+        Some((theirs, _)) => theirs.pid == ours.pid && theirs.start_time == ours.start_time,
+        None => false,
     }
 }
 
