@@ -14,33 +14,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU32;
 use std::sync::Mutex;
 
-use memmap2::{MmapMut, MmapOptions, MmapRaw};
+use memmap2::{MmapOptions, MmapRaw};
 use statkit_format::layout::{Header, Layout};
-
-/// One mapping, kept alive for its pointer.
-#[derive(Debug)]
-enum Mapping {
-    File(MmapRaw),
-    Anonymous(MmapMut),
-}
-
-impl Mapping {
-    fn ptr(&self) -> *mut u8 {
-        match self {
-            Mapping::File(map) => map.as_mut_ptr(),
-            Mapping::Anonymous(map) => map.as_ptr().cast_mut(),
-        }
-    }
-}
 
 /// Where the cells live.
 #[derive(Debug)]
 pub(super) struct Storage {
     layout: Layout,
     file: Option<(File, PathBuf)>,
-    head: Mapping,
+    head: MmapRaw,
+    /// Block 0's first word, kept so a gauge update is one load away.
+    shared: *mut u64,
     /// Thread blocks 1.., in order; only ever appended to.
-    blocks: Mutex<Vec<Mapping>>,
+    blocks: Mutex<Vec<MmapRaw>>,
 }
 
 // SAFETY: the raw mappings are plain shared memory; all access to it goes
@@ -72,7 +58,8 @@ impl Storage {
         let storage = Storage {
             layout,
             file: Some((file, path.to_owned())),
-            head: Mapping::File(head),
+            shared: block_zero(head.as_mut_ptr(), layout),
+            head,
             blocks: Mutex::default(),
         };
         storage.write_header(header);
@@ -81,13 +68,17 @@ impl Storage {
 
     /// Memory no other process sees, laid out like a file.
     pub fn anonymous(layout: Layout, header: &Header) -> io::Result<Storage> {
-        let head = MmapOptions::new()
-            .len(layout.file_len(1) as usize)
-            .map_anon()?;
+        // Anonymous memory is used like a mapped file: through raw pointers.
+        let head = MmapRaw::from(
+            MmapOptions::new()
+                .len(layout.file_len(1) as usize)
+                .map_anon()?,
+        );
         let storage = Storage {
             layout,
             file: None,
-            head: Mapping::Anonymous(head),
+            shared: block_zero(head.as_mut_ptr(), layout),
+            head,
             blocks: Mutex::default(),
         };
         storage.write_header(header);
@@ -98,7 +89,9 @@ impl Storage {
         let bytes = header.encode();
         // SAFETY: the head mapping is at least a header long, and nobody
         // reads a header whose state is not yet ready.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.head.ptr(), bytes.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.head.as_mut_ptr(), bytes.len())
+        };
     }
 
     /// The file's path, when there is a file.
@@ -115,7 +108,7 @@ impl Storage {
         debug_assert!(offset % 4 == 0 && offset < 128);
         // SAFETY: in bounds of the head mapping, aligned, and only ever
         // accessed atomically.
-        unsafe { &*self.head.ptr().add(offset).cast::<AtomicU32>() }
+        unsafe { &*self.head.as_mut_ptr().add(offset).cast::<AtomicU32>() }
     }
 
     /// Copies an entry's bytes into the table. The caller holds the
@@ -126,25 +119,24 @@ impl Storage {
         // SAFETY: `index` is below the capacity the head mapping was sized
         // for; no reader looks at entries past the published count.
         unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.head.ptr().add(at), bytes.len())
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.head.as_mut_ptr().add(at),
+                bytes.len(),
+            )
         };
     }
 
     /// Block 0's first word.
+    #[inline(always)]
     pub fn shared_block(&self) -> *mut u64 {
-        // SAFETY: block 0 ends the head mapping.
-        unsafe {
-            self.head
-                .ptr()
-                .add(self.layout.blocks_offset() as usize)
-                .cast()
-        }
+        self.shared
     }
 
     /// Thread block `index` (1-based, as [`Storage::add_block`] returned).
     pub fn thread_block(&self, index: u32) -> *mut u64 {
         let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        blocks[index as usize - 1].ptr().cast()
+        blocks[index as usize - 1].as_mut_ptr().cast()
     }
 
     /// Grows the file by one block, maps it and returns its index; the
@@ -157,9 +149,9 @@ impl Storage {
         let mapping = match &self.file {
             Some((file, _)) => {
                 file.set_len(self.layout.file_len(index + 1))?;
-                Mapping::File(MmapOptions::new().offset(offset).len(len).map_raw(file)?)
+                MmapOptions::new().offset(offset).len(len).map_raw(file)?
             }
-            None => Mapping::Anonymous(MmapOptions::new().len(len).map_anon()?),
+            None => MmapRaw::from(MmapOptions::new().len(len).map_anon()?),
         };
         blocks.push(mapping);
         Ok(index)
@@ -182,6 +174,12 @@ fn is_ours(path: &Path, ours: &Header) -> bool {
         Some((theirs, _)) => theirs.pid == ours.pid && theirs.start_time == ours.start_time,
         None => false,
     }
+}
+
+/// Block 0's first word in a head mapping starting at `head`.
+fn block_zero(head: *mut u8, layout: Layout) -> *mut u64 {
+    // SAFETY: block 0 ends the head mapping, which is `file_len(1)` long.
+    unsafe { head.add(layout.blocks_offset() as usize).cast() }
 }
 
 fn open_new(path: &Path) -> io::Result<File> {
