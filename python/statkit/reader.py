@@ -6,7 +6,8 @@
 Prints the JSON that `statkit slurp --json` prints: one array with an object
 per readable file, {"path", "format", "pid", "stats": {label: value}}. PATHs
 are files or folders (every *.statkit, *.mmstats and mmstats-* file in
-them); without one, the stats folder ($STATKIT_DIR, else /dev/shm/statkit).
+them); without one, the stats folder ($STATKIT_DIR, else /dev/shm/statkit)
+and the mmstats files in $MMSTATS_PATH (else the temporary folder).
 A file that cannot be read is named on stderr with the reason and skipped,
 and the exit status is then 1.
 
@@ -19,6 +20,7 @@ import math
 import os
 import struct
 import sys
+import tempfile
 import time
 
 MAGIC = b"STATKIT\0"
@@ -314,26 +316,38 @@ def read_file(path):
             time.sleep(0)
 
 
+def is_mmstats_file(name):
+    return name.endswith(".mmstats") or name.startswith("mmstats-")
+
+
 def is_stats_file(name):
-    return name.endswith(".statkit") or name.endswith(".mmstats") or name.startswith("mmstats-")
+    return name.endswith(".statkit") or is_mmstats_file(name)
+
+
+def _listing(folder, wanted):
+    names = sorted(n for n in os.listdir(folder) if wanted(n) and os.path.isfile(os.path.join(folder, n)))
+    return [os.path.join(folder, n) for n in names]
 
 
 def discover(paths):
+    """Files to read: folders' stats files in name order, other paths as
+    given; no paths: the stats folder and mmstats' default folder."""
+    found = []
     if not paths:
         folder = os.environ.get("STATKIT_DIR") or "/dev/shm/statkit"
-        paths = [folder] if os.path.isdir(folder) else []
-    found, seen = [], set()
+        mmstats = os.environ.get("MMSTATS_PATH") or tempfile.gettempdir()
+        if os.path.isdir(folder):
+            found += _listing(folder, is_stats_file)
+        if os.path.isdir(mmstats) and mmstats != folder:
+            found += _listing(mmstats, is_mmstats_file)
     for path in paths:
-        if os.path.isdir(path):
-            names = sorted(n for n in os.listdir(path) if is_stats_file(n) and os.path.isfile(os.path.join(path, n)))
-            candidates = [os.path.join(path, n) for n in names]
-        else:
-            candidates = [path]
-        for candidate in candidates:
-            if candidate not in seen:
-                seen.add(candidate)
-                found.append(candidate)
-    return found
+        found += _listing(path, is_stats_file) if os.path.isdir(path) else [path]
+    seen, unique = set(), []
+    for path in found:
+        if path not in seen:
+            seen.add(path)
+            unique.append(path)
+    return unique
 
 
 def main(argv):

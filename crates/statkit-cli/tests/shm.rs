@@ -399,3 +399,37 @@ fn serve_feeds_the_stats_folder_into_its_aggregation() {
     );
     drop(live);
 }
+
+/// Without a path, slurp (and the Python reader) read the stats folder and
+/// the mmstats files in mmstats' default folder.
+#[test]
+fn without_a_path_both_folders_are_read() {
+    let (stats, mmstats) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let live = registry(stats.path(), "both");
+    live.counter("n", &[]).unwrap().add(2);
+    std::fs::copy(
+        mmstats_samples().join("one-counter.mmstats"),
+        mmstats.path().join("app-1-1.mmstats"),
+    )
+    .unwrap();
+    std::fs::write(mmstats.path().join("unrelated.txt"), b"not read").unwrap();
+    let run = |mut command: Command| {
+        command
+            .env("STATKIT_DIR", stats.path())
+            .env("MMSTATS_PATH", mmstats.path());
+        let output = util::run_bounded(command, util::TIMEOUT);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice::<Json>(&output.stdout).unwrap()
+    };
+    let mut slurp = Command::new(env!("CARGO_BIN_EXE_statkit"));
+    slurp.args(["slurp", "--json"]);
+    let rust = run(slurp);
+    let mut python = Command::new(util::python());
+    python.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/statkit/reader.py"));
+    assert_eq!(rust, run(python));
+    let files = rust.as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["stats"]["n"], 2);
+    assert_eq!(files[1]["stats"]["hits"], 42);
+    drop(live);
+}

@@ -21,7 +21,7 @@ mod snapshot;
 mod totals;
 
 pub use clean::{clean, Action};
-pub use discover::{default_dir, discover, is_stats_file};
+pub use discover::{default_dir, discover, is_stats_file, mmstats_dir};
 pub use liveness::{liveness, Liveness};
 pub use read::{read_file, ReadError};
 pub use snapshot::snapshot;

@@ -13,7 +13,7 @@ pub struct CleanArgs {
     #[arg(long)]
     dry_run: bool,
 
-    /// Stats files or folders (default: the stats folder).
+    /// Stats files or folders (default: as for `statkit slurp`).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
 }

@@ -31,7 +31,7 @@ pub struct PollArgs {
     #[arg(value_name = "FIELDS")]
     fields: String,
 
-    /// Stats files or folders (default: the stats folder).
+    /// Stats files or folders (default: as for `statkit slurp`).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
 }

@@ -17,7 +17,8 @@ pub struct SlurpArgs {
     json: bool,
 
     /// Stats files, or folders to read every `*.statkit` and `*.mmstats`
-    /// file of. Default: $STATKIT_DIR, else /dev/shm/statkit.
+    /// file of. Default: $STATKIT_DIR (else /dev/shm/statkit), and the
+    /// mmstats files in $MMSTATS_PATH (else the temporary folder).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
