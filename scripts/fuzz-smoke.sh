@@ -3,8 +3,9 @@
 #
 #   scripts/fuzz-smoke.sh [seconds per target]        (default 30)
 #
-# Targets: statsd_parse (the line parser and key builder) and aggregate
-# (a receiver's table, the merge and the flush).
+# Targets: statsd_parse (the line parser and key builder), aggregate
+# (a receiver's table, the merge and the flush) and stats_file (the
+# shared-memory stats file decoder).
 #
 # Installs cargo-fuzz if it is missing. By default the target is built
 # without a sanitizer, which works on a stable toolchain; the parser is safe
@@ -33,14 +34,20 @@ if [[ "$sanitizer" != none ]] && ! rustc --version | grep -q nightly; then
 fi
 
 cd "$root/fuzz"
-for target in statsd_parse aggregate; do
+for target in statsd_parse aggregate stats_file; do
     mkdir -p "corpus/$target"
-    # The parser's seeds start both targets: the aggregate target reads
-    # statsd lines too.
+    # The parser's seeds and dictionary start both statsd targets: the
+    # aggregate target reads statsd lines too.
+    seeds="seeds/statsd_parse"
+    dict=(-dict=statsd.dict)
+    if [[ "$target" == stats_file ]]; then
+        seeds="seeds/stats_file"
+        dict=()
+    fi
     # libFuzzer exits non-zero on a crash, a panic, a leak or a timeout, and
     # `set -e` passes that on.
-    cargo fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" "seeds/statsd_parse" -- \
+    cargo fuzz run --sanitizer "$sanitizer" "$target" "corpus/$target" "$seeds" -- \
         -max_total_time="$seconds" \
-        -dict=statsd.dict \
+        "${dict[@]}" \
         -print_final_stats=1
 done

@@ -4,8 +4,8 @@
 #
 #   scripts/test.sh            # from anywhere; works on a fresh Debian machine as root
 #
-# It also fuzzes the parser and the aggregation for 20 s each (installing
-# cargo-fuzz once).
+# It also fuzzes the parser, the aggregation and the stats file decoder for
+# 20 s each (installing cargo-fuzz once).
 #
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
@@ -162,9 +162,10 @@ cargo clippy "${cargo_flags[@]}" --workspace --all-targets -- -D warnings
 step "cargo doc --no-deps --workspace (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc "${cargo_flags[@]}" --no-deps --workspace --quiet
 
-# The parser takes every byte the network sends: a short fuzzing run on
-# every change (a longer one is `scripts/fuzz-smoke.sh 600`).
-step "fuzzing the parser and the aggregation, 20 s each"
+# The parser takes every byte the network sends, the stats file decoder
+# every byte another process wrote: a short fuzzing run on every change (a
+# longer one is `scripts/fuzz-smoke.sh 600`).
+step "fuzzing the parser, the aggregation and the stats file decoder, 20 s each"
 scripts/fuzz-smoke.sh 20
 
 # --no-fail-fast: run every test binary, so one failure does not hide others.

@@ -107,6 +107,11 @@ pub struct RawConfig {
     pub history_bytes: Option<usize>,
     /// Address of gstatsd's load API (`/N`, `/N/full`), off when unset.
     pub load_listen: Option<String>,
+    /// Shared-memory stats folder to scan, or `"off"` (default: the
+    /// statkit library's folder, `$STATKIT_DIR` or `/dev/shm/statkit`).
+    pub stats_dir: Option<String>,
+    /// Seconds between scans of the stats folder.
+    pub stats_scan_interval: Option<f64>,
 }
 
 /// etsy's `graphite` naming options.
@@ -198,7 +203,9 @@ impl RawConfig {
             prometheus_buckets,
             store_max_series,
             history_bytes,
-            load_listen
+            load_listen,
+            stats_dir,
+            stats_scan_interval
         )
     }
 }
@@ -240,6 +247,10 @@ pub struct Config {
     pub store: statkit_store::Options,
     /// gstatsd's load API listener, if any.
     pub load_listen: Option<SocketAddr>,
+    /// The shared-memory stats folder scanned; `None` when off.
+    pub stats_dir: Option<PathBuf>,
+    /// Seconds between scans of it.
+    pub stats_scan_interval: f64,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -317,6 +328,26 @@ fn buckets(raw: Option<&[f64]>) -> Result<Arc<[f64]>, ConfigError> {
         ));
     }
     Ok(Arc::from(bounds))
+}
+
+/// The stats folder to scan: as given, none for `"off"`, else the
+/// library's folder.
+fn stats_dir(raw: Option<&str>) -> Option<PathBuf> {
+    match raw {
+        Some(HTTP_OFF) => None,
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(statkit_scan::default_dir()),
+    }
+}
+
+fn scan_interval(raw: Option<f64>) -> Result<f64, ConfigError> {
+    match raw.unwrap_or(1.0) {
+        s if s.is_finite() && (0.01..=86_400.0).contains(&s) => Ok(s),
+        s => Err(invalid(
+            "stats_scan_interval",
+            format!("{s} is not between 0.01 and 86400 seconds"),
+        )),
+    }
 }
 
 fn naming(raw: Option<&RawNames>) -> NamingOptions {
@@ -434,6 +465,8 @@ impl TryFrom<RawConfig> for Config {
             max_datagram,
             sink_queue: positive("sink_queue", raw.sink_queue, 64)?,
             tcp_max_connections: positive("tcp_max_connections", raw.tcp_max_connections, 1024)?,
+            stats_dir: stats_dir(raw.stats_dir.as_deref()),
+            stats_scan_interval: scan_interval(raw.stats_scan_interval)?,
             aggregation,
             requests: RequestsConfig::try_from(raw.requests.as_ref())?,
             naming: NamingOptions {

@@ -65,6 +65,7 @@ pub async fn run(
     let udp_tables: Vec<_> = listeners.udp.iter().map(|_| table()).collect();
     let tcp_table = table();
     let unix_table = listeners.unix.as_ref().map(|_| table());
+    let files_table = config.stats_dir.as_ref().map(|_| table());
 
     let (mut queues, mut sinks) = start_sinks(&config, started);
     // The history store only serves HTTP: without a listener, no store.
@@ -75,6 +76,7 @@ pub async fn run(
         .iter()
         .chain([&tcp_table])
         .chain(unix_table.iter())
+        .chain(files_table.iter())
         .cloned()
         .collect();
     let udp_inodes = listeners
@@ -88,7 +90,7 @@ pub async fn run(
     }
 
     let stop_receiving = Arc::new(AtomicBool::new(false));
-    let receivers = start_receivers(
+    let mut receivers = start_receivers(
         &shared,
         listeners.udp,
         udp_tables,
@@ -96,6 +98,12 @@ pub async fn run(
         unix_table,
         &stop_receiving,
     )?;
+    if let Some(table) = files_table {
+        let interval = Duration::from_secs_f64(shared.config.stats_scan_interval);
+        let dir = shared.config.stats_dir.clone();
+        let scanner = source::files::start(dir, interval, table, stop_receiving.clone());
+        receivers.extend(scanner.map_err(ServeError::Thread)?);
+    }
     let unix_path = shared.config.unix_socket.clone();
 
     let (stop_tx, stop_rx) = watch::channel(false);

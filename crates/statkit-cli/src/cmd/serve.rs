@@ -124,6 +124,12 @@ pub struct ServeArgs {
     /// $GSTATS_COMM_ADDR when set, else off].
     #[arg(long, env = "STATKIT_GSTATS_REP", value_name = "ENDPOINT")]
     gstats_rep: Option<String>,
+    /// Shared-memory stats folder to scan, or `off` [default: $STATKIT_DIR, else /dev/shm/statkit].
+    #[arg(long, env = "STATKIT_STATS_DIR", value_name = "DIR|off")]
+    stats_dir: Option<String>,
+    /// Seconds between scans of the stats folder [default: 1].
+    #[arg(long, env = "STATKIT_STATS_SCAN_INTERVAL", value_name = "SECONDS")]
+    stats_scan_interval: Option<f64>,
     /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
     #[arg(
         long,
@@ -158,6 +164,8 @@ impl ServeArgs {
             max_series: self.max_series,
             delete_idle_stats: self.delete_idle_stats.then_some(true),
             requests: Some(self.requests()),
+            stats_dir: self.stats_dir.clone(),
+            stats_scan_interval: self.stats_scan_interval,
             ..RawConfig::default()
         }
     }

@@ -1,8 +1,10 @@
 //! Where samples come from: datagram sockets (UDP, Unix) on threads of
-//! their own, and TCP connections on the async runtime. Each source fills a
+//! their own, TCP connections on the async runtime, and the shared-memory
+//! stats folder on a thread that scans it. Each source fills a
 //! [`Table`](statkit_agg::Table) that the flusher drains.
 
 pub(crate) mod datagram;
+pub(crate) mod files;
 pub(crate) mod kernel;
 pub(crate) mod tcp;
 

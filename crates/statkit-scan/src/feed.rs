@@ -1,0 +1,330 @@
+//! Stats files as statsd lines, so `statkit serve` aggregates them like
+//! anything else it receives and every sink sees them.
+//!
+//! Every scan, for each process' file (key prefix `shm.<file stem>.`) and
+//! for the host totals over all files, retired totals included (prefix
+//! `shm.host.`):
+//!
+//! - a counter becomes a statsd counter of its change since the last scan
+//!   (the first scan only takes a baseline; a value that went down, as when
+//!   a file disappears without `statkit clean`, is a new baseline);
+//! - a histogram becomes the counter `<name>.count` (its change) and, when
+//!   values arrived, gauges `<name>.p50`, `.p90`, `.p99` and `.max` computed
+//!   from the buckets that changed since the last scan;
+//! - gauges, moving averages, an average's mean, mmstats numbers and
+//!   booleans (0 or 1) become gauges; text is left out.
+//!
+//! Tags (`name{k=v}`) become DogStatsD tags (`|#k:v`). The memory of last
+//! values is bounded (`max_series`); series past it are skipped and counted.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use statkit_format::histogram::BUCKETS;
+use statkit_format::{Histogram, StatFile, Value};
+
+use crate::Totals;
+
+/// What a series looked like at the last scan.
+#[derive(Debug, Clone)]
+enum Last {
+    Count(u64),
+    Buckets(u64, Vec<u64>),
+}
+
+/// Turns scans of the stats folder into statsd lines.
+#[derive(Debug)]
+pub struct Feed {
+    last: HashMap<String, Last>,
+    seen: HashMap<String, Last>,
+    max_series: usize,
+    first: bool,
+    /// Series skipped because `max_series` were already kept.
+    pub skipped: u64,
+}
+
+impl Feed {
+    /// A feed remembering at most `max_series` counters and histograms.
+    pub fn new(max_series: usize) -> Feed {
+        Feed {
+            last: HashMap::new(),
+            seen: HashMap::new(),
+            max_series,
+            first: true,
+            skipped: 0,
+        }
+    }
+
+    /// Appends to `out` the statsd lines (newline-separated) for one scan of
+    /// `files`.
+    pub fn scan<'a>(
+        &mut self,
+        files: impl IntoIterator<Item = (&'a Path, &'a StatFile)>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut text = String::new();
+        let mut totals = Totals::default();
+        for (path, file) in files {
+            totals.add(file);
+            let retired = file.identity.as_ref().is_some_and(|i| i.retired);
+            if retired {
+                continue;
+            }
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default();
+            let prefix = format!("shm.{}.", clean(&stem));
+            for stat in &file.stats {
+                self.stat(&prefix, &stat.label, &stat.value, &mut text);
+            }
+        }
+        for stat in totals.stats() {
+            self.stat("shm.host.", &stat.label, &stat.value, &mut text);
+        }
+        // Series not seen in this scan are forgotten.
+        self.last = std::mem::take(&mut self.seen);
+        self.first = false;
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    fn stat(&mut self, prefix: &str, label: &str, value: &Value, out: &mut String) {
+        let (name, tags) = split_label(label);
+        let key = format!("{prefix}{}", clean(name));
+        match value {
+            Value::Counter(now) => {
+                if let Some(delta) = self.counter_delta(&format!("{key}{tags}"), *now) {
+                    line(out, &key, &delta.to_string(), "c", &tags);
+                }
+            }
+            Value::Histogram(h) => self.histogram(&key, &tags, h, out),
+            Value::Text(_) => {}
+            other => {
+                if let Some(x) = crate::number(other).filter(|x| x.is_finite()) {
+                    gauge(out, &key, x, &tags);
+                }
+            }
+        }
+    }
+
+    /// The change of a counter since the last scan, remembering `now`.
+    fn counter_delta(&mut self, series: &str, now: u64) -> Option<u64> {
+        let before = match self.last.get(series) {
+            Some(Last::Count(n)) => Some(*n),
+            _ => None,
+        };
+        if !self.remember(series, Last::Count(now)) {
+            return None;
+        }
+        match before {
+            Some(before) if now >= before => Some(now - before).filter(|&d| d > 0),
+            Some(_) => None,
+            None if self.first => None,
+            None => Some(now).filter(|&n| n > 0),
+        }
+    }
+
+    fn histogram(&mut self, key: &str, tags: &str, h: &Histogram, out: &mut String) {
+        let series = format!("{key}{tags}");
+        let (before_count, before) = match self.last.get(&series) {
+            Some(Last::Buckets(count, buckets)) => (Some(*count), Some(buckets.clone())),
+            _ => (None, None),
+        };
+        if !self.remember(&series, Last::Buckets(h.count, h.buckets.clone())) {
+            return;
+        }
+        let delta = match before_count {
+            Some(count) if h.count >= count => h.count - count,
+            Some(_) => return,
+            None if self.first => return,
+            None => h.count,
+        };
+        if delta == 0 {
+            return;
+        }
+        line(out, &format!("{key}.count"), &delta.to_string(), "c", tags);
+        let mut interval = Histogram {
+            count: delta,
+            sum: 0.0,
+            min: h.min,
+            max: h.max,
+            buckets: vec![0; BUCKETS],
+        };
+        for (index, slot) in interval.buckets.iter_mut().enumerate() {
+            let was = before
+                .as_ref()
+                .and_then(|b| b.get(index))
+                .copied()
+                .unwrap_or(0);
+            *slot = h
+                .buckets
+                .get(index)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(was);
+        }
+        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)] {
+            if let Some(x) = interval.quantile(q).filter(|x| x.is_finite()) {
+                gauge(out, &format!("{key}.{name}"), x, tags);
+            }
+        }
+    }
+
+    /// Keeps `last` for the next scan, unless the memory is full.
+    fn remember(&mut self, series: &str, last: Last) -> bool {
+        if self.seen.len() >= self.max_series && !self.seen.contains_key(series) {
+            self.skipped += 1;
+            return false;
+        }
+        self.seen.insert(series.to_owned(), last);
+        true
+    }
+}
+
+/// `name{k=v,k2=v2}` as the name and DogStatsD tags `|#k:v,k2:v2`.
+fn split_label(label: &str) -> (&str, String) {
+    match label.split_once('{') {
+        Some((name, rest)) => {
+            let inner = rest.strip_suffix('}').unwrap_or(rest);
+            let tags: Vec<String> = inner
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(|tag| match tag.split_once('=') {
+                    Some((key, value)) => format!("{}:{}", clean(key), clean(value)),
+                    None => clean(tag),
+                })
+                .collect();
+            (name, format!("|#{}", tags.join(",")))
+        }
+        None => (label, String::new()),
+    }
+}
+
+/// A name or tag with the bytes statsd gives meaning to replaced by `_`.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ':' | '|' | '@' | '#' | ',' | '\n' | '\r' | ' ' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+fn line(out: &mut String, key: &str, value: &str, kind: &str, tags: &str) {
+    let _ = writeln!(out, "{key}:{value}|{kind}{tags}");
+}
+
+/// A gauge set to `x`; statsd reads a leading `-` as a change, so a
+/// negative value is set by zeroing first.
+fn gauge(out: &mut String, key: &str, x: f64, tags: &str) {
+    if x < 0.0 {
+        line(out, key, "0", "g", tags);
+    }
+    line(out, key, &format!("{x:?}"), "g", tags);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use statkit_format::{Format, Identity, Stat};
+
+    fn file(retired: bool, stats: Vec<(&str, Value)>) -> StatFile {
+        StatFile {
+            format: Format::Statkit,
+            pid: Some(7),
+            identity: Some(Identity {
+                pid: 7,
+                start_time: 1,
+                created_ns: 0,
+                program: "web".into(),
+                retired,
+            }),
+            stats: stats
+                .into_iter()
+                .map(|(l, value)| Stat {
+                    label: l.into(),
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    fn scan(feed: &mut Feed, files: &[(&str, StatFile)]) -> String {
+        let mut out = Vec::new();
+        feed.scan(files.iter().map(|(p, f)| (Path::new(*p), f)), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn counters_become_their_changes_after_a_baseline() {
+        let mut feed = Feed::new(100);
+        let at = |n| {
+            file(
+                false,
+                vec![
+                    ("req{code=200}", Value::Counter(n)),
+                    ("q", Value::Gauge(-2.5)),
+                ],
+            )
+        };
+        let first = scan(&mut feed, &[("/d/web-7.statkit", at(10))]);
+        assert_eq!(
+            first,
+            "shm.web-7.q:0|g\nshm.web-7.q:-2.5|g\nshm.host.q:0|g\nshm.host.q:-2.5|g\n"
+        );
+        let second = scan(&mut feed, &[("/d/web-7.statkit", at(15))]);
+        assert!(second.contains("shm.web-7.req:5|c|#code:200\n"), "{second}");
+        assert!(second.contains("shm.host.req:5|c|#code:200\n"), "{second}");
+    }
+
+    #[test]
+    fn histograms_report_the_interval_s_values() {
+        let mut feed = Feed::new(100);
+        let mut h = Histogram::default();
+        h.record(1.0);
+        scan(
+            &mut feed,
+            &[(
+                "/d/a.statkit",
+                file(false, vec![("lat", Value::Histogram(h.clone()))]),
+            )],
+        );
+        (0..9).for_each(|_| h.record(100.0));
+        let out = scan(
+            &mut feed,
+            &[(
+                "/d/a.statkit",
+                file(false, vec![("lat", Value::Histogram(h))]),
+            )],
+        );
+        assert!(out.contains("shm.a.lat.count:9|c\n"), "{out}");
+        let p50 = out
+            .lines()
+            .find(|l| l.starts_with("shm.a.lat.p50:"))
+            .unwrap();
+        let value: f64 = p50["shm.a.lat.p50:".len()..p50.len() - 2].parse().unwrap();
+        assert!((value - 100.0).abs() <= 100.0 / 16.0, "{out}");
+    }
+
+    #[test]
+    fn retired_totals_count_for_the_host_only_and_memory_is_bounded() {
+        let mut feed = Feed::new(1);
+        let files = [(
+            "/d/web.retired.statkit",
+            file(
+                true,
+                vec![("a", Value::Counter(1)), ("b", Value::Counter(1))],
+            ),
+        )];
+        let out = scan(&mut feed, &files);
+        assert!(!out.contains("retired"));
+        assert_eq!(feed.skipped, 1);
+    }
+
+    #[test]
+    fn statsd_bytes_in_names_are_replaced() {
+        assert_eq!(split_label("a{k=v:w,x=1}"), ("a", "|#k:v_w,x:1".to_owned()));
+        assert_eq!(clean("a:b|c d"), "a_b_c_d");
+    }
+}

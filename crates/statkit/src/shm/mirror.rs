@@ -1,0 +1,229 @@
+//! An mmstats v1 copy of a registry, so existing mmstats readers
+//! (`slurpstats`, `pollstats`, `mmash`) read a statkit program.
+//!
+//! A background thread reads the registry's own cells every interval and
+//! replaces the mmstats file whole (written aside, then renamed), so a
+//! reader never sees a half-written file. Counters become `Q` fields;
+//! gauges, moving averages and an average's mean `d`; text `64s`; a
+//! histogram `<label>.count` (`Q`) and `<label>.mean`, `.p50`, `.p90`,
+//! `.p99`, `.max` (`d`). `sys.pid` (`I`) and `sys.created` (`d`) are added as
+//! mmstats' default model adds them, so `cleanstats` works too. The thread
+//! stops, and the file is removed, when the [`MmstatsMirror`] is dropped.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Acquire;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use statkit_format::cell::{Cells, TEXT_MAX};
+use statkit_format::mmstats::{encode, MmValue};
+use statkit_format::{FormatError, Histogram, Kind};
+
+use super::cells::word;
+use super::registry::{Inner, Registered};
+use super::Registry;
+
+/// Times a cell caught mid-write is read again before the copy skips it.
+const RETRIES: usize = 100;
+
+/// The running copy; dropping it stops the thread and removes the file.
+#[derive(Debug)]
+pub struct MmstatsMirror {
+    path: PathBuf,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// mmstats' default file for this process: `$MMSTATS_PATH` (else the
+/// temporary folder) / `<program>-<pid>-<pid>.mmstats`, as mmstats names a
+/// main thread's file.
+pub fn mmstats_default_path(program: &str) -> PathBuf {
+    let dir = std::env::var_os("MMSTATS_PATH")
+        .filter(|v| !v.is_empty())
+        .map_or_else(std::env::temp_dir, PathBuf::from);
+    let pid = std::process::id();
+    dir.join(format!(
+        "{}-{pid}-{pid}.mmstats",
+        statkit_format::naming::file_safe(program)
+    ))
+}
+
+impl Registry {
+    /// Writes the registry as an mmstats v1 file at `path` now and every
+    /// `interval` after.
+    pub fn mirror_mmstats(&self, path: PathBuf, interval: Duration) -> io::Result<MmstatsMirror> {
+        let inner = self.inner.clone();
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        write(&path, &fields(&inner, created))?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("statkit-mmstats".into())
+                .spawn(move || run(&inner, &path, interval, created, &stop))?
+        };
+        Ok(MmstatsMirror {
+            path,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl MmstatsMirror {
+    /// The mmstats file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for MmstatsMirror {
+    fn drop(&mut self) {
+        let (stopped, wake) = &*self.stop;
+        *stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn run(
+    inner: &Inner,
+    path: &Path,
+    interval: Duration,
+    created: f64,
+    stop: &(Mutex<bool>, Condvar),
+) {
+    let (stopped, wake) = stop;
+    let mut guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        guard = wake
+            .wait_timeout(guard, interval)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if *guard {
+            return;
+        }
+        // A failed write (a full disk) is tried again next interval.
+        let _ = write(path, &fields(inner, created));
+    }
+}
+
+fn write(path: &Path, fields: &[(String, MmValue)]) -> io::Result<()> {
+    let aside = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&aside, encode(fields))?;
+    std::fs::rename(&aside, path)
+}
+
+/// The registry's values as mmstats fields.
+fn fields(inner: &Inner, created: f64) -> Vec<(String, MmValue)> {
+    let (metrics, blocks) = inner.metrics();
+    let mut out = Vec::with_capacity(metrics.len() + 2);
+    for (label, metric) in metrics {
+        add(inner, blocks, &label, &metric, &mut out);
+    }
+    out.push(("sys.pid".into(), MmValue::U32(std::process::id())));
+    out.push(("sys.created".into(), MmValue::F64(created)));
+    out
+}
+
+fn add(
+    inner: &Inner,
+    blocks: u32,
+    label: &str,
+    metric: &Registered,
+    out: &mut Vec<(String, MmValue)>,
+) {
+    let shared = inner.storage.shared_block();
+    let value = match metric.kind {
+        Kind::Counter => MmValue::U64(inner.thread_sum(metric.slot)),
+        Kind::Gauge | Kind::MovingAverage => {
+            // SAFETY: the metric's one cell in block 0.
+            MmValue::F64(f64::from_bits(
+                unsafe { word(shared, metric.slot) }.load(Acquire),
+            ))
+        }
+        Kind::Text => match read(shared, metric, |c| c.text(label)) {
+            Some(value) => MmValue::Text {
+                size: TEXT_MAX as u16,
+                value,
+            },
+            None => return,
+        },
+        Kind::Average => {
+            let (mut count, mut sum) = (0u64, 0.0);
+            for (n, s) in per_thread(inner, blocks, metric, |c| c.average(label)) {
+                count = count.wrapping_add(n);
+                sum += s;
+            }
+            MmValue::F64(if count == 0 { 0.0 } else { sum / count as f64 })
+        }
+        Kind::Histogram => {
+            let mut total = Histogram::default();
+            for h in per_thread(inner, blocks, metric, |c| c.histogram(label)) {
+                total.merge(&h);
+            }
+            histogram_fields(label, &total, out);
+            return;
+        }
+    };
+    out.push((label.to_owned(), value));
+}
+
+/// A per-thread metric's cells in every thread block, decoded.
+fn per_thread<T>(
+    inner: &Inner,
+    blocks: u32,
+    metric: &Registered,
+    decode: impl Fn(&Cells<'_>) -> Result<T, FormatError>,
+) -> Vec<T> {
+    (1..blocks)
+        .filter_map(|block| read(inner.storage.thread_block(block), metric, &decode))
+        .collect()
+}
+
+fn histogram_fields(label: &str, h: &Histogram, out: &mut Vec<(String, MmValue)>) {
+    out.push((format!("{label}.count"), MmValue::U64(h.count)));
+    let stats = [
+        ("mean", h.mean()),
+        ("p50", h.quantile(0.5)),
+        ("p90", h.quantile(0.9)),
+        ("p99", h.quantile(0.99)),
+        ("max", (h.count > 0).then_some(h.max)),
+    ];
+    for (name, value) in stats {
+        out.push((
+            format!("{label}.{name}"),
+            MmValue::F64(value.unwrap_or(0.0)),
+        ));
+    }
+}
+
+/// Decodes a copy of `metric`'s cells in the block at `base`, copying
+/// again while a write is caught half done; `None` if every try was torn.
+fn read<T>(
+    base: *mut u64,
+    metric: &Registered,
+    decode: impl Fn(&Cells<'_>) -> Result<T, FormatError>,
+) -> Option<T> {
+    let words = metric.kind.words() as usize;
+    (0..RETRIES).find_map(|_| decode(&Cells::new(&copy(base, metric.slot, words), 0, 0)).ok())
+}
+
+/// `words` cells from word `slot` of the block at `base`, copied in
+/// ascending order with acquire loads (the order the begin/end pair needs).
+fn copy(base: *mut u64, slot: usize, words: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(words * 8);
+    for index in 0..words {
+        // SAFETY: the metric's cells lie inside every live block.
+        let value = unsafe { word(base, slot + index) }.load(Acquire);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    out
+}

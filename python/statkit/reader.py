@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""Read statkit and mmstats shared-memory stats files (standard library only).
+
+    python3 python/statkit/reader.py [PATH...]
+
+Prints the JSON that `statkit slurp --json` prints: one array with an object
+per readable file, {"path", "format", "pid", "stats": {label: value}}. PATHs
+are files or folders (every *.statkit, *.mmstats and mmstats-* file in
+them); without one, the stats folder ($STATKIT_DIR, else /dev/shm/statkit)
+and the mmstats files in $MMSTATS_PATH (else the temporary folder).
+A file that cannot be read is named on stderr with the reason and skipped,
+and the exit status is then 1.
+
+The format is specified in docs/format.md; this module follows it section
+by section and is the reference that a second implementation is possible.
+"""
+
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+import time
+
+MAGIC = b"STATKIT\0"
+BYTE_ORDER_MARK = 0x01020304
+VERSION = 1
+MIN_HEADER_SIZE = 128
+MIN_ENTRY_SIZE = 128
+NAME_MAX = 112
+TEXT_MAX = 64
+FLAG_RETIRED = 1
+TORN_RETRIES = 5
+
+COUNTER, GAUGE, HISTOGRAM, TEXT, AVERAGE, MOVING_AVERAGE = 1, 2, 3, 4, 5, 6
+BUCKETS = 514
+HISTOGRAM_WORDS = 6 + BUCKETS
+WORDS = {COUNTER: 1, GAUGE: 1, MOVING_AVERAGE: 1, AVERAGE: 4, TEXT: 11, HISTOGRAM: HISTOGRAM_WORDS}
+PER_THREAD = (COUNTER, HISTOGRAM, AVERAGE)
+# Bucket keys: an f64's bits shifted right by 49 (exponent and top 3
+# mantissa bits); the first bucketed key is that of 2**-24.
+SHIFT = 49
+FIRST_KEY = (1023 - 24) << 3
+PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999))
+MASK64 = (1 << 64) - 1
+
+
+class FormatError(Exception):
+    """The reason a file was refused (the same reasons the Rust reader gives)."""
+
+
+class Torn(FormatError):
+    pass
+
+
+def _need(data, offset, length, what):
+    if offset + length > len(data):
+        raise FormatError("truncated: %s needs %d bytes, the file has %d" % (what, offset + length, len(data)))
+
+
+def _u(data, offset, size, what):
+    _need(data, offset, size, what)
+    return int.from_bytes(data[offset:offset + size], "little")
+
+
+def _f64(bits):
+    return struct.unpack("<d", struct.pack("<Q", bits))[0]
+
+
+def _size_lying(field, value, limit):
+    if value > limit:
+        raise FormatError("size lying: %s is %d, more than the %d it may be" % (field, value, limit))
+
+
+# --- statkit files ------------------------------------------------------------
+
+
+def decode_statkit(data):
+    what = "header"
+    _need(data, 0, MIN_HEADER_SIZE, what)
+    bom = _u(data, 8, 4, what)
+    if bom == 0x04030201:
+        raise FormatError("wrong endianness: the file was written big-endian")
+    if bom != BYTE_ORDER_MARK:
+        raise FormatError("corrupt: byte-order mark %#010x" % bom)
+    version = _u(data, 12, 2, what)
+    if version != VERSION:
+        raise FormatError("unsupported format version %d (this reader reads version %d)" % (version, VERSION))
+    header_size, entry_size = _u(data, 14, 2, what), _u(data, 16, 2, what)
+    if header_size < MIN_HEADER_SIZE or entry_size < MIN_ENTRY_SIZE:
+        raise FormatError("corrupt: header size %d or entry size %d too small" % (header_size, entry_size))
+    h = {
+        "flags": _u(data, 18, 2, what), "capacity": _u(data, 20, 4, what), "block_size": _u(data, 24, 4, what),
+        "state": _u(data, 28, 4, what), "blocks_offset": _u(data, 32, 8, what), "pid": _u(data, 40, 4, what),
+        "entries": _u(data, 44, 4, what), "blocks": _u(data, 48, 4, what), "slots_used": _u(data, 52, 4, what),
+    }
+    if h["state"] != 1:
+        raise FormatError("not ready: the writer is still creating the file")
+    _size_lying("entries", h["entries"], h["capacity"])
+    _size_lying("entry table end", header_size + h["capacity"] * entry_size, h["blocks_offset"])
+    if any(n % 8 for n in (header_size, entry_size, h["blocks_offset"], h["block_size"])):
+        raise FormatError("corrupt: sizes and offsets must be multiples of 8")
+    _size_lying("slots used", h["slots_used"] * 8, h["block_size"])
+    if h["blocks"] == 0:
+        raise FormatError("corrupt: no block 0")
+    _need(data, 0, h["blocks_offset"] + h["blocks"] * h["block_size"], "blocks")
+    stats = {}
+    for index in range(h["entries"]):
+        label, kind, slot = _entry(data, header_size + index * entry_size, index, h["slots_used"])
+        stats[label] = _value(data, h, kind, slot, label)
+    retired = bool(h["flags"] & FLAG_RETIRED)
+    return "statkit", (None if retired else h["pid"]), stats
+
+
+def _entry(data, at, index, slots_used):
+    _need(data, at, MIN_ENTRY_SIZE, "entry table")
+    kind = data[at]
+    if kind not in WORDS:
+        raise FormatError("corrupt: entry %d: unknown kind %d" % (index, kind))
+    name_len = _u(data, at + 2, 2, "entry table")
+    _size_lying("entry name length", name_len, NAME_MAX)
+    try:
+        label = data[at + 16:at + 16 + name_len].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("corrupt: entry %d: label is not UTF-8" % index)
+    slot, words = _u(data, at + 4, 4, "entry table"), _u(data, at + 8, 4, "entry table")
+    if words != WORDS[kind]:
+        raise FormatError("corrupt: entry %d: %d words, not %d" % (index, words, WORDS[kind]))
+    _size_lying("entry cells end", slot + words, slots_used)
+    return label, kind, slot
+
+
+def _cells(data, h, block, slot):
+    base = h["blocks_offset"] + block * h["block_size"] + slot * 8
+
+    def word(index):
+        return _u(data, base + index * 8, 8, "metric cells")
+
+    return word
+
+
+def _whole(word, end, label):
+    if word(0) != word(end):
+        raise Torn("torn: %s was being written while it was read" % label)
+
+
+def _value(data, h, kind, slot, label):
+    shared = _cells(data, h, 0, slot)
+    threads = [_cells(data, h, b, slot) for b in range(1, h["blocks"])]
+    if kind in (GAUGE, MOVING_AVERAGE):
+        return _float(_f64(shared(0)))
+    if kind == TEXT:
+        _whole(shared, 10, label)
+        length = shared(1)
+        _size_lying("text length", length, TEXT_MAX)
+        start = h["blocks_offset"] + slot * 8 + 16
+        _need(data, start, length, "text cell")
+        return data[start:start + length].decode("utf-8", "replace")
+    if kind == COUNTER:
+        return sum(word(0) for word in threads) & MASK64
+    if kind == AVERAGE:
+        count, total = 0, 0.0
+        for word in threads:
+            _whole(word, 3, label)
+            count = (count + word(1)) & MASK64
+            total += _f64(word(2))
+        return _float(total / count) if count else None
+    return _histogram(threads, label)
+
+
+def _histogram(threads, label):
+    count, total, low, high, buckets = 0, 0.0, 0.0, 0.0, [0] * BUCKETS
+    for word in threads:
+        _whole(word, HISTOGRAM_WORDS - 1, label)
+        n = word(1)
+        if n == 0:
+            continue
+        lo, hi = _f64(word(3)), _f64(word(4))
+        low, high = (lo, hi) if count == 0 else (_fmin(low, lo), _fmax(high, hi))
+        count = (count + n) & MASK64
+        total += _f64(word(2))
+        for i in range(BUCKETS):
+            buckets[i] = (buckets[i] + word(5 + i)) & MASK64
+    out = {"count": count, "sum": _float(total)}
+    filled = count > 0
+    out["min"] = _float(low) if filled else None
+    out["max"] = _float(high) if filled else None
+    out["mean"] = _float(total / count) if filled else None
+    for name, q in PERCENTILES:
+        out[name] = _float(_quantile(count, low, high, buckets, q)) if filled else None
+    return out
+
+
+def _fmin(a, b):
+    """Rust's f64::min: the other value when one is NaN."""
+    return _ignoring_nan(min, a, b)
+
+
+def _fmax(a, b):
+    return _ignoring_nan(max, a, b)
+
+
+def _ignoring_nan(pick, a, b):
+    if math.isnan(a) or math.isnan(b):
+        return b if math.isnan(a) else a
+    return pick(a, b)
+
+
+def _quantile(count, low, high, buckets, q):
+    rank = min(max(math.ceil(q * count), 1), count)
+    seen = 0
+    for index, n in enumerate(buckets):
+        seen += n
+        if seen >= rank:
+            if index == 0:
+                return low
+            if index == BUCKETS - 1:
+                return high
+            key = FIRST_KEY + index - 1
+            lower, upper = _f64(key << SHIFT), _f64((key + 1) << SHIFT)
+            return _fmin(_fmax(lower + (upper - lower) / 2.0, low), high)
+    return high
+
+
+def _float(x):
+    return x if math.isfinite(x) else None
+
+
+# --- mmstats version 1 files -----------------------------------------------------
+
+MM_CODES = {
+    b"Q": ("u", 8), b"L": ("u", 8), b"q": ("i", 8), b"l": ("i", 8), b"I": ("u", 4), b"i": ("i", 4),
+    b"H": ("u", 2), b"h": ("i", 2), b"B": ("u", 1), b"b": ("i", 1), b"?": ("?", 1), b"f": ("f", 4),
+    b"d": ("d", 8), b"c": ("s", 1), b"s": ("s", 1),
+}
+
+
+def _mm_code(sig):
+    if sig in MM_CODES:
+        return MM_CODES[sig]
+    if len(sig) > 1 and sig.endswith(b"s") and sig[:-1].isdigit():
+        return ("s", int(sig[:-1]))
+    return None
+
+
+def _mm_value(kind, raw):
+    if kind == "u":
+        return int.from_bytes(raw, "little")
+    if kind == "i":
+        return int.from_bytes(raw, "little", signed=True)
+    if kind == "?":
+        return raw != b"\0"
+    if kind == "f":
+        return _float(struct.unpack("<f", raw)[0])
+    if kind == "d":
+        return _float(struct.unpack("<d", raw)[0])
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def decode_mmstats(data):
+    at, stats, pid = 1, {}, None
+    while at + 1 < len(data) or (at < len(data) and data[at] != 0):
+        label_len = _u(data, at, 2, "field label length")
+        if label_len == 0:
+            break
+        _need(data, at + 2, label_len, "field label")
+        label = data[at + 2:at + 2 + label_len].decode("utf-8", "replace")
+        at += 2 + label_len
+        sig_len = _u(data, at, 2, "field type length")
+        _need(data, at + 2, sig_len, "field type")
+        sig = data[at + 2:at + 2 + sig_len]
+        at += 2 + sig_len
+        code = _mm_code(sig)
+        if code is None:
+            raise FormatError("corrupt: field %r: unknown type %r" % (label, sig.decode("utf-8", "replace")))
+        kind, size = code
+        write_buffer = _u(data, at, 1, "field write buffer")
+        at += 1
+        if write_buffer not in (0, 1, 0xFF):
+            raise FormatError("corrupt: field %r: write buffer %d" % (label, write_buffer))
+        copies, current = (1, 0) if write_buffer == 0xFF else (2, write_buffer ^ 1)
+        _need(data, at, size * copies, "field value")
+        value = _mm_value(kind, data[at + current * size:at + (current + 1) * size])
+        at += size * copies
+        stats[label] = value
+        if label.endswith("sys.pid"):
+            is_pid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 32
+            pid = value if is_pid else None
+    return "mmstats", pid, stats
+
+
+# --- files ------------------------------------------------------------------------
+
+
+def decode(data):
+    if data.startswith(MAGIC):
+        return decode_statkit(data)
+    if data[:1] == b"\x01":
+        return decode_mmstats(data)
+    if len(data) < len(MAGIC) and MAGIC.startswith(data):
+        raise FormatError("truncated: magic needs 8 bytes, the file has %d" % len(data))
+    raise FormatError("not a stats file (starts with %s)" % data[:8].hex())
+
+
+def read_file(path):
+    """Decodes one file, reading again when a write was caught half done."""
+    for attempt in range(TORN_RETRIES + 1):
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            return decode(data)
+        except Torn:
+            if attempt == TORN_RETRIES:
+                raise
+            time.sleep(0)
+
+
+def is_mmstats_file(name):
+    return name.endswith(".mmstats") or name.startswith("mmstats-")
+
+
+def is_stats_file(name):
+    return name.endswith(".statkit") or is_mmstats_file(name)
+
+
+def _listing(folder, wanted):
+    names = sorted(n for n in os.listdir(folder) if wanted(n) and os.path.isfile(os.path.join(folder, n)))
+    return [os.path.join(folder, n) for n in names]
+
+
+def discover(paths):
+    """Files to read: folders' stats files in name order, other paths as
+    given; no paths: the stats folder and mmstats' default folder."""
+    found = []
+    if not paths:
+        folder = os.environ.get("STATKIT_DIR") or "/dev/shm/statkit"
+        mmstats = os.environ.get("MMSTATS_PATH") or tempfile.gettempdir()
+        if os.path.isdir(folder):
+            found += _listing(folder, is_stats_file)
+        if os.path.isdir(mmstats) and mmstats != folder:
+            found += _listing(mmstats, is_mmstats_file)
+    for path in paths:
+        found += _listing(path, is_stats_file) if os.path.isdir(path) else [path]
+    seen, unique = set(), []
+    for path in found:
+        if path not in seen:
+            seen.add(path)
+            unique.append(path)
+    return unique
+
+
+def main(argv):
+    out, failed = [], False
+    for path in discover(argv):
+        try:
+            fmt, pid, stats = read_file(path)
+        except (OSError, FormatError) as error:
+            sys.stderr.write("statkit reader: skipped %s: %s\n" % (path, error))
+            failed = True
+            continue
+        out.append({"path": path, "format": fmt, "pid": pid, "stats": stats})
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
