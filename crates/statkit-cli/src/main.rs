@@ -30,6 +30,12 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Act as a munin plug-in for the request view.
     Munin(cmd::munin::MuninArgs),
+    /// Print every shared-memory stats file's values (statkit and mmstats).
+    Slurp(cmd::slurp::SlurpArgs),
+    /// A live table of per-interval changes summed over every process.
+    Poll(cmd::poll::PollArgs),
+    /// Remove dead processes' stats files, keeping their totals.
+    Clean(cmd::clean::CleanArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,9 @@ fn main() -> ExitCode {
         Command::Send(args) => cmd::send::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Munin(args) => cmd::munin::run(args),
+        Command::Slurp(args) => cmd::slurp::run(args),
+        Command::Poll(args) => cmd::poll::run(args),
+        Command::Clean(args) => cmd::clean::run(args),
     })
 }
 

@@ -1,12 +1,23 @@
 //! The statkit library for applications: ways for a program to publish its
 //! own metrics to a statkit server (or any statsd-compatible one).
 //!
-//! Today that is one way, the [`client`]: a statsd / DogStatsD client that
-//! formats lines on the calling thread and packs them into UDP datagrams (or
-//! writes them to TCP or a Unix socket), with no runtime and no queue, and
-//! without ever blocking or failing a metric call when no server listens.
-//! The shared-memory and named-pipe publishers described in the project's
-//! design will join it in this crate; they are not here yet.
+//! Two ways today:
+//!
+//! - [`shm`]: shared-memory stats files, "/proc for your application". The
+//!   process' metrics live in a memory-mapped file on tmpfs that `statkit
+//!   slurp`, `statkit poll` and `statkit serve` read; an update is a plain
+//!   store into memory the calling thread owns. [`incr`], [`set`] and
+//!   [`record`] use a default registry; the registry is also a recorder for
+//!   the `metrics` crate.
+//! - [`client`]: a statsd / DogStatsD client that formats lines on the
+//!   calling thread and packs them into UDP datagrams (or writes them to TCP
+//!   or a Unix socket), with no runtime and no queue, and without ever
+//!   blocking or failing a metric call when no server listens.
+//!
+//! ```no_run
+//! statkit::incr("requests", 1);
+//! statkit::record("latency", 0.012);
+//! ```
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -40,5 +51,7 @@
 //! back as the metric that was meant; the crate's tests hold it to that.
 
 pub mod client;
+pub mod shm;
 
 pub use client::{BuildError, Client, ClientBuilder, LineError, Millis, Scoped, Stats, TimerGuard};
+pub use shm::{incr, record, set};

@@ -2,10 +2,13 @@
 //! library crates. Nothing here is more than glue.
 
 pub mod bench;
+pub mod clean;
 pub mod ctl;
 pub mod munin;
+pub mod poll;
 pub mod send;
 pub mod serve;
+pub mod slurp;
 
 /// Marks an error as the user's: bad arguments or configuration (exit 2).
 #[derive(Debug, thiserror::Error)]

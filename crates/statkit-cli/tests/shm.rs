@@ -1,0 +1,282 @@
+//! `statkit slurp`, `poll` and `clean` run as a user runs them, on files
+//! written by the statkit library in this test process, by the format's
+//! encoder, and by mmstats 0.8 itself (the samples in statkit-format's
+//! testdata).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+use statkit::shm::{Options, Registry};
+use statkit_format::{encode, Identity, Stat, Value};
+
+fn mmstats_samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../statkit-format/tests/testdata/mmstats")
+}
+
+fn statkit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_statkit"))
+        .args(args)
+        .env_remove("STATKIT_DIR")
+        .output()
+        .expect("statkit runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn registry(dir: &Path, program: &str) -> Registry {
+    Registry::publish(Options {
+        dir: dir.to_owned(),
+        program: program.into(),
+        ..Options::default()
+    })
+    .unwrap()
+}
+
+fn slurp_json(paths: &[&Path]) -> Vec<Json> {
+    let mut args = vec!["slurp".to_owned(), "--json".to_owned()];
+    args.extend(paths.iter().map(|p| p.to_string_lossy().into_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = statkit(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice::<Json>(&output.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn slurp_reads_mmstats_files_as_mmstats_did() {
+    let samples = mmstats_samples();
+    let decoded = std::fs::read_to_string(samples.join("reader-decoded.txt")).unwrap();
+    let names: Vec<&str> = decoded
+        .lines()
+        .filter_map(|l| l.strip_prefix("== "))
+        .collect();
+    let paths: Vec<PathBuf> = names.iter().map(|n| samples.join(n)).collect();
+    let path_refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let files = slurp_json(&path_refs);
+    assert_eq!(files.len(), 8);
+
+    let mut current = None;
+    for line in decoded.lines() {
+        if let Some(name) = line.strip_prefix("== ") {
+            current = files
+                .iter()
+                .find(|f| f["path"].as_str().unwrap().ends_with(name));
+            assert_eq!(current.unwrap()["format"], "mmstats");
+            continue;
+        }
+        let (label, repr) = line.trim().split_once(" = ").unwrap();
+        let label = label.trim_start_matches("u'").trim_end_matches('\'');
+        let got = &current.unwrap()["stats"][label];
+        let want: Json = match repr {
+            "True" => Json::Bool(true),
+            "False" => Json::Bool(false),
+            _ if repr.starts_with("u'") => {
+                Json::String(repr[2..repr.len() - 1].replace("\\xe9", "\u{e9}"))
+            }
+            _ => serde_json::from_str(repr).unwrap(),
+        };
+        assert_eq!(got, &want, "{label}");
+    }
+    let alltypes = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("alltypes.mmstats"))
+        .unwrap();
+    assert_eq!(alltypes["pid"], 13740);
+
+    // The text form prints the same values, one `label value` line each.
+    let text = stdout(&statkit(&[
+        "slurp",
+        samples.join("alltypes.mmstats").to_str().unwrap(),
+    ]));
+    assert!(
+        text.contains("\n  ex.f64                0.3333333333333333\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n  ex.bool               True\n"));
+}
+
+#[test]
+fn slurp_reads_what_the_library_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry(dir.path(), "web");
+    registry
+        .counter("requests", &[("code", "200")])
+        .unwrap()
+        .add(5);
+    registry.text("version", &[]).unwrap().set("2.0");
+    let latency = registry.histogram("latency", &[]).unwrap();
+    (1..=100).for_each(|ms| latency.record(f64::from(ms) / 1000.0));
+
+    let files = slurp_json(&[dir.path()]);
+    assert_eq!(files.len(), 1);
+    let file = &files[0];
+    assert_eq!(file["format"], "statkit");
+    assert_eq!(file["pid"], std::process::id());
+    assert_eq!(file["stats"]["requests{code=200}"], 5);
+    assert_eq!(file["stats"]["version"], "2.0");
+    let h = &file["stats"]["latency"];
+    assert_eq!(h["count"], 100);
+    assert_eq!(h["max"], 0.1);
+    let p50 = h["p50"].as_f64().unwrap();
+    assert!((p50 - 0.05).abs() <= 0.05 / 16.0, "{p50}");
+
+    let text = stdout(&statkit(&["slurp", dir.path().to_str().unwrap()]));
+    assert!(text.contains("  requests{code=200} 5\n"), "{text}");
+}
+
+#[test]
+fn bad_files_are_named_with_their_reason_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = encode(&identity(1), &[stat("n", Value::Counter(3))]).unwrap();
+    std::fs::write(dir.path().join("a-good.statkit"), &good).unwrap();
+    std::fs::write(dir.path().join("b-short.statkit"), &good[..200]).unwrap();
+    let mut newer = good.clone();
+    newer[12] = 9;
+    std::fs::write(dir.path().join("c-newer.statkit"), &newer).unwrap();
+    std::fs::write(dir.path().join("d-foreign.mmstats"), b"not stats at all").unwrap();
+
+    let output = statkit(&["slurp", "--json", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let files: Json = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(files.as_array().unwrap().len(), 1);
+    assert_eq!(files[0]["stats"]["n"], 3);
+    let errors = stderr(&output);
+    assert!(errors.contains("b-short.statkit: truncated"), "{errors}");
+    assert!(
+        errors.contains("c-newer.statkit: unsupported format version 9"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("d-foreign.mmstats: not a stats file"),
+        "{errors}"
+    );
+}
+
+fn identity(pid: u32) -> Identity {
+    Identity {
+        pid,
+        start_time: 1,
+        created_ns: 0,
+        program: "web".into(),
+        retired: false,
+    }
+}
+
+fn stat(label: &str, value: Value) -> Stat {
+    Stat {
+        label: label.into(),
+        value,
+    }
+}
+
+/// A pid no process has: one that just exited.
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+#[test]
+fn poll_prints_changes_summed_over_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, n) in [("a.statkit", 10), ("b.statkit", 32)] {
+        let bytes = encode(&identity(1), &[stat("app.req", Value::Counter(n))]).unwrap();
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let output = statkit(&[
+        "poll",
+        "-p",
+        "app.",
+        "-d",
+        "0.05",
+        "-c",
+        "2",
+        "req,missing",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], format!("{:>14} {:>14}", "req", "missing"));
+    assert_eq!(lines[1], format!("{:>14} {:>14}", "42", ""));
+    assert_eq!(lines[2], format!("{:>14} {:>14}", "0", ""));
+}
+
+#[test]
+fn clean_folds_dead_files_into_retired_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = registry(dir.path(), "web");
+    live.counter("requests", &[]).unwrap().add(1);
+    for n in [10u32, 20] {
+        let mut h = statkit_format::Histogram::default();
+        h.record(f64::from(n));
+        let stats = [
+            stat("requests", Value::Counter(n.into())),
+            stat("latency", Value::Histogram(h)),
+            stat("queue", Value::Gauge(5.0)),
+        ];
+        let pid = dead_pid();
+        let path = dir.path().join(format!("web-{pid}-{n}.statkit"));
+        std::fs::write(path, encode(&identity(pid), &stats).unwrap()).unwrap();
+    }
+    let totals = |dir: &Path| -> u64 {
+        slurp_json(&[dir])
+            .iter()
+            .filter_map(|f| f["stats"]["requests"].as_u64())
+            .sum()
+    };
+    assert_eq!(totals(dir.path()), 31);
+
+    let dry = statkit(&["clean", "--dry-run", dir.path().to_str().unwrap()]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("would remove 2, 1 alive, 0 kept, 0 skipped"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+
+    let run = statkit(&["clean", dir.path().to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(
+        stdout(&run).contains("removed 2, 1 alive, 0 kept, 0 skipped"),
+        "{}",
+        stdout(&run)
+    );
+    assert_eq!(totals(dir.path()), 31, "host totals never go backwards");
+    let files = slurp_json(&[dir.path()]);
+    let retired = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("web.retired.statkit"))
+        .unwrap();
+    assert_eq!(retired["pid"], Json::Null);
+    assert_eq!(retired["stats"]["requests"], 30);
+    assert_eq!(retired["stats"]["latency"]["count"], 2);
+    assert_eq!(
+        retired["stats"].get("queue"),
+        None,
+        "gauges die with their process"
+    );
+
+    // A second round adds to the retired totals.
+    let pid = dead_pid();
+    let bytes = encode(&identity(pid), &[stat("requests", Value::Counter(7))]).unwrap();
+    std::fs::write(dir.path().join(format!("web-{pid}.statkit")), bytes).unwrap();
+    assert!(statkit(&["clean", dir.path().to_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(totals(dir.path()), 38);
+    drop(live);
+}

@@ -1,0 +1,27 @@
+//! Reading shared-memory stats files, for `statkit slurp`, `poll`, `clean`
+//! and `serve`.
+//!
+//! - [`discover`]: which files to read (the stats folder, folders, paths).
+//! - [`read_file`]: a consistent snapshot of one file, decoded; torn reads
+//!   are retried, any other problem is a [`ReadError`] naming the file.
+//! - [`liveness`]: whether a file's writer still runs (pid and start time).
+//! - [`Totals`]: values summed over files, as a host-wide view.
+//! - [`clean()`]: removes dead processes' files, folding their counters and
+//!   histograms into per-program retired totals first.
+//! - [`render`]: slurp's text and JSON.
+
+pub mod clean;
+mod discover;
+mod liveness;
+pub mod poll;
+mod read;
+pub mod render;
+mod snapshot;
+mod totals;
+
+pub use clean::{clean, Action};
+pub use discover::{default_dir, discover, is_stats_file};
+pub use liveness::{liveness, Liveness};
+pub use read::{read_file, ReadError};
+pub use snapshot::snapshot;
+pub use totals::{number, Totals};

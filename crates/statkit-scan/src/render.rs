@@ -1,0 +1,113 @@
+//! What `statkit slurp` prints: text for people, JSON for programs. The
+//! Python reader in `python/statkit/reader.py` prints the same JSON.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde_json::{json, Map, Value as Json};
+use statkit_format::{Histogram, StatFile, Value};
+
+/// The percentiles a histogram shows, as (name, fraction).
+pub const PERCENTILES: [(&str, f64); 4] =
+    [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)];
+
+/// One file as text: `==> path`, then `  label value` lines with labels
+/// padded to the longest, then a blank line.
+pub fn text(out: &mut impl Write, path: &Path, file: &StatFile) -> io::Result<()> {
+    writeln!(out, "==> {}", path.display())?;
+    let width = file
+        .stats
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    for stat in &file.stats {
+        writeln!(out, "  {:width$} {}", stat.label, text_value(&stat.value))?;
+    }
+    writeln!(out)
+}
+
+/// A value as text: floats always with a decimal point or exponent.
+pub fn text_value(value: &Value) -> String {
+    match value {
+        Value::Counter(n) | Value::Unsigned(n) => n.to_string(),
+        Value::Signed(n) => n.to_string(),
+        Value::Gauge(x) | Value::Float(x) | Value::MovingAverage(x) => format!("{x:?}"),
+        Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+        Value::Text(s) => s.clone(),
+        Value::Average { count, sum } => match *count {
+            0 => "-".into(),
+            n => format!("{:?}", sum / n as f64),
+        },
+        Value::Histogram(h) => histogram_text(h),
+    }
+}
+
+fn histogram_text(h: &Histogram) -> String {
+    if h.count == 0 {
+        return "count=0".into();
+    }
+    let mut text = format!(
+        "count={} sum={:?} min={:?} max={:?}",
+        h.count, h.sum, h.min, h.max
+    );
+    for (name, q) in PERCENTILES {
+        if let Some(v) = h.quantile(q) {
+            text.push_str(&format!(" {name}={v:?}"));
+        }
+    }
+    text
+}
+
+/// One file as the JSON object `slurp --json` prints in its array:
+/// `{"path", "format", "pid", "stats": {label: value}}`.
+pub fn json_file(path: &Path, file: &StatFile) -> Json {
+    let stats: Map<String, Json> = file
+        .stats
+        .iter()
+        .map(|s| (s.label.clone(), json_value(&s.value)))
+        .collect();
+    json!({
+        "path": path.to_string_lossy(),
+        "format": file.format.name(),
+        "pid": file.pid,
+        "stats": stats,
+    })
+}
+
+/// A value as JSON: numbers, strings, booleans; an average as its mean
+/// (null when empty); a histogram as an object of its statistics. Floats
+/// that are not finite are null.
+pub fn json_value(value: &Value) -> Json {
+    match value {
+        Value::Counter(n) | Value::Unsigned(n) => json!(n),
+        Value::Signed(n) => json!(n),
+        Value::Gauge(x) | Value::Float(x) | Value::MovingAverage(x) => float(*x),
+        Value::Bool(b) => json!(b),
+        Value::Text(s) => json!(s),
+        Value::Average { count, sum } => match *count {
+            0 => Json::Null,
+            n => float(sum / n as f64),
+        },
+        Value::Histogram(h) => histogram_json(h),
+    }
+}
+
+fn histogram_json(h: &Histogram) -> Json {
+    let some = |x: Option<f64>| x.map_or(Json::Null, float);
+    let filled = h.count > 0;
+    let mut object = Map::new();
+    object.insert("count".into(), json!(h.count));
+    object.insert("sum".into(), float(h.sum));
+    object.insert("min".into(), some(filled.then_some(h.min)));
+    object.insert("max".into(), some(filled.then_some(h.max)));
+    object.insert("mean".into(), some(h.mean()));
+    for (name, q) in PERCENTILES {
+        object.insert(name.into(), some(h.quantile(q)));
+    }
+    Json::Object(object)
+}
+
+fn float(x: f64) -> Json {
+    serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
+}

@@ -1,0 +1,62 @@
+//! Why a metric could not be registered or a file published. Metric
+//! updates never fail: everything that can go wrong does so here.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why [`Registry`](super::Registry) refused a metric.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The name or a tag holds a character labels cannot carry.
+    #[error("invalid metric name {label:?}: {reason}")]
+    InvalidName {
+        /// The label as given.
+        label: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The label (name and tags) is longer than the file's entries hold.
+    #[error("metric label {label:?} is {len} bytes, more than {max}")]
+    TooLong {
+        /// The label.
+        label: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The label is already registered as another kind of metric.
+    #[error("metric {label:?} is already a {existing}, not a {requested}")]
+    KindConflict {
+        /// The label.
+        label: String,
+        /// The kind it was registered as.
+        existing: &'static str,
+        /// The kind asked for now.
+        requested: &'static str,
+    },
+    /// The file has no room for another metric.
+    #[error(
+        "no room for metric {label:?}: the file's {what} are used up (raise Options::{option})"
+    )]
+    Full {
+        /// The label.
+        label: String,
+        /// Entries or cells.
+        what: &'static str,
+        /// The option that gives more room.
+        option: &'static str,
+    },
+}
+
+/// Why a stats file could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the stats file {path}")]
+pub struct PublishError {
+    /// The file (or the memory, for in-memory registries).
+    pub path: PathBuf,
+    /// The operating system's error.
+    #[source]
+    pub source: io::Error,
+}

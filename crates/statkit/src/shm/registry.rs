@@ -1,0 +1,341 @@
+//! The registry: metric names to cells, one file per registry.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use statkit_format::layout::{header, Entry, Header, Kind, Layout, PAGE, STATE_READY};
+
+use super::handles::{Average, Counter, Gauge, Histogram, MovingAverage, Text, Window};
+use super::storage::Storage;
+use super::{label, Options, PublishError, RegisterError};
+
+/// Registries get ids that are never reused, so a thread's cached block
+/// pointer can never be mistaken for one of a later registry.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Metrics by name, published in one shared-memory stats file.
+///
+/// Cloning is cheap and shares the registry. Registering a label twice
+/// returns the same metric; registering it as another kind is an error. The
+/// file is removed when the registry and every handle from it are dropped
+/// (the default registry removes its file at exit, see
+/// [`global`](super::global)).
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// What a registry counts about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RegistryStats {
+    /// Registrations refused by the `metrics` recorder or the convenience
+    /// functions, which cannot return the error.
+    pub refused: u64,
+    /// Threads that found no block of their own (the `max_threads` limit,
+    /// or the file could not grow); their updates are kept in memory only.
+    pub overflow_threads: u64,
+}
+
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub id: u64,
+    pub storage: Storage,
+    state: Mutex<State>,
+    max_threads: u32,
+    /// The block of threads without one of their own, made on first use.
+    overflow: OnceLock<Box<[AtomicU64]>>,
+    pub refused: AtomicU64,
+    overflow_threads: AtomicU64,
+    /// Serializes writers of text values (readers use the sequence pair).
+    pub text_lock: Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    metrics: HashMap<String, Registered>,
+    entries: u32,
+    slots_used: u32,
+    free_blocks: Vec<u32>,
+    blocks: u32,
+}
+
+/// A registered metric: enough to make another handle to it.
+#[derive(Debug, Clone)]
+pub(super) struct Registered {
+    pub kind: Kind,
+    pub slot: usize,
+    pub window: Option<Arc<Mutex<Window>>>,
+}
+
+impl Registry {
+    /// Creates this process' stats file as `options` say and publishes into
+    /// it.
+    pub fn publish(options: Options) -> Result<Registry, PublishError> {
+        let layout = layout_of(&options);
+        let path = options.path(std::process::id());
+        let storage = Storage::create_file(&path, layout, &header_of(&options, layout))
+            .map_err(|source| PublishError { path, source })?;
+        Ok(Registry::with_storage(storage, &options))
+    }
+
+    /// A registry in memory no other process sees: for tests, and for
+    /// programs that turn publishing off.
+    pub fn in_memory(options: Options) -> Result<Registry, PublishError> {
+        let layout = layout_of(&options);
+        let storage =
+            Storage::anonymous(layout, &header_of(&options, layout)).map_err(|source| {
+                PublishError {
+                    path: PathBuf::from("(anonymous memory)"),
+                    source,
+                }
+            })?;
+        Ok(Registry::with_storage(storage, &options))
+    }
+
+    fn with_storage(storage: Storage, options: &Options) -> Registry {
+        storage
+            .header_u32(header::STATE)
+            .store(STATE_READY, Release);
+        Registry {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Relaxed),
+                storage,
+                state: Mutex::new(State {
+                    blocks: 1,
+                    ..State::default()
+                }),
+                max_threads: options.max_threads,
+                overflow: OnceLock::new(),
+                refused: AtomicU64::new(0),
+                overflow_threads: AtomicU64::new(0),
+                text_lock: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The stats file, unless the registry is in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.storage.path()
+    }
+
+    /// What the registry counted about itself.
+    pub fn stats(&self) -> RegistryStats {
+        RegistryStats {
+            refused: self.inner.refused.load(Relaxed),
+            overflow_threads: self.inner.overflow_threads.load(Relaxed),
+        }
+    }
+
+    /// Removes the file now (it is also removed on drop); metrics keep
+    /// working in memory.
+    pub fn remove_file(&self) {
+        self.inner.storage.remove_file();
+    }
+
+    /// The counter `name` with `tags`.
+    pub fn counter(&self, name: &str, tags: &[(&str, &str)]) -> Result<Counter, RegisterError> {
+        let found = self.register(&label::label(name, tags)?, Kind::Counter, 0)?;
+        Ok(Counter::new(self.inner.clone(), found.slot))
+    }
+
+    /// The gauge `name` with `tags`.
+    pub fn gauge(&self, name: &str, tags: &[(&str, &str)]) -> Result<Gauge, RegisterError> {
+        let found = self.register(&label::label(name, tags)?, Kind::Gauge, 0)?;
+        Ok(Gauge::new(self.inner.clone(), found.slot))
+    }
+
+    /// The histogram `name` with `tags`.
+    pub fn histogram(&self, name: &str, tags: &[(&str, &str)]) -> Result<Histogram, RegisterError> {
+        let found = self.register(&label::label(name, tags)?, Kind::Histogram, 0)?;
+        Ok(Histogram::new(self.inner.clone(), found.slot))
+    }
+
+    /// The text value `name` with `tags`.
+    pub fn text(&self, name: &str, tags: &[(&str, &str)]) -> Result<Text, RegisterError> {
+        let found = self.register(&label::label(name, tags)?, Kind::Text, 0)?;
+        Ok(Text::new(self.inner.clone(), found.slot))
+    }
+
+    /// The running average `name` with `tags`.
+    pub fn average(&self, name: &str, tags: &[(&str, &str)]) -> Result<Average, RegisterError> {
+        let found = self.register(&label::label(name, tags)?, Kind::Average, 0)?;
+        Ok(Average::new(self.inner.clone(), found.slot))
+    }
+
+    /// The moving average over the last `window` values (at least 1) of
+    /// `name` with `tags`. Registered again with another window, it keeps
+    /// its first one.
+    pub fn moving_average(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+        window: u32,
+    ) -> Result<MovingAverage, RegisterError> {
+        let window = window.max(1);
+        let found = self.register(&label::label(name, tags)?, Kind::MovingAverage, window)?;
+        let shared = found
+            .window
+            .unwrap_or_else(|| Arc::new(Mutex::new(Window::new(window))));
+        Ok(MovingAverage::new(self.inner.clone(), found.slot, shared))
+    }
+
+    /// The metric under `label`, registered as `kind` when new.
+    pub(super) fn register(
+        &self,
+        label: &str,
+        kind: Kind,
+        param: u32,
+    ) -> Result<Registered, RegisterError> {
+        let mut state = self.inner.lock_state();
+        if let Some(found) = state.metrics.get(label) {
+            return if found.kind == kind {
+                Ok(found.clone())
+            } else {
+                Err(RegisterError::KindConflict {
+                    label: label.to_owned(),
+                    existing: found.kind.name(),
+                    requested: kind.name(),
+                })
+            };
+        }
+        let layout = self.inner.storage.layout();
+        let full = |what, option| RegisterError::Full {
+            label: label.to_owned(),
+            what,
+            option,
+        };
+        if state.entries >= layout.capacity {
+            return Err(full("entries", "capacity"));
+        }
+        let words = kind.words();
+        let end = state
+            .slots_used
+            .checked_add(words)
+            .filter(|&end| end <= layout.block_words());
+        let end = end.ok_or_else(|| full("cells", "block_size"))?;
+        let entry = Entry {
+            kind,
+            slot: state.slots_used,
+            words,
+            param,
+            label: label.to_owned(),
+        };
+        let bytes = entry.encode().ok_or_else(|| RegisterError::TooLong {
+            label: label.to_owned(),
+            len: label.len(),
+            max: statkit_format::layout::NAME_MAX,
+        })?;
+        let storage = &self.inner.storage;
+        storage.write_entry(state.entries, &bytes);
+        // Cells first, then the entry that points at them.
+        storage.header_u32(header::SLOTS_USED).store(end, Release);
+        storage
+            .header_u32(header::ENTRIES)
+            .store(state.entries + 1, Release);
+        let registered = Registered {
+            kind,
+            slot: state.slots_used as usize,
+            window: (kind == Kind::MovingAverage).then(|| Arc::new(Mutex::new(Window::new(param)))),
+        };
+        state.entries += 1;
+        state.slots_used = end;
+        state.metrics.insert(label.to_owned(), registered.clone());
+        Ok(registered)
+    }
+}
+
+impl Inner {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A thread block for a thread that has none: a released one, or a new
+    /// one at the end of the file; `None` past `max_threads` or when the
+    /// file cannot grow.
+    pub fn acquire_block(&self) -> Option<(u32, *mut u64)> {
+        let mut state = self.lock_state();
+        let index = match state.free_blocks.pop() {
+            Some(index) => index,
+            None if state.blocks <= self.max_threads => {
+                let index = self.storage.add_block().ok()?;
+                state.blocks = index + 1;
+                self.storage
+                    .header_u32(header::BLOCKS)
+                    .store(state.blocks, Release);
+                index
+            }
+            None => return None,
+        };
+        Some((index, self.storage.thread_block(index)))
+    }
+
+    /// Takes back the block of a thread that ended; its cells keep their
+    /// totals for the next thread.
+    pub fn release_block(&self, index: u32) {
+        self.lock_state().free_blocks.push(index);
+    }
+
+    /// Word `slot` summed over every thread block (and the overflow block).
+    pub fn thread_sum(&self, slot: usize) -> u64 {
+        let blocks = self.lock_state().blocks;
+        let mut total = 0u64;
+        for index in 1..blocks {
+            // SAFETY: `slot` was checked against the block size at registration.
+            let cell = unsafe { super::cells::word(self.storage.thread_block(index), slot) };
+            total = total.wrapping_add(cell.load(Relaxed));
+        }
+        if let Some(overflow) = self.overflow.get() {
+            total = total.wrapping_add(overflow[slot].load(Relaxed));
+        }
+        total
+    }
+
+    /// The block shared by threads without their own; `newcomer` counts
+    /// the calling thread in the stats.
+    pub fn overflow_block(&self, newcomer: bool) -> *mut u64 {
+        if newcomer {
+            self.overflow_threads.fetch_add(1, Relaxed);
+        }
+        let words = self.storage.layout().block_words() as usize;
+        let block = self
+            .overflow
+            .get_or_init(|| (0..words).map(|_| AtomicU64::new(0)).collect());
+        block.as_ptr().cast_mut().cast()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.storage.remove_file();
+    }
+}
+
+fn layout_of(options: &Options) -> Layout {
+    Layout {
+        capacity: options.capacity.max(1),
+        block_size: (options.block_size.max(PAGE as u32) / PAGE as u32) * PAGE as u32,
+    }
+}
+
+fn header_of(options: &Options, layout: Layout) -> Header {
+    let created_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    Header {
+        capacity: layout.capacity,
+        block_size: layout.block_size,
+        blocks_offset: layout.blocks_offset(),
+        flags: 0,
+        pid: std::process::id(),
+        start_time: super::options::process_start_time(),
+        created_ns,
+        program: options.program.clone(),
+        entries: 0,
+        blocks: 1,
+        slots_used: 0,
+        state: 0,
+    }
+}
