@@ -6,10 +6,12 @@
 //! at once without blocking and waits for all of them together with
 //! `poll(2)`:
 //!
-//! - **Stale.** A FIFO whose writer has not connected within
-//!   [`Options::stale_after`] (statvent's web service waits 0.1 s) has no
-//!   live writer: it is removed (unless a new FIFO has replaced it at that
-//!   path meanwhile) and reported.
+//! - **Stale.** A FIFO that no writer holds open when it is opened here
+//!   (a first read finds end of file rather than "would block") and that
+//!   no writer opens within [`Options::stale_after`] (statvent's web
+//!   service waits 0.1 s) has no live writer: it is removed (unless a new
+//!   FIFO has replaced it at that path meanwhile) and reported. A writer
+//!   waiting in its open counts as there however slowly it then writes.
 //! - **Whole snapshots only.** A snapshot counts when the writer closed its
 //!   end (end of file after it connected), the text is empty or ends with a
 //!   line break, and the process named by the file is still alive
@@ -173,7 +175,8 @@ struct Pending {
     path: PathBuf,
     file: File,
     text: Vec<u8>,
-    /// Whether a writer has shown up (data or a hang-up).
+    /// Whether a writer has shown up: it held the FIFO open at our first
+    /// read, or has written or hung up since.
     connected: bool,
 }
 
@@ -197,19 +200,19 @@ impl Pending {
         }
     }
 
-    /// Reads what is there. `Some` when the FIFO is done with.
-    fn drain(&mut self, max_bytes: usize) -> Option<Result<(), Discarded>> {
+    /// Reads what is there.
+    fn drain(&mut self, max_bytes: usize) -> Drained {
         let mut chunk = [0u8; 8192];
         loop {
             match self.file.read(&mut chunk) {
-                Ok(0) => return Some(Ok(())),
+                Ok(0) => return Drained::End,
                 Ok(n) if self.text.len() + n > max_bytes => {
-                    return Some(Err(Discarded::TooLarge(max_bytes)))
+                    return Drained::Failed(Discarded::TooLarge(max_bytes))
                 }
                 Ok(n) => self.text.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Open,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Some(Err(Discarded::Io(e.to_string()))),
+                Err(e) => return Drained::Failed(Discarded::Io(e.to_string())),
             }
         }
     }
@@ -248,6 +251,16 @@ impl Pending {
     }
 }
 
+/// What a read of a FIFO found.
+#[derive(Debug)]
+enum Drained {
+    /// Nothing more for now, and a writer holds the FIFO open.
+    Open,
+    /// End of file: no writer holds it open (any more, or yet).
+    End,
+    Failed(Discarded),
+}
+
 /// Whether process `pid` exists (one we may not signal exists too).
 fn alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
@@ -260,38 +273,32 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Polls every pending FIFO until each is read, stale or timed out.
-fn wait(mut pending: Vec<Pending>, options: &Options, scan: &mut Scan) {
+fn wait(pending: Vec<Pending>, options: &Options, scan: &mut Scan) {
     let start = Instant::now();
     let stale_at = start + options.stale_after;
     let give_up = start + options.read_timeout.max(options.stale_after);
+    // A first read tells the FIFOs with a writer (statvent's waits in its
+    // open, and our open has just let it through) from those with none.
+    let mut pending: Vec<Pending> = pending
+        .into_iter()
+        .filter_map(|p| step(p, options.max_bytes, true, scan))
+        .collect();
     while !pending.is_empty() {
-        let now = Instant::now();
         let waiting_for_writers = pending.iter().any(|p| !p.connected);
         let until = if waiting_for_writers && stale_at < give_up {
             stale_at
         } else {
             give_up
         };
-        let ready = poll(&pending, until.saturating_duration_since(now));
-        let mut still = Vec::with_capacity(pending.len());
-        for (mut p, events) in pending.into_iter().zip(ready) {
-            if events != 0 {
-                p.connected = true;
-                match p.drain(options.max_bytes) {
-                    None => {}
-                    Some(Ok(())) => {
-                        p.finish(scan);
-                        continue;
-                    }
-                    Some(Err(why)) => {
-                        scan.discarded.push((p.path, why));
-                        continue;
-                    }
-                }
-            }
-            still.push(p);
-        }
-        pending = still;
+        let ready = poll(&pending, until.saturating_duration_since(Instant::now()));
+        pending = pending
+            .into_iter()
+            .zip(ready)
+            .filter_map(|(p, events)| match events {
+                0 => Some(p),
+                _ => step(p, options.max_bytes, false, scan),
+            })
+            .collect();
         let now = Instant::now();
         if now >= stale_at {
             let (connected, stale): (Vec<_>, Vec<_>) =
@@ -303,6 +310,26 @@ fn wait(mut pending: Vec<Pending>, options: &Options, scan: &mut Scan) {
             for p in pending.drain(..) {
                 scan.discarded.push((p.path, Discarded::TimedOut));
             }
+        }
+    }
+}
+
+/// Reads what a FIFO has; the FIFO back if it is not done with. On the
+/// `first` read, an end of file with nothing read means no writer yet.
+fn step(mut p: Pending, max_bytes: usize, first: bool, scan: &mut Scan) -> Option<Pending> {
+    match p.drain(max_bytes) {
+        Drained::Open => {
+            p.connected = true;
+            Some(p)
+        }
+        Drained::End if first && p.text.is_empty() => Some(p),
+        Drained::End => {
+            p.finish(scan);
+            None
+        }
+        Drained::Failed(why) => {
+            scan.discarded.push((p.path, why));
+            None
         }
     }
 }
