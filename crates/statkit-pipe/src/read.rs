@@ -183,12 +183,18 @@ struct Pending {
 impl Pending {
     fn open(pid: u32, path: PathBuf) -> Result<Pending, (PathBuf, io::Error)> {
         // Non-blocking: opening a FIFO for reading otherwise waits for a
-        // writer, which a stale FIFO never gets.
-        match File::options()
+        // writer, which a stale FIFO never gets. Not through a symbolic
+        // link, and only a FIFO: the entry may have been replaced since it
+        // was listed.
+        let opened = File::options()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
             .open(&path)
-        {
+            .and_then(|file| match file.metadata()?.file_type().is_fifo() {
+                true => Ok(file),
+                false => Err(io::Error::other("not a FIFO any more")),
+            });
+        match opened {
             Ok(file) => Ok(Pending {
                 pid,
                 path,
