@@ -229,8 +229,11 @@ fn a_stale_pipe_is_removed_and_not_counted() {
     child.wait().unwrap();
     let stale = dir.path().join(format!("{dead}.stats"));
     mkfifo(&stale);
+    // Not a pipe: left alone, and counted.
+    dir.write("notes.txt", "requests: 100\n");
     let _ours = Writer::start(dir.path(), "requests: 2\n", 1);
     let view = by_process(&statkit);
+    assert_eq!(view["ignored"], 1);
     assert_eq!(
         view["stale_removed"],
         json!([stale.to_str().unwrap()]),
@@ -239,6 +242,7 @@ fn a_stale_pipe_is_removed_and_not_counted() {
     assert_eq!(view["processes"][0]["stats"], json!({"requests": 2}));
     assert!(!stale.exists());
     assert_eq!(stats(&statkit), json!({}));
+    assert!(dir.path().join("notes.txt").exists());
 }
 
 #[test]

@@ -361,3 +361,25 @@ fn poll(pending: &[Pending], timeout: Duration) -> Vec<libc::c_short> {
     }
     fds.iter().map(|f| f.revents).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pid_of;
+
+    #[test]
+    fn only_pid_dot_stats_names_are_pipes() {
+        assert_eq!(pid_of("4242.stats"), Some(4242));
+        for other in [
+            "0.stats",
+            ".stats",
+            "-1.stats",
+            "+4.stats",
+            "x.stats",
+            "4242.stats.tmp",
+            "4242",
+            "99999999999.stats",
+        ] {
+            assert_eq!(pid_of(other), None, "{other}");
+        }
+    }
+}

@@ -178,6 +178,7 @@ fn by_process(found: &Scan) -> Value {
         "stale_removed": stale,
         "discarded": discarded,
         "skipped": found.skipped,
+        "ignored": found.ignored,
         "timestamp": timestamp(),
     })
 }
