@@ -21,13 +21,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: statsd ingest, aggregation, sinks, admin port.
-    Serve(cmd::serve::ServeArgs),
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Send a command to a running server's admin port.
     Ctl(cmd::ctl::CtlArgs),
     /// Send statsd lines to a server, from the shell.
     Send(cmd::send::SendArgs),
     /// Load-test a statsd server and check what it flushed.
-    Bench(cmd::bench::BenchArgs),
+    Bench(Box<cmd::bench::BenchArgs>),
     /// Act as a munin plug-in for the request view.
     Munin(cmd::munin::MuninArgs),
     /// Print every shared-memory stats file's values (statkit and mmstats).
@@ -46,10 +46,10 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     finish(match cli.command {
-        Command::Serve(args) => cmd::serve::run(args),
+        Command::Serve(args) => cmd::serve::run(*args),
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Send(args) => cmd::send::run(args),
-        Command::Bench(args) => cmd::bench::run(args),
+        Command::Bench(args) => cmd::bench::run(*args),
         Command::Slurp(args) => cmd::slurp::run(args),
         Command::Poll(args) => cmd::poll::run(args),
         Command::Clean(args) => cmd::clean::run(args),

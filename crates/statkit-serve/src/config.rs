@@ -112,6 +112,14 @@ pub struct RawConfig {
     pub stats_dir: Option<String>,
     /// Seconds between scans of the stats folder.
     pub stats_scan_interval: Option<f64>,
+    /// Folder of statvent's named pipes (`<pid>.stats`).
+    pub pipe_dir: Option<PathBuf>,
+    /// Pipes read per scan at most; more are counted as skipped.
+    pub pipe_max_pipes: Option<usize>,
+    /// Bytes of one pipe's snapshot at most; a longer one is discarded.
+    pub pipe_max_bytes: Option<usize>,
+    /// Address of statvent's drop-in web service, off when unset.
+    pub statvent_listen: Option<String>,
 }
 
 /// etsy's `graphite` naming options.
@@ -205,7 +213,11 @@ impl RawConfig {
             history_bytes,
             load_listen,
             stats_dir,
-            stats_scan_interval
+            stats_scan_interval,
+            pipe_dir,
+            pipe_max_pipes,
+            pipe_max_bytes,
+            statvent_listen
         )
     }
 }
@@ -251,6 +263,10 @@ pub struct Config {
     pub stats_dir: Option<PathBuf>,
     /// Seconds between scans of it.
     pub stats_scan_interval: f64,
+    /// Where and how `/stats` reads statvent's named pipes.
+    pub pipes: statkit_pipe::read::Options,
+    /// statvent's drop-in web service listener, if any.
+    pub statvent_listen: Option<SocketAddr>,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -454,6 +470,12 @@ impl TryFrom<RawConfig> for Config {
             admin: resolve("admin", raw.admin.as_deref().unwrap_or(DEFAULT_ADMIN))?,
             http,
             load_listen,
+            statvent_listen: raw
+                .statvent_listen
+                .as_deref()
+                .map(|a| resolve("statvent_listen", a))
+                .transpose()?,
+            pipes: pipes(&raw)?,
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
             // With nowhere else to send flushes, show them.
@@ -478,6 +500,22 @@ impl TryFrom<RawConfig> for Config {
             raw: Arc::new(raw),
         })
     }
+}
+
+/// The pipe reader's settings; the timeouts are statvent's 0.1 s for a
+/// writer to show up and a bound for it to finish.
+fn pipes(raw: &RawConfig) -> Result<statkit_pipe::read::Options, ConfigError> {
+    let d = statkit_pipe::read::Options::default();
+    let positive = |setting, value: Option<usize>, default| match value.unwrap_or(default) {
+        0 => Err(invalid(setting, "must be at least 1")),
+        n => Ok(n),
+    };
+    Ok(statkit_pipe::read::Options {
+        dir: raw.pipe_dir.clone().unwrap_or(d.dir),
+        max_pipes: positive("pipe_max_pipes", raw.pipe_max_pipes, d.max_pipes)?,
+        max_bytes: positive("pipe_max_bytes", raw.pipe_max_bytes, d.max_bytes)?,
+        ..d
+    })
 }
 
 /// One receiver by default: it keeps etsy's arrival order across client
@@ -594,5 +632,23 @@ mod tests {
         let c = parse("load_listen = \"127.0.0.1:0\"").unwrap();
         assert!(c.load_listen.is_some());
         assert!(parse("").unwrap().load_listen.is_none());
+    }
+
+    #[test]
+    fn pipes_default_to_statvents_folder() {
+        let c = parse("").unwrap();
+        assert_eq!(c.pipes.dir, std::path::Path::new("/tmp/stats-pipe"));
+        assert!(c.statvent_listen.is_none());
+        let c =
+            parse("pipe_dir = \"/run/p\"\npipe_max_pipes = 3\nstatvent_listen = \"127.0.0.1:0\"")
+                .unwrap();
+        assert_eq!(
+            (c.pipes.dir.to_str(), c.pipes.max_pipes),
+            (Some("/run/p"), 3)
+        );
+        assert!(c.statvent_listen.is_some());
+        assert!(parse("pipe_max_bytes = 0")
+            .unwrap_err()
+            .starts_with("pipe_max_bytes"));
     }
 }

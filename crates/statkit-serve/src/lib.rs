@@ -126,6 +126,10 @@ pub async fn run(
     let routers = [
         (listeners.http, http::router(shared.clone(), limits)),
         (listeners.load, http::load_router(shared.clone(), limits)),
+        (
+            listeners.statvent,
+            http::statvent_router(shared.clone(), limits),
+        ),
     ];
     for (listener, router) in routers {
         if let Some(listener) = listener {

@@ -39,6 +39,8 @@ pub struct Listeners {
     pub http: Option<TcpListener>,
     /// gstatsd's load API listener, when `load_listen` is set.
     pub load: Option<TcpListener>,
+    /// statvent's web service listener, when `statvent_listen` is set.
+    pub statvent: Option<TcpListener>,
     pub unix: Option<(UnixDatagram, PathBuf)>,
     /// gstats' ZeroMQ endpoints, bound (asynchronously) by the caller when
     /// configured: see [`GstatsSockets::bind`].
@@ -58,12 +60,8 @@ impl Listeners {
             }
             None => None,
         };
-        let load = match config.load_listen {
-            Some(address) => {
-                Some(TcpListener::bind(address).map_err(|e| error("load", address, e))?)
-            }
-            None => None,
-        };
+        let load = bind_optional("load", config.load_listen)?;
+        let statvent = bind_optional("statvent", config.statvent_listen)?;
         let unix = match &config.unix_socket {
             Some(path) => Some((bind_unix(path, config.rcvbuf)?, path.clone())),
             None => None,
@@ -74,6 +72,7 @@ impl Listeners {
             admin,
             http,
             load,
+            statvent,
             unix,
             gstats: GstatsSockets::default(),
         })
@@ -97,6 +96,24 @@ impl Listeners {
     pub fn load_addr(&self) -> io::Result<Option<SocketAddr>> {
         self.load.as_ref().map(TcpListener::local_addr).transpose()
     }
+
+    /// statvent's web service address actually bound, if it has one.
+    pub fn statvent_addr(&self) -> io::Result<Option<SocketAddr>> {
+        self.statvent
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+    }
+}
+
+/// A listener for an optional service, when it has an address.
+fn bind_optional(
+    what: &'static str,
+    address: Option<SocketAddr>,
+) -> Result<Option<TcpListener>, BindError> {
+    address
+        .map(|a| TcpListener::bind(a).map_err(|e| error(what, a, e)))
+        .transpose()
 }
 
 fn error(what: &'static str, address: impl ToString, source: io::Error) -> BindError {

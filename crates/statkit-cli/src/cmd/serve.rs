@@ -25,6 +25,8 @@ Also in the --config file (defaults in brackets):
   gauges_max_ttl [1]         etsy's gaugesMaxTTL
   prefix_stats [statsd]      etsy's prefixStats
   history_bytes [16384]      bytes of history the HTTP store keeps per series
+  pipe_max_pipes [1024]      named pipes read per /stats request; more are skipped and counted
+  pipe_max_bytes [1048576]   bytes of one pipe's snapshot; a longer one is discarded
   [graphite_names]           legacy_namespace, global_prefix, prefix_counter, prefix_timer,
                              prefix_gauge, prefix_set, global_suffix, flush_counts
   [[histogram]]              metric (a substring of the key) and bins (numbers or \"inf\")
@@ -52,6 +54,12 @@ pub struct ServeArgs {
     /// Also serve gstatsd's load API (`/N`, `/N/full`) on this address [default: off].
     #[arg(long, env = "STATKIT_LOAD_LISTEN", value_name = "ADDR")]
     load_listen: Option<String>,
+    /// Folder of statvent's named pipes (`<pid>.stats`), read by `/stats` [default: /tmp/stats-pipe].
+    #[arg(long, env = "STATKIT_PIPE_DIR", value_name = "DIR")]
+    pipe_dir: Option<PathBuf>,
+    /// Also serve statvent's web service (`/stats`, 400 elsewhere) on this address [default: off].
+    #[arg(long, env = "STATKIT_STATVENT_LISTEN", value_name = "ADDR")]
+    statvent_listen: Option<String>,
     /// Bucket bounds in ms of the timers' Prometheus histograms (repeatable) [default: 5,10,25,...,10000].
     #[arg(
         long = "prometheus-bucket",
@@ -148,6 +156,8 @@ impl ServeArgs {
             admin: self.admin.clone(),
             http: self.http.clone(),
             load_listen: self.load_listen.clone(),
+            pipe_dir: self.pipe_dir.clone(),
+            statvent_listen: self.statvent_listen.clone(),
             prometheus_buckets: (!self.prometheus_bucket.is_empty())
                 .then(|| self.prometheus_bucket.clone()),
             store_max_series: self.store_max_series,
@@ -279,6 +289,9 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     }
     if let Some(endpoint) = listeners.gstats.rep_endpoint() {
         writeln!(out, "listening gstats-rep {endpoint}")?;
+    }
+    if let Some(statvent) = listeners.statvent_addr()? {
+        writeln!(out, "listening statvent {statvent}")?;
     }
     if let Some(path) = &config.unix_socket {
         writeln!(out, "listening statsd-unix {}", path.display())?;

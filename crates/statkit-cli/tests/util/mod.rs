@@ -427,6 +427,8 @@ pub struct Statkit {
     pub http: Option<SocketAddr>,
     /// Its gstatsd load listener, when started with `--load-listen`.
     pub load: Option<SocketAddr>,
+    /// Its statvent web service, when started with `--statvent-listen`.
+    pub statvent: Option<SocketAddr>,
 }
 
 impl Statkit {
@@ -451,7 +453,8 @@ impl Statkit {
         command.args(args);
         let mut process = Process::spawn("statkit serve", command);
         let deadline = Instant::now() + TIMEOUT;
-        let (mut udp, mut tcp, mut admin, mut http, mut load) = (None, None, None, None, None);
+        let (mut udp, mut tcp, mut admin, mut http, mut load, mut statvent) =
+            (None, None, None, None, None, None);
         loop {
             let Some(line) = process.next_stdout_line(deadline) else {
                 let status = process.wait_timeout(Duration::from_secs(1));
@@ -477,6 +480,7 @@ impl Statkit {
                 "admin" => &mut admin,
                 "http" => &mut http,
                 "load" => &mut load,
+                "statvent" => &mut statvent,
                 _ => continue,
             };
             let addr: SocketAddr = addr
@@ -492,6 +496,7 @@ impl Statkit {
                 admin,
                 http,
                 load,
+                statvent,
             },
             _ => panic!(
                 "statkit serve printed `ready` without all of `listening statsd-udp|statsd-tcp|admin ADDR`:\n{}",

@@ -15,6 +15,9 @@
 //! - `/load/N`, `/load/N/full`: gstatsd's load view ([`load`]), also at
 //!   gstatsd's own paths on the `load_listen` listener ([`load_router`]).
 //! - `/` and `/assets/...`: the dashboard, embedded ([`dashboard`]).
+//! - `/stats`: statvent's named pipes summed over the host, or per process
+//!   with `?by=process` ([`statvent`]), also as statvent's drop-in web
+//!   service on the `statvent_listen` listener ([`statvent_router`]).
 //!
 //! axum routes the requests; the connections are served here with hyper
 //! directly, because axum's own `serve` has no header-read timeout. Each
@@ -30,6 +33,7 @@ mod io;
 mod load;
 mod metrics;
 mod status;
+mod statvent;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,7 +144,19 @@ pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
         .route("/api/v1/history", route(api::history))
         .route("/load/{n}", route(load::window))
         .route("/load/{n}/full", route(load::full))
+        .route("/stats", route(statvent::stats))
         .fallback(errors::not_found)
+        .layer(middleware::from_fn_with_state(
+            limits.handler,
+            errors::deadline,
+        ))
+        .with_state(App::new(shared))
+}
+
+/// statvent's web service on a listener of its own: `/stats`, and a 400 in
+/// statvent's shape for any other path.
+pub(crate) fn statvent_router(shared: Arc<Shared>, limits: Limits) -> Router {
+    statvent::drop_in()
         .layer(middleware::from_fn_with_state(
             limits.handler,
             errors::deadline,

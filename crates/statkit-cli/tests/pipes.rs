@@ -1,0 +1,289 @@
+//! `statkit serve`'s `/stats` over statvent's named pipes, end to end: the
+//! pipes are written by threads of this test process the way statvent
+//! writes them (create the FIFO, open it for writing, which waits for a
+//! reader, write one snapshot, close, remove, again) and by a small Python
+//! program following statvent's exact format (`fixtures/statvent_writer.py`;
+//! statvent 1.0.1 itself needs Python 2).
+
+mod util;
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use util::{http_get, poll_until, statkit_command, Dir, Process, Statkit, TIMEOUT};
+
+/// statvent 1.0.1's snapshot of process "a" (research samples).
+const SAMPLE_A: &str = include_str!("../../statkit-pipe/tests/fixtures/statvent-a.stats");
+
+fn mkfifo(path: &Path) {
+    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    let r = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+    assert_eq!(r, 0, "mkfifo {path:?}: {}", std::io::Error::last_os_error());
+}
+
+fn is_fifo(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// Waits until a writer has (re)created its FIFO.
+fn wait_for_fifo(path: &Path) {
+    poll_until(TIMEOUT, || is_fifo(path).then_some(()))
+        .unwrap_or_else(|| panic!("no FIFO at {path:?}"));
+}
+
+/// A statvent-style writer on a thread: `rounds` snapshots of `text`, one
+/// per reader, at `<dir>/<pid of this process>.stats`.
+struct Writer {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(dir: &Path, text: &str, rounds: usize) -> Writer {
+        let path = dir.join(format!("{}.stats", std::process::id()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (path, stop, text) = (path.clone(), stop.clone(), text.to_owned());
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    mkfifo(&path);
+                    // Blocks until a reader opens the FIFO.
+                    let mut pipe = std::fs::File::options().write(true).open(&path).unwrap();
+                    let _ = pipe.write_all(text.as_bytes());
+                    drop(pipe);
+                    let _ = std::fs::remove_file(&path);
+                }
+            })
+        };
+        wait_for_fifo(&path);
+        Writer {
+            path,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for the next round's FIFO.
+    fn next_round(&self) {
+        wait_for_fifo(&self.path);
+    }
+}
+
+impl Drop for Writer {
+    /// Stops the thread: a writer waiting for a reader is let through by a
+    /// non-blocking open of the read end.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + TIMEOUT;
+        let thread = self.thread.take().unwrap();
+        while !thread.is_finished() && Instant::now() < deadline {
+            let _reader = std::fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.path);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if thread.is_finished() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The Python statvent writer in `dir`, started and waited for.
+fn python_writer(dir: &Path, args: &[&str]) -> (Process, PathBuf) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/statvent_writer.py");
+    let mut command = Command::new(util::python());
+    command.arg(script).arg(dir).args(args);
+    let process = Process::spawn("statvent writer", command);
+    wait_ready(&process);
+    let path = dir.join(format!("{}.stats", process.id()));
+    (process, path)
+}
+
+fn wait_ready(process: &Process) {
+    let line = process.next_stdout_line(Instant::now() + TIMEOUT);
+    assert_eq!(line.as_deref(), Some("ready"), "{}", process.log());
+}
+
+fn serve(dir: &Path) -> Statkit {
+    let dir = dir.to_str().unwrap();
+    Statkit::start(&["--pipe-dir", dir, "--statvent-listen", "127.0.0.1:0"])
+}
+
+/// `GET path`: the status and the JSON body.
+fn get(statkit: &Statkit, path: &str) -> (u16, Value) {
+    let answer = http_get(statkit.http.unwrap(), path, "");
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let body = serde_json::from_str(&answer.body).expect("a JSON body");
+    (answer.status, body)
+}
+
+/// The values of `/stats` (after checking statvent's shape).
+fn stats(statkit: &Statkit) -> Value {
+    let (status, body) = get(statkit, "/stats");
+    assert_eq!(status, 200, "{body}");
+    let object = body.as_object().unwrap();
+    assert_eq!(object.len(), 2, "{body}");
+    assert!(body["timestamp"].as_f64().unwrap() > 1.7e9);
+    body["stats"].clone()
+}
+
+fn by_process(statkit: &Statkit) -> Value {
+    let (status, body) = get(statkit, "/stats?by=process");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn two_writer_processes_merge_without_statvents_summing_bug() {
+    let dir = Dir::new("pipes-two");
+    // The folder comes from the environment here.
+    let mut command = statkit_command();
+    command.env("STATKIT_PIPE_DIR", dir.path());
+    let statkit = Statkit::start_command(command, &["--statvent-listen", "127.0.0.1:0"]);
+    let ours = Writer::start(dir.path(), SAMPLE_A, 3);
+    let (python, _) = python_writer(dir.path(), &["serve:3", "100"]);
+
+    // statvent answers 105 for the medians, 109 for the 95th, 105 for the
+    // means (web-responses.txt); the plain values it sums right.
+    let expected = json!({
+        "load": 1.0, "requests": 10, "conns": 6, "flag": 2, "name: with colon": 14,
+        "latency.median": 100, "latency.95th": 100, "latency.99th": 100,
+        "latency.100th": 100, "latency.mean": 52.5,
+        "flt.median": 0.5, "flt.95th": 0.5, "flt.99th": 0.5, "flt.100th": 1.5, "flt.mean": 1.0,
+        "custom-median": 3, "custom-95th": 3, "custom-99th": 3, "custom-100th": 3,
+        "custom-mean": 3.0,
+    });
+    assert_eq!(stats(&statkit), expected);
+
+    ours.next_round();
+    wait_ready(&python);
+    let view = by_process(&statkit);
+    let pids: Vec<u64> = view["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    let mut want = vec![u64::from(std::process::id()), u64::from(python.id())];
+    want.sort();
+    assert_eq!(pids, want, "{view}");
+    let python_stats = view["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == python.id())
+        .unwrap()["stats"]
+        .clone();
+    // The Python writer wrote statvent's process "b" exactly.
+    let b = statkit_pipe::parse(include_bytes!(
+        "../../statkit-pipe/tests/fixtures/statvent-b.stats"
+    ));
+    let b: serde_json::Map<String, Value> =
+        b.stats.into_iter().map(|(n, v)| (n, json!(v))).collect();
+    assert_eq!(python_stats, Value::Object(b));
+
+    // The drop-in listener: statvent's paths and error shape.
+    ours.next_round();
+    wait_ready(&python);
+    let drop_in = statkit.statvent.unwrap();
+    let answer = http_get(drop_in, "/stats?x=1", "");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["stats"], expected);
+    for path in ["/other", "/", "/stats/x"] {
+        let answer = http_get(drop_in, path, "");
+        assert_eq!(answer.status, 400, "{path}");
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"message": "The requested resource was not found", "path": path})
+        );
+    }
+    let (status, _) = get(&statkit, "/stats?by=pid");
+    assert_eq!(status, 400);
+}
+
+#[test]
+fn a_stale_pipe_is_removed_and_not_counted() {
+    let dir = Dir::new("pipes-stale");
+    let statkit = serve(dir.path());
+    // A FIFO no process writes: its pid is that of a child already reaped.
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = dir.path().join(format!("{dead}.stats"));
+    mkfifo(&stale);
+    // Not a pipe: left alone, and counted.
+    dir.write("notes.txt", "requests: 100\n");
+    let _ours = Writer::start(dir.path(), "requests: 2\n", 1);
+    let view = by_process(&statkit);
+    assert_eq!(view["ignored"], 1);
+    assert_eq!(
+        view["stale_removed"],
+        json!([stale.to_str().unwrap()]),
+        "{view}"
+    );
+    assert_eq!(view["processes"][0]["stats"], json!({"requests": 2}));
+    assert!(!stale.exists());
+    assert_eq!(stats(&statkit), json!({}));
+    assert!(dir.path().join("notes.txt").exists());
+}
+
+#[test]
+fn a_writer_dying_mid_snapshot_leaves_nothing_counted() {
+    let dir = Dir::new("pipes-die");
+    let statkit = serve(dir.path());
+    let ours = Writer::start(dir.path(), "requests: 2\n", 2);
+    let (mut python, path) = python_writer(dir.path(), &["die"]);
+    let view = by_process(&statkit);
+    assert_eq!(view["processes"].as_array().unwrap().len(), 1, "{view}");
+    assert_eq!(
+        view["discarded"],
+        json!([{
+            "path": path.to_str().unwrap(),
+            "reason": "the writer ended before a whole snapshot (it died mid-write)",
+        }])
+    );
+    // The Python writer killed itself; its FIFO is left with no writer.
+    assert!(python.wait_timeout(TIMEOUT).is_some());
+    ours.next_round();
+    assert_eq!(stats(&statkit), json!({"requests": 2}));
+    assert!(!path.exists(), "the dead writer's FIFO is removed as stale");
+}
+
+#[test]
+fn a_malformed_line_is_reported_and_skipped() {
+    let dir = Dir::new("pipes-bad");
+    let statkit = serve(dir.path());
+    let ours = Writer::start(
+        dir.path(),
+        "requests: 3\nthis is not a stat\nload: 0.250000\nname: x\n",
+        2,
+    );
+    assert_eq!(stats(&statkit), json!({"requests": 3, "load": 0.25}));
+    ours.next_round();
+    let view = by_process(&statkit);
+    assert_eq!(
+        view["processes"][0]["malformed"],
+        json!([
+            {"line": 2, "text": "this is not a stat", "reason": "no `:` between name and value"},
+            {"line": 4, "text": "name: x", "reason": "the value is not a number"},
+        ])
+    );
+}

@@ -1,0 +1,192 @@
+//! statvent's web service: the named pipes of every process on the host.
+//!
+//! `GET /stats` answers `{"stats": {name: number, ...}, "timestamp": t}`,
+//! the values of every `<pid>.stats` pipe in the pipe folder merged as
+//! [`statkit_pipe::merge`] describes (sums, but percentiles and means
+//! combined as such); `GET /stats?by=process` lists each process's values
+//! and what the scan skipped. On the `statvent_listen` listener, `/stats`
+//! answers exactly as statvent does (any query ignored) and every other
+//! path gets statvent's 400.
+//!
+//! Reading the pipes waits up to a second for slow writers, so it runs on a
+//! blocking thread; scans run one at a time, since two readers of one FIFO
+//! would split a writer's snapshot between them.
+
+use std::sync::Mutex;
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use statkit_pipe::read::{scan, Scan};
+
+use super::errors::error;
+use super::{route, App};
+
+/// Held while a scan reads the pipes.
+static SCANNING: Mutex<()> = Mutex::new(());
+
+/// `/stats`'s options.
+#[derive(Debug, Deserialize)]
+pub(super) struct StatsQuery {
+    /// `process` for the per-process view.
+    by: Option<String>,
+}
+
+/// `GET /stats` on the main HTTP port.
+pub(super) async fn stats(
+    State(app): State<App>,
+    Query(query): Query<StatsQuery>,
+    uri: Uri,
+) -> Response {
+    let per_process = match query.by.as_deref() {
+        None => false,
+        Some("process") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("by={other:?}: the only view is by=process"),
+                uri.path(),
+            )
+        }
+    };
+    match read(&app).await {
+        Ok(found) if per_process => Json(by_process(&found)).into_response(),
+        Ok(found) => Json(host_wide(&found)).into_response(),
+        Err(message) => error(StatusCode::INTERNAL_SERVER_ERROR, message, uri.path()),
+    }
+}
+
+/// The routes of the drop-in listener.
+pub(super) fn drop_in() -> Router<App> {
+    Router::new()
+        .route("/stats", route(drop_in_stats))
+        .fallback(not_found)
+}
+
+/// `/stats` as statvent answers it: the query string is ignored.
+async fn drop_in_stats(State(app): State<App>, uri: Uri) -> Response {
+    match read(&app).await {
+        Ok(found) => Json(host_wide(&found)).into_response(),
+        Err(message) => statvent_error(StatusCode::INTERNAL_SERVER_ERROR, &message, &uri),
+    }
+}
+
+/// statvent's answer to any path but its own.
+async fn not_found(uri: Uri) -> Response {
+    statvent_error(
+        StatusCode::BAD_REQUEST,
+        "The requested resource was not found",
+        &uri,
+    )
+}
+
+/// statvent's error shape, `{"message": ..., "path": ...}`, with the path
+/// as requested (query string included, as statvent shows it).
+fn statvent_error(status: StatusCode, message: &str, uri: &Uri) -> Response {
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    (status, Json(json!({"message": message, "path": path}))).into_response()
+}
+
+/// One scan of the pipe folder, on a blocking thread; what it skipped is
+/// logged.
+async fn read(app: &App) -> Result<Scan, String> {
+    let options = app.shared.config.pipes.clone();
+    let scanned = tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = SCANNING.lock().unwrap_or_else(|e| e.into_inner());
+        scan(&options)
+    })
+    .await;
+    let found = match scanned {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(e) => return Err(format!("reading the pipes failed: {e}")),
+    };
+    log(&found);
+    Ok(found)
+}
+
+fn log(found: &Scan) {
+    for path in &found.stale {
+        tracing::info!("removed stale pipe {} (no writer)", path.display());
+    }
+    for (path, why) in &found.discarded {
+        tracing::warn!("pipe {}: {why}", path.display());
+    }
+    for p in &found.processes {
+        for bad in &p.malformed {
+            tracing::warn!(
+                "pipe {} line {}: {} ({:?}); skipped",
+                p.path.display(),
+                bad.line,
+                bad.reason,
+                bad.text
+            );
+        }
+    }
+    if found.skipped > 0 {
+        tracing::warn!("{} pipes left unread (pipe_max_pipes)", found.skipped);
+    }
+}
+
+/// statvent's shape, over every process.
+fn host_wide(found: &Scan) -> Value {
+    json!({
+        "stats": statkit_pipe::merge(&found.processes),
+        "timestamp": timestamp(),
+    })
+}
+
+/// Each process's values, and what was skipped and why.
+fn by_process(found: &Scan) -> Value {
+    let processes: Vec<Value> = found
+        .processes
+        .iter()
+        .map(|p| {
+            let stats: serde_json::Map<String, Value> = p
+                .stats
+                .iter()
+                .map(|(name, value)| (name.clone(), json!(value)))
+                .collect();
+            let malformed: Vec<Value> = p
+                .malformed
+                .iter()
+                .map(|m| json!({"line": m.line, "text": m.text, "reason": m.reason.to_string()}))
+                .collect();
+            json!({
+                "pid": p.pid,
+                "path": p.path.display().to_string(),
+                "stats": stats,
+                "malformed": malformed,
+            })
+        })
+        .collect();
+    let discarded: Vec<Value> = found
+        .discarded
+        .iter()
+        .map(|(path, why)| json!({"path": path.display().to_string(), "reason": why.to_string()}))
+        .collect();
+    let stale: Vec<String> = found
+        .stale
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    json!({
+        "processes": processes,
+        "stale_removed": stale,
+        "discarded": discarded,
+        "skipped": found.skipped,
+        "ignored": found.ignored,
+        "timestamp": timestamp(),
+    })
+}
+
+/// Unix time in seconds, with fractions, as statvent's `time.time()`.
+fn timestamp() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
