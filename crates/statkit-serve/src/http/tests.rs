@@ -323,6 +323,14 @@ async fn metrics_list_pages_and_filters() {
     assert_eq!(page["next_offset"], Value::Null);
     let first = request(server.addr, "GET", "/api/v1/metrics?filter=app.&limit=1").await;
     assert_eq!(first.json()["next_offset"], 1);
+    let mine = request(server.addr, "GET", "/api/v1/metrics?own=false").await;
+    assert_eq!(
+        mine.json()["matching"],
+        4,
+        "etsy's statsd.* counters left out"
+    );
+    let everything = request(server.addr, "GET", "/api/v1/metrics").await;
+    assert!(everything.json()["matching"].as_u64().unwrap() > 4);
     let gauges = request(server.addr, "GET", "/api/v1/metrics?kind=gauge").await;
     assert_eq!(gauges.json()["matching"], 1, "app.load");
     let bad = request(server.addr, "GET", "/api/v1/metrics?kind=histo").await;
