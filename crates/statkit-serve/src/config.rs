@@ -103,6 +103,10 @@ pub struct RawConfig {
     pub history_bytes: Option<usize>,
     /// Address of gstatsd's load API (`/N`, `/N/full`), off when unset.
     pub load_listen: Option<String>,
+    /// Where the history store is saved and loaded from (none: not kept).
+    pub state_file: Option<PathBuf>,
+    /// Seconds between saves of the state file.
+    pub state_save_interval: Option<f64>,
 }
 
 /// etsy's `graphite` naming options.
@@ -190,7 +194,9 @@ impl RawConfig {
             prometheus_buckets,
             store_max_series,
             history_bytes,
-            load_listen
+            load_listen,
+            state_file,
+            state_save_interval
         )
     }
 }
@@ -231,8 +237,17 @@ pub struct Config {
     pub store: statkit_store::Options,
     /// gstatsd's load API listener, if any.
     pub load_listen: Option<SocketAddr>,
+    /// The history store's state file and how often it is saved.
+    pub state: Option<StateFile>,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
+}
+
+/// Where and how often the history store is saved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateFile {
+    pub path: PathBuf,
+    pub save_interval: std::time::Duration,
 }
 
 fn resolve(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -369,6 +384,17 @@ impl TryFrom<RawConfig> for Config {
             resolve("graphite", g)?;
         }
         let bounds = buckets(raw.prometheus_buckets.as_deref())?;
+        let save_interval = raw.state_save_interval.unwrap_or(60.0);
+        if !(save_interval.is_finite() && (1.0..=86_400.0).contains(&save_interval)) {
+            return Err(invalid(
+                "state_save_interval",
+                format!("{save_interval} is not between 1 and 86400 seconds"),
+            ));
+        }
+        let state = raw.state_file.clone().map(|path| StateFile {
+            path,
+            save_interval: std::time::Duration::from_secs_f64(save_interval),
+        });
         let store = statkit_store::Options {
             max_series: positive("store_max_series", raw.store_max_series, 100_000)?,
             bytes_per_series: raw.history_bytes.unwrap_or(16 * 1024),
@@ -400,6 +426,7 @@ impl TryFrom<RawConfig> for Config {
                 HTTP_OFF => None,
                 address => Some(resolve("http", address)?),
             },
+            state,
             load_listen: raw
                 .load_listen
                 .as_deref()
@@ -539,6 +566,12 @@ mod tests {
         assert!(parse("store_max_series = 0")
             .unwrap_err()
             .starts_with("store_max_series"));
+        let c = parse("state_file = \"/x/s\"\nstate_save_interval = 5").unwrap();
+        let state = c.state.unwrap();
+        assert_eq!(state.save_interval.as_secs(), 5);
+        assert!(parse("state_save_interval = 0")
+            .unwrap_err()
+            .starts_with("state_save_interval"));
         let c = parse("load_listen = \"127.0.0.1:0\"").unwrap();
         assert!(c.load_listen.is_some());
         assert!(parse("").unwrap().load_listen.is_none());

@@ -57,6 +57,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     prometheus_bucket: Vec<f64>,
+    /// Save the HTTP server's history (and gauges) here on shutdown and every
+    /// --state-save-interval, and load it at start [default: not kept].
+    #[arg(long, env = "STATKIT_STATE_FILE", value_name = "PATH")]
+    state_file: Option<PathBuf>,
+    /// Seconds between saves of the --state-file [default: 60].
+    #[arg(long, env = "STATKIT_STATE_SAVE_INTERVAL", value_name = "SECONDS")]
+    state_save_interval: Option<f64>,
     /// Series the HTTP server's history store keeps [default: 100000].
     #[arg(long, env = "STATKIT_STORE_MAX_SERIES", value_name = "N")]
     store_max_series: Option<usize>,
@@ -125,6 +132,8 @@ impl ServeArgs {
             prometheus_buckets: (!self.prometheus_bucket.is_empty())
                 .then(|| self.prometheus_bucket.clone()),
             store_max_series: self.store_max_series,
+            state_file: self.state_file.clone(),
+            state_save_interval: self.state_save_interval,
             unix_socket: self.unix_socket.clone(),
             graphite: (!self.graphite.is_empty()).then(|| self.graphite.clone()),
             flush_interval: self.flush_interval,
