@@ -103,6 +103,9 @@ pub struct RawConfig {
     pub history_bytes: Option<usize>,
     /// Address of gstatsd's load API (`/N`, `/N/full`), off when unset.
     pub load_listen: Option<String>,
+    /// Client addresses (`10.0.0.0/8`, `::1`) the HTTP listeners answer;
+    /// others get 403. None: every client.
+    pub http_allow: Option<Vec<String>>,
     /// Where the history store is saved and loaded from (none: not kept).
     pub state_file: Option<PathBuf>,
     /// Seconds between saves of the state file.
@@ -195,6 +198,7 @@ impl RawConfig {
             store_max_series,
             history_bytes,
             load_listen,
+            http_allow,
             state_file,
             state_save_interval
         )
@@ -239,6 +243,8 @@ pub struct Config {
     pub load_listen: Option<SocketAddr>,
     /// The history store's state file and how often it is saved.
     pub state: Option<StateFile>,
+    /// Client ranges the HTTP listeners answer; empty for every client.
+    pub http_allow: Vec<ipnet::IpNet>,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -248,6 +254,19 @@ pub struct Config {
 pub struct StateFile {
     pub path: PathBuf,
     pub save_interval: std::time::Duration,
+}
+
+/// A CIDR range, or one address (a range of one).
+fn cidr(text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            invalid(
+                "http_allow",
+                format!("{text:?} is neither an address nor a CIDR range like 10.0.0.0/8"),
+            )
+        })
 }
 
 fn resolve(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -427,6 +446,12 @@ impl TryFrom<RawConfig> for Config {
                 address => Some(resolve("http", address)?),
             },
             state,
+            http_allow: raw
+                .http_allow
+                .iter()
+                .flatten()
+                .map(|c| cidr(c))
+                .collect::<Result<_, _>>()?,
             load_listen: raw
                 .load_listen
                 .as_deref()
@@ -572,6 +597,11 @@ mod tests {
         assert!(parse("state_save_interval = 0")
             .unwrap_err()
             .starts_with("state_save_interval"));
+        let c = parse("http_allow = [\"10.0.0.0/8\", \"::1\"]").unwrap();
+        assert_eq!(c.http_allow.len(), 2);
+        assert!(parse("http_allow = [\"10.0.0.0/33\"]")
+            .unwrap_err()
+            .starts_with("http_allow"));
         let c = parse("load_listen = \"127.0.0.1:0\"").unwrap();
         assert!(c.load_listen.is_some());
         assert!(parse("").unwrap().load_listen.is_none());

@@ -133,6 +133,7 @@ pub async fn run(
                 listener,
                 router,
                 limits,
+                http::Allow::new(&shared.config.http_allow),
                 stop_rx.clone(),
             )));
         }

@@ -46,6 +46,15 @@ pub struct ServeArgs {
     /// Address of the HTTP server, or `off` for none [default: 127.0.0.1:8127].
     #[arg(long, env = "STATKIT_HTTP", value_name = "ADDR|off")]
     http: Option<String>,
+    /// Answer HTTP only to clients in this CIDR range or address (repeatable);
+    /// others get 403 [default: every client].
+    #[arg(
+        long = "http-allow",
+        env = "STATKIT_HTTP_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    http_allow: Vec<String>,
     /// Also serve gstatsd's load API (`/N`, `/N/full`) on this address [default: off].
     #[arg(long, env = "STATKIT_LOAD_LISTEN", value_name = "ADDR")]
     load_listen: Option<String>,
@@ -129,6 +138,7 @@ impl ServeArgs {
             admin: self.admin.clone(),
             http: self.http.clone(),
             load_listen: self.load_listen.clone(),
+            http_allow: (!self.http_allow.is_empty()).then(|| self.http_allow.clone()),
             prometheus_buckets: (!self.prometheus_bucket.is_empty())
                 .then(|| self.prometheus_bucket.clone()),
             store_max_series: self.store_max_series,

@@ -14,6 +14,8 @@
 //!   gstatsd's own paths on the `load_listen` listener ([`load_router`]).
 //! - `/` and `/assets/...`: the dashboard, embedded ([`dashboard`]).
 //!
+//! A client outside `http_allow`'s ranges gets 403 on every path.
+//!
 //! axum routes the requests; the connections are served here with hyper
 //! directly, because axum's own `serve` has no header-read timeout. Each
 //! endpoint group is a file of its own, added to [`router`].
@@ -70,6 +72,23 @@ impl Default for Limits {
             max_connections: 128,
             shutdown_grace: Duration::from_secs(2),
         }
+    }
+}
+
+/// Which clients the server answers: `http_allow`'s ranges, or everyone
+/// when there are none.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Allow(Arc<[ipnet::IpNet]>);
+
+impl Allow {
+    pub(crate) fn new(ranges: &[ipnet::IpNet]) -> Self {
+        Self(Arc::from(ranges))
+    }
+
+    fn admits(&self, peer: std::net::IpAddr) -> bool {
+        // An IPv4 client of an IPv6 socket arrives as ::ffff:a.b.c.d.
+        let peer = peer.to_canonical();
+        self.0.is_empty() || self.0.iter().any(|range| range.contains(&peer))
     }
 }
 
@@ -160,6 +179,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    allow: Allow,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -171,7 +191,7 @@ pub(crate) async fn serve(
             // Reap finished connections so the set counts open ones.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     if connections.len() >= limits.max_connections {
                         if !full {
                             tracing::warn!(
@@ -183,7 +203,12 @@ pub(crate) async fn serve(
                         continue;
                     }
                     full = false;
-                    connections.spawn(connection(stream, app.clone(), limits, stop.clone()));
+                    let service = if allow.admits(peer.ip()) {
+                        app.clone()
+                    } else {
+                        errors::forbidden(peer.ip())
+                    };
+                    connections.spawn(connection(stream, service, limits, stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("HTTP accept failed: {e}");
