@@ -101,15 +101,21 @@ async function card(m) {
   const tags = Object.entries(m.tags).map(([k, v]) => (v ? `${k}:${v}` : k)).join(", ");
   c.append(el("h2", {}, m.name));
   c.append(el("div", { class: "meta" }, m.kind + (tags ? " · " + tags : "")));
-  c.append(el("div", { class: "value" }, fmt(m.last[plot.headline]) + plot.unit + (m.kind === "timer" ? " " + label("pct") : "")));
+  const value = el("div", { class: "value" });
+  c.append(value);
   const resolution = state.range > 3600 ? "minute" : "flush";
   const since = Math.floor(Date.now() / 1000 - state.range);
   const q = new URLSearchParams({ kind: m.kind, name: m.key, resolution, since });
+  let headline = m.last[plot.headline];
   try {
-    c.append(chart(await getJSON("/api/v1/history?" + q), plot.lines));
+    const history = await getJSON("/api/v1/history?" + q);
+    // A timer's newest flush may have had no values: show the newest that did.
+    if (headline === null) headline = (history[plot.headline] || []).filter((v) => v !== null).pop();
+    c.append(chart(history, plot.lines));
   } catch (e) {
     c.append(el("div", { class: "meta" }, String(e)));
   }
+  value.textContent = fmt(headline) + plot.unit + (m.kind === "timer" ? " " + label("pct") : "");
   if (plot.lines.length > 1) {
     const legend = el("div", { class: "legend" });
     plot.lines.forEach((f, i) => legend.append(el("span", { style: "color:" + COLORS[i] }, label(f))));
