@@ -93,7 +93,7 @@ fn wait_for_traffic(http: SocketAddr) {
 
 #[test]
 fn the_dashboard_renders_names_values_health_and_charts() {
-    let statkit = Statkit::start(&["--flush-interval", "0.5", "--console=false"]);
+    let statkit = Statkit::start(&["--flush-interval", "1", "--console=false"]);
     let http = statkit.http.expect("an HTTP address");
     let _traffic = Traffic::start(statkit.udp);
     wait_for_traffic(http);
