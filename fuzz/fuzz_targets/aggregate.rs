@@ -1,7 +1,7 @@
 //! Arbitrary bytes through a receiver's table, the merge and the flush,
 //! with limits small enough that every refusal path and the switch from
-//! exact timer values to a sketch are reached. A crash, a panic or a
-//! broken invariant below is a bug.
+//! exact timer values to a sketch are reached; timers carry Prometheus
+//! buckets. A crash, a panic or a broken invariant below is a bug.
 
 #![no_main]
 
@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         max_set_members: 8,
         ..TableOptions::default()
     };
-    let options = Options { table: table_options, ..Options::default() };
+    let options = Options {
+        table: table_options,
+        buckets: std::sync::Arc::from([1.0, 10.0, 100.0]),
+        ..Options::default()
+    };
     let mut table = Table::new(table_options);
     let mut aggregator = Aggregator::new(options);
     // Datagrams split at NUL bytes; a flush between every few, so values
@@ -47,6 +51,13 @@ fn check(snapshot: &statkit_agg::Snapshot) {
         if let Some(stats) = &timer.stats {
             assert!(stats.lower <= stats.upper, "{stats:?}");
             assert!(stats.lower <= stats.median && stats.median <= stats.upper, "{stats:?}");
+            // Cumulative buckets: never decreasing, never past the count.
+            assert_eq!(timer.buckets.len(), 3, "{timer:?}");
+            assert!(timer.buckets.windows(2).all(|w| w[0] <= w[1]), "{timer:?}");
+            let last = timer.buckets[2];
+            assert!(last <= timer.count * (1.0 + 1e-9), "{timer:?}");
+        } else {
+            assert!(timer.buckets.is_empty(), "{timer:?}");
         }
     }
 }

@@ -418,6 +418,24 @@ impl Aggregator {
         }
     }
 
+    /// Puts back a gauge kept from before a restart, so the next flush
+    /// reports it as etsy would have had it kept running; a gauge that
+    /// already has a value, or one past `max_series`, is left alone.
+    /// Returns whether the gauge was set.
+    pub fn restore_gauge(&mut self, name: &[u8], value: f64) -> bool {
+        if !value.is_finite() || self.gauges.get_mut(name).is_some() {
+            return false;
+        }
+        let ttl = self
+            .options
+            .deletion
+            .gauges
+            .then_some(self.options.gauges_max_ttl);
+        self.gauges
+            .get_or_insert_with(name, self.options.table.max_series, || Gauge { value, ttl })
+            .is_some()
+    }
+
     /// Series currently held, over all kinds.
     pub fn series(&self) -> usize {
         self.counters.len() + self.gauges.len() + self.timers.len() + self.sets.len()

@@ -317,3 +317,48 @@ fn sigterm_with_an_open_http_connection_still_exits_promptly() {
     // The server closed the idle connection on its way out.
     assert_eq!(idle.read(&mut buf).map_err(|e| e.kind()), Ok(0));
 }
+
+#[test]
+fn gstatsd_load_api_on_its_own_listener() {
+    let statkit = Statkit::start(&[
+        "--flush-interval",
+        "0.2",
+        "--console=false",
+        "--load-listen",
+        "127.0.0.1:0",
+    ]);
+    let load = statkit.load.expect("a `listening load` line");
+    send_udp(statkit.udp, &["lc:3|c\nlt:10|ms\nlt:30|ms"]);
+    let answer = util::poll_until(TIMEOUT, || {
+        let answer = get(load, "/1");
+        answer.body.contains("\"lc\":3.0").then_some(answer)
+    })
+    .expect("the load API never showed the counter");
+    answer.assert_json();
+    assert!(
+        answer.body.contains("\"stats.timers.lt.lower\":10.0"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.body.contains("\"stats.timers.lt.upper\":30.0"),
+        "{answer:?}"
+    );
+    // The main HTTP server has the same view under /load/.
+    let main = get(http(&statkit), "/load/15");
+    assert!(main.body.contains("\"lc\":3.0"), "{main:?}");
+    assert_eq!(get(load, "/16").status, 404);
+}
+
+#[test]
+fn http_allow_turns_other_clients_away() {
+    let statkit = Statkit::start(&["--http-allow", "10.0.0.0/8,192.168.0.0/16"]);
+    let answer = get(http(&statkit), "/health");
+    assert_eq!(answer.status, 403, "{answer:?}");
+    answer.assert_json();
+    assert!(
+        answer.body.contains("127.0.0.1 is not allowed"),
+        "{answer:?}"
+    );
+    let open = Statkit::start(&["--http-allow", "127.0.0.1"]);
+    assert_eq!(get(http(&open), "/health").status, 200);
+}

@@ -120,6 +120,13 @@ pub struct RawConfig {
     pub pipe_max_bytes: Option<usize>,
     /// Address of statvent's drop-in web service, off when unset.
     pub statvent_listen: Option<String>,
+    /// Client addresses (`10.0.0.0/8`, `::1`) the HTTP listeners answer;
+    /// others get 403. None: every client.
+    pub http_allow: Option<Vec<String>>,
+    /// Where the history store is saved and loaded from (none: not kept).
+    pub state_file: Option<PathBuf>,
+    /// Seconds between saves of the state file.
+    pub state_save_interval: Option<f64>,
 }
 
 /// etsy's `graphite` naming options.
@@ -217,7 +224,10 @@ impl RawConfig {
             pipe_dir,
             pipe_max_pipes,
             pipe_max_bytes,
-            statvent_listen
+            statvent_listen,
+            http_allow,
+            state_file,
+            state_save_interval
         )
     }
 }
@@ -267,8 +277,32 @@ pub struct Config {
     pub pipes: statkit_pipe::read::Options,
     /// statvent's drop-in web service listener, if any.
     pub statvent_listen: Option<SocketAddr>,
+    /// The history store's state file and how often it is saved.
+    pub state: Option<StateFile>,
+    /// Client ranges the HTTP listeners answer; empty for every client.
+    pub http_allow: Vec<ipnet::IpNet>,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
+}
+
+/// Where and how often the history store is saved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateFile {
+    pub path: PathBuf,
+    pub save_interval: std::time::Duration,
+}
+
+/// A CIDR range, or one address (a range of one).
+fn cidr(text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            invalid(
+                "http_allow",
+                format!("{text:?} is neither an address nor a CIDR range like 10.0.0.0/8"),
+            )
+        })
 }
 
 fn resolve(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -441,6 +475,17 @@ impl TryFrom<RawConfig> for Config {
         } else {
             Arc::from([])
         };
+        let save_interval = raw.state_save_interval.unwrap_or(60.0);
+        if !(save_interval.is_finite() && (1.0..=86_400.0).contains(&save_interval)) {
+            return Err(invalid(
+                "state_save_interval",
+                format!("{save_interval} is not between 1 and 86400 seconds"),
+            ));
+        }
+        let state = raw.state_file.clone().map(|path| StateFile {
+            path,
+            save_interval: std::time::Duration::from_secs_f64(save_interval),
+        });
         let store = statkit_store::Options {
             max_series: positive("store_max_series", raw.store_max_series, 100_000)?,
             bytes_per_series: raw.history_bytes.unwrap_or(16 * 1024),
@@ -470,6 +515,13 @@ impl TryFrom<RawConfig> for Config {
             admin: resolve("admin", raw.admin.as_deref().unwrap_or(DEFAULT_ADMIN))?,
             http,
             load_listen,
+            state,
+            http_allow: raw
+                .http_allow
+                .iter()
+                .flatten()
+                .map(|c| cidr(c))
+                .collect::<Result<_, _>>()?,
             statvent_listen: raw
                 .statvent_listen
                 .as_deref()
@@ -629,6 +681,17 @@ mod tests {
         assert!(parse("store_max_series = 0")
             .unwrap_err()
             .starts_with("store_max_series"));
+        let c = parse("state_file = \"/x/s\"\nstate_save_interval = 5").unwrap();
+        let state = c.state.unwrap();
+        assert_eq!(state.save_interval.as_secs(), 5);
+        assert!(parse("state_save_interval = 0")
+            .unwrap_err()
+            .starts_with("state_save_interval"));
+        let c = parse("http_allow = [\"10.0.0.0/8\", \"::1\"]").unwrap();
+        assert_eq!(c.http_allow.len(), 2);
+        assert!(parse("http_allow = [\"10.0.0.0/33\"]")
+            .unwrap_err()
+            .starts_with("http_allow"));
         let c = parse("load_listen = \"127.0.0.1:0\"").unwrap();
         assert!(c.load_listen.is_some());
         assert!(parse("").unwrap().load_listen.is_none());

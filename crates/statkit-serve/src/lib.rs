@@ -21,6 +21,7 @@ pub mod config;
 mod flush;
 mod http;
 pub mod listeners;
+mod persist;
 pub mod requests;
 mod sink;
 mod source;
@@ -68,9 +69,11 @@ pub async fn run(
     let files_table = config.stats_dir.as_ref().map(|_| table());
 
     let (mut queues, mut sinks) = start_sinks(&config, started);
-    // The history store only serves HTTP: without a listener, no store.
-    let store_queue = (listeners.http.is_some() || listeners.load.is_some())
-        .then(|| Arc::new(Queue::new("store".into(), config.sink_queue)));
+    // The history store serves HTTP and fills the state file: with
+    // neither, no store.
+    let store_queue =
+        (listeners.http.is_some() || listeners.load.is_some() || config.state.is_some())
+            .then(|| Arc::new(Queue::new("store".into(), config.sink_queue)));
     queues.extend(store_queue.clone());
     let tables = udp_tables
         .iter()
@@ -87,6 +90,11 @@ pub async fn run(
     let shared = Arc::new(Shared::new(config, tables, queues, started, udp_inodes));
     if let Some(queue) = store_queue {
         sinks.push(tokio::spawn(sink::store::run(queue, shared.clone())));
+    }
+    let state_file = shared.config.state.clone();
+    if let Some(file) = &state_file {
+        // Before the first flush, so restored gauges are in it.
+        persist::load(&shared, file);
     }
 
     let stop_receiving = Arc::new(AtomicBool::new(false));
@@ -139,10 +147,15 @@ pub async fn run(
                 listener,
                 router,
                 limits,
+                http::Allow::new(&shared.config.http_allow),
                 stop_rx.clone(),
             )));
         }
     }
+
+    let saver = state_file
+        .clone()
+        .map(|file| tokio::spawn(persist::run(shared.clone(), file, stop_rx.clone())));
 
     let (flush_tx, flush_rx) = std::sync::mpsc::channel();
     let flusher = {
@@ -180,6 +193,13 @@ pub async fn run(
         .is_err()
     {
         tracing::error!("sinks did not finish delivering the final flush in time");
+    }
+    if let Some(task) = saver {
+        let _ = task.await;
+    }
+    if let Some(file) = &state_file {
+        // After the store took the final flush.
+        persist::save_now(&shared, &file.path).await;
     }
     if let Some(path) = unix_path {
         let _ = std::fs::remove_file(path);

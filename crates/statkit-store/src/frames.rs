@@ -91,6 +91,22 @@ impl Frames {
         frame.last = sample.last;
     }
 
+    /// Puts back a frame read from a state file (frames come oldest
+    /// first; one not newer than the last is ignored).
+    pub(crate) fn restore(&mut self, frame: Frame) {
+        if self
+            .frames
+            .back()
+            .is_some_and(|last| last.index >= frame.index)
+        {
+            return;
+        }
+        if self.frames.len() == FRAMES {
+            self.frames.pop_front();
+        }
+        self.frames.push_back(frame);
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Frame> {
         self.frames.iter()
     }

@@ -8,6 +8,7 @@
 //!   its load frames (60 s each, the last 15).
 //! - [`prometheus`]: the store as Prometheus text 0.0.4 or OpenMetrics 1.0.
 //! - [`load()`]: gstatsd's load view of the frames.
+//! - [`state`]: the store as a versioned, checksummed state file's bytes.
 //!
 //! Nothing here does I/O or reads a clock: times come from the snapshots
 //! and from the caller.
@@ -19,6 +20,7 @@ mod load;
 pub mod prometheus;
 mod ring;
 mod series;
+pub mod state;
 mod store;
 
 pub use frames::{Frame, Frames, FRAMES, FRAME_SECONDS};

@@ -83,7 +83,7 @@ pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
     entries.sort_unstable_by(|a, b| {
         (&a.family, a.kind, &a.labels, a.raw_name).cmp(&(&b.family, b.kind, &b.labels, b.raw_name))
     });
-    let bounds = &store.options().bounds;
+    let les: Vec<String> = store.options().bounds.iter().map(|&b| float(b)).collect();
     let mut clashes = 0;
     let mut previous: Option<(&str, Kind, &str)> = None;
     for e in &entries {
@@ -97,7 +97,7 @@ pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
             _ => header(out, format, e),
         }
         previous = Some((&e.family, e.kind, &e.labels));
-        samples(out, e, bounds);
+        samples(out, e, &les);
     }
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
@@ -107,15 +107,16 @@ pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
 
 /// A valid metric name: `[A-Za-z_:][A-Za-z0-9_:]*`.
 pub fn metric_name(name: &[u8]) -> String {
-    let mut out = String::with_capacity(name.len() + 1);
+    let mut out = Vec::with_capacity(name.len() + 1);
     if name.first().is_none_or(u8::is_ascii_digit) {
-        out.push('_');
+        out.push(b'_');
     }
     out.extend(name.iter().map(|&b| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b':' => char::from(b),
-        _ => '_',
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b':' => b,
+        _ => b'_',
     }));
-    out
+    // Every byte is ASCII by construction.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A valid label name: `[A-Za-z_][A-Za-z0-9_]*`, not starting with `__`
@@ -162,6 +163,10 @@ fn labels<'k>(tags: impl Iterator<Item = Tag<'k>>, histogram: bool) -> String {
 
 /// Escapes `\` and newlines, and `"` in label values.
 fn escape(text: &str, quote: bool, out: &mut String) {
+    if !text.contains(['\\', '\n', '"']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -174,29 +179,43 @@ fn escape(text: &str, quote: bool, out: &mut String) {
 
 fn header(out: &mut String, format: Format, e: &Entry<'_>) {
     let (type_name, what) = match e.kind {
-        Kind::Counter => ("counter", "statsd counter, count since first seen"),
-        Kind::Gauge => ("gauge", "statsd gauge"),
-        Kind::Timer => ("histogram", "statsd timer, milliseconds"),
-        Kind::Set => ("gauge", "statsd set, members in the last flush"),
+        Kind::Counter => ("counter", " statsd counter, count since first seen: "),
+        Kind::Gauge => ("gauge", " statsd gauge: "),
+        Kind::Timer => ("histogram", " statsd timer, milliseconds: "),
+        Kind::Set => ("gauge", " statsd set, members in the last flush: "),
     };
-    let family = match (format, e.kind) {
-        (Format::Text, Kind::Counter) => format!("{}_total", e.family),
-        _ => e.family.clone(),
+    let total = if (format, e.kind) == (Format::Text, Kind::Counter) {
+        "_total"
+    } else {
+        ""
     };
-    let _ = write!(out, "# HELP {family} {what}: ");
-    escape(&String::from_utf8_lossy(e.raw_name), false, out);
-    let _ = writeln!(out, "\n# TYPE {family} {type_name}");
+    for (i, part) in ["# HELP ", "# TYPE "].into_iter().enumerate() {
+        out.push_str(part);
+        out.push_str(&e.family);
+        out.push_str(total);
+        if i == 0 {
+            out.push_str(what);
+            match std::str::from_utf8(e.raw_name) {
+                Ok(name) => escape(name, false, out),
+                Err(_) => escape(&String::from_utf8_lossy(e.raw_name), false, out),
+            }
+        } else {
+            out.push(' ');
+            out.push_str(type_name);
+        }
+        out.push('\n');
+    }
 }
 
-fn samples(out: &mut String, e: &Entry<'_>, bounds: &[f64]) {
+fn samples(out: &mut String, e: &Entry<'_>, les: &[String]) {
     let (family, labels, s) = (&e.family, &e.labels, e.series);
     match e.kind {
         Kind::Counter => line(out, family, "_total", labels, s.total),
         Kind::Gauge | Kind::Set => line(out, family, "", labels, s.last[0]),
         Kind::Timer => {
-            if s.buckets.len() == bounds.len() {
-                for (bound, &count) in bounds.iter().zip(&s.buckets) {
-                    bucket(out, family, labels, &float(*bound), count);
+            if s.buckets.len() == les.len() {
+                for (le, &count) in les.iter().zip(&s.buckets) {
+                    bucket(out, family, labels, le, count);
                 }
             }
             bucket(out, family, labels, "+Inf", s.total);
@@ -207,48 +226,54 @@ fn samples(out: &mut String, e: &Entry<'_>, bounds: &[f64]) {
 }
 
 fn line(out: &mut String, family: &str, suffix: &str, labels: &str, value: f64) {
-    let _ = writeln!(out, "{family}{suffix}{labels} {}", Number(value));
+    out.push_str(family);
+    out.push_str(suffix);
+    out.push_str(labels);
+    out.push(' ');
+    number(out, value);
+    out.push('\n');
 }
 
 fn bucket(out: &mut String, family: &str, labels: &str, le: &str, count: f64) {
-    let _ = write!(out, "{family}_bucket");
+    out.push_str(family);
+    out.push_str("_bucket");
     match labels.strip_suffix('}') {
         Some(open) => {
-            let _ = write!(out, "{open},le=\"{le}\"}}");
+            out.push_str(open);
+            out.push_str(",le=\"");
         }
-        None => {
-            let _ = write!(out, "{{le=\"{le}\"}}");
-        }
+        None => out.push_str("{le=\""),
     }
-    let _ = writeln!(out, " {}", Number(count));
+    out.push_str(le);
+    out.push_str("\"} ");
+    number(out, count);
+    out.push('\n');
 }
 
 /// A bound as OpenMetrics wants `le` values: always with a decimal point
 /// or exponent (`1.0`, `0.5`, `1e+21`).
 fn float(v: f64) -> String {
-    let s = Number(v).to_string();
-    if s.contains(['.', 'e', 'I', 'N']) {
-        s
-    } else {
-        format!("{s}.0")
+    let mut s = String::new();
+    number(&mut s, v);
+    if !s.contains(['.', 'e', 'I', 'N']) {
+        s.push_str(".0");
     }
+    s
 }
 
-/// A sample value as both formats spell it.
-struct Number(f64);
-
-impl std::fmt::Display for Number {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let v = self.0;
-        if v.is_nan() {
-            f.write_str("NaN")
-        } else if v.is_infinite() {
-            f.write_str(if v > 0.0 { "+Inf" } else { "-Inf" })
-        } else if v.abs() >= 1e21 || (v != 0.0 && v.abs() < 1e-7) {
-            write!(f, "{v:e}")
-        } else {
-            write!(f, "{v}")
-        }
+/// Writes a sample value as both formats spell it: `NaN`, `+Inf`, `-Inf`,
+/// integers without a fraction, others in the shortest form that reads
+/// back exactly (`0.1`, `1e+21`).
+fn number(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        // Integers are most values (counts); they print faster as such.
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        out.push_str(ryu_js::Buffer::new().format_finite(v));
     }
 }
 

@@ -193,6 +193,27 @@ impl Store {
         });
     }
 
+    /// Restores the bookkeeping a state file carries.
+    pub(crate) fn restore_meta(
+        &mut self,
+        last_flush: u64,
+        interval_s: f64,
+        pct_label: String,
+        dropped: u64,
+    ) {
+        self.last_flush = last_flush;
+        self.interval_s = interval_s;
+        self.pct_label = pct_label;
+        self.dropped_series = dropped;
+    }
+
+    /// Puts back a series read from a state file, when there is room.
+    pub(crate) fn restore(&mut self, kind: Kind, name: &[u8], series: Series) {
+        if let Some(slot) = self.insert(kind, name) {
+            *slot = series;
+        }
+    }
+
     /// Runs `f` on the series, creating it when there is room.
     fn update(&mut self, kind: Kind, name: &[u8], f: impl FnOnce(&mut Series)) {
         if let Some(series) = self.series[kind.index()].get_mut(name) {

@@ -177,3 +177,19 @@ fn reading_the_ingest_counts_does_not_change_a_flush() {
     agg.absorb(&mut t);
     assert_eq!(counters(&agg.flush(1))[3].1, (0.1 + 0.2) + 0.3);
 }
+
+#[test]
+fn restored_gauges_flush_until_a_new_value_comes() {
+    let mut agg = Aggregator::new(options(10_000.0, Deletion::default()));
+    assert!(agg.restore_gauge(b"g", 7.5));
+    assert!(
+        !agg.restore_gauge(b"g", 1.0),
+        "a gauge with a value is kept"
+    );
+    assert!(!agg.restore_gauge(b"nan", f64::NAN));
+    let s = agg.flush(100);
+    assert_eq!(s.gauges().collect::<Vec<_>>(), vec![(&b"g"[..], 7.5)]);
+    agg.absorb(&mut table("g:+1|g"));
+    let s = agg.flush(110);
+    assert_eq!(s.gauge(0), Some((&b"g"[..], 8.5)));
+}

@@ -51,6 +51,15 @@ pub struct ServeArgs {
     /// Address of the HTTP server, or `off` for none [default: 127.0.0.1:8127].
     #[arg(long, env = "STATKIT_HTTP", value_name = "ADDR|off")]
     http: Option<String>,
+    /// Answer HTTP only to clients in this CIDR range or address (repeatable);
+    /// others get 403 [default: every client].
+    #[arg(
+        long = "http-allow",
+        env = "STATKIT_HTTP_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    http_allow: Vec<String>,
     /// Also serve gstatsd's load API (`/N`, `/N/full`) on this address [default: off].
     #[arg(long, env = "STATKIT_LOAD_LISTEN", value_name = "ADDR")]
     load_listen: Option<String>,
@@ -68,6 +77,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     prometheus_bucket: Vec<f64>,
+    /// Save the HTTP server's history (and gauges) here on shutdown and every
+    /// --state-save-interval, and load it at start [default: not kept].
+    #[arg(long, env = "STATKIT_STATE_FILE", value_name = "PATH")]
+    state_file: Option<PathBuf>,
+    /// Seconds between saves of the --state-file [default: 60].
+    #[arg(long, env = "STATKIT_STATE_SAVE_INTERVAL", value_name = "SECONDS")]
+    state_save_interval: Option<f64>,
     /// Series the HTTP server's history store keeps [default: 100000].
     #[arg(long, env = "STATKIT_STORE_MAX_SERIES", value_name = "N")]
     store_max_series: Option<usize>,
@@ -158,9 +174,12 @@ impl ServeArgs {
             load_listen: self.load_listen.clone(),
             pipe_dir: self.pipe_dir.clone(),
             statvent_listen: self.statvent_listen.clone(),
+            http_allow: (!self.http_allow.is_empty()).then(|| self.http_allow.clone()),
             prometheus_buckets: (!self.prometheus_bucket.is_empty())
                 .then(|| self.prometheus_bucket.clone()),
             store_max_series: self.store_max_series,
+            state_file: self.state_file.clone(),
+            state_save_interval: self.state_save_interval,
             unix_socket: self.unix_socket.clone(),
             graphite: (!self.graphite.is_empty()).then(|| self.graphite.clone()),
             flush_interval: self.flush_interval,

@@ -1,7 +1,8 @@
 //! The JSON API over the history store.
 //!
-//! - `GET /api/v1/metrics?filter=S&kind=K&offset=N&limit=N`: the series
-//!   whose name contains `S` (all by default), of kind `K`, a page at a
+//! - `GET /api/v1/metrics?filter=S&kind=K&own=false&offset=N&limit=N`:
+//!   the series whose name contains `S` (all by default), of kind `K`,
+//!   without the server's own (`statsd.*`) with `own=false`, a page at a
 //!   time (`limit` at most [`MAX_LIMIT`], default [`DEFAULT_LIMIT`]), each
 //!   with its kind, tags, newest values and time.
 //! - `GET /api/v1/history?kind=K&name=KEY&resolution=flush|minute&since=T`:
@@ -28,6 +29,7 @@ pub(super) const MAX_LIMIT: usize = 10_000;
 pub(super) struct ListQuery {
     filter: Option<String>,
     kind: Option<String>,
+    own: Option<bool>,
     offset: Option<usize>,
     limit: Option<usize>,
 }
@@ -83,9 +85,13 @@ pub(super) async fn list(State(app): State<App>, Query(q): Query<ListQuery>, uri
     };
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);
-    let filter = q.filter.unwrap_or_default();
+    let filter = Filter {
+        kind,
+        text: q.filter.unwrap_or_default(),
+        own: q.own.unwrap_or(true),
+    };
     let listed = app
-        .read_store(move |store| page(store, kind, &filter, offset, limit))
+        .read_store(move |store| page(store, &filter, offset, limit))
         .await;
     match listed {
         Ok(list) => Json(list).into_response(),
@@ -93,12 +99,32 @@ pub(super) async fn list(State(app): State<App>, Query(q): Query<ListQuery>, uri
     }
 }
 
-fn page(store: &Store, kind: Option<Kind>, filter: &str, offset: usize, limit: usize) -> List {
-    let filter = filter.as_bytes();
+/// Which series a list shows.
+struct Filter {
+    kind: Option<Kind>,
+    /// A substring of the key.
+    text: String,
+    /// Whether the server's own series (under `prefix_stats.`) are shown.
+    own: bool,
+}
+
+impl Filter {
+    fn keeps(&self, kind: Kind, key: &[u8], own_prefix: &[u8]) -> bool {
+        let own = key.len() > own_prefix.len()
+            && key.starts_with(own_prefix)
+            && key[own_prefix.len()] == b'.';
+        self.kind.is_none_or(|want| want == kind)
+            && contains(key, self.text.as_bytes())
+            && (self.own || !own)
+    }
+}
+
+fn page(store: &Store, filter: &Filter, offset: usize, limit: usize) -> List {
+    let own_prefix = store.options().own_prefix.as_bytes();
     let mut matching = 0;
     let mut metrics = Vec::new();
     for (k, key, series) in store.iter() {
-        if kind.is_some_and(|want| want != k) || !contains(key, filter) {
+        if !filter.keeps(k, key, own_prefix) {
             continue;
         }
         if matching >= offset && metrics.len() < limit {

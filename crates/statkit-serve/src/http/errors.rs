@@ -32,6 +32,14 @@ pub(super) async fn not_found(uri: Uri) -> Response {
     error(StatusCode::NOT_FOUND, "not found", uri.path())
 }
 
+/// The service for a client outside `http_allow`: 403 on every path,
+/// saying why.
+pub(super) fn forbidden(peer: std::net::IpAddr) -> axum::Router {
+    let message = format!("client {peer} is not allowed here (see statkit serve --http-allow)");
+    axum::Router::new()
+        .fallback(move |uri: Uri| async move { error(StatusCode::FORBIDDEN, message, uri.path()) })
+}
+
 /// The methods every route answers: the server only shows things.
 const ALLOWED: &str = "GET, HEAD";
 

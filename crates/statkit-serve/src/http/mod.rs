@@ -19,6 +19,8 @@
 //!   with `?by=process` ([`statvent`]), also as statvent's drop-in web
 //!   service on the `statvent_listen` listener ([`statvent_router`]).
 //!
+//! A client outside `http_allow`'s ranges gets 403 on every path.
+//!
 //! axum routes the requests; the connections are served here with hyper
 //! directly, because axum's own `serve` has no header-read timeout. Each
 //! endpoint group is a file of its own, added to [`router`].
@@ -84,6 +86,23 @@ impl Default for Limits {
 /// request on a connection).
 #[derive(Clone, Copy, Debug)]
 struct Peer(std::net::SocketAddr);
+
+/// Which clients the server answers: `http_allow`'s ranges, or everyone
+/// when there are none.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Allow(Arc<[ipnet::IpNet]>);
+
+impl Allow {
+    pub(crate) fn new(ranges: &[ipnet::IpNet]) -> Self {
+        Self(Arc::from(ranges))
+    }
+
+    fn admits(&self, peer: std::net::IpAddr) -> bool {
+        // An IPv4 client of an IPv6 socket arrives as ::ffff:a.b.c.d.
+        let peer = peer.to_canonical();
+        self.0.is_empty() || self.0.iter().any(|range| range.contains(&peer))
+    }
+}
 
 /// What handlers share.
 #[derive(Clone, Debug)]
@@ -185,6 +204,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    allow: Allow,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -208,9 +228,13 @@ pub(crate) async fn serve(
                         continue;
                     }
                     full = false;
-                    // Handlers may ask who the client is (`/_status` does).
-                    let app = app.clone().layer(Extension(Peer(peer)));
-                    connections.spawn(connection(stream, app, limits, stop.clone()));
+                    let service = if allow.admits(peer.ip()) {
+                        // Handlers may ask who the client is (`/_status` does).
+                        app.clone().layer(Extension(Peer(peer)))
+                    } else {
+                        errors::forbidden(peer.ip())
+                    };
+                    connections.spawn(connection(stream, service, limits, stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("HTTP accept failed: {e}");

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{router, serve, Limits};
+use super::{router, serve, Allow, Limits};
 use crate::config::{Config, RawConfig};
 use crate::state::Shared;
 
@@ -42,6 +42,10 @@ struct Server {
 
 impl Server {
     async fn start(limits: Limits) -> Server {
+        Self::start_allowing(limits, Allow::default()).await
+    }
+
+    async fn start_allowing(limits: Limits, allow: Allow) -> Server {
         let config = Config::try_from(RawConfig::default()).unwrap();
         let table = Arc::new(Mutex::new(Table::new(config.aggregation.table)));
         let shared = Arc::new(Shared::new(config, vec![table], vec![], 1000, vec![]));
@@ -52,6 +56,7 @@ impl Server {
             listener,
             router(shared.clone(), limits),
             limits,
+            allow,
             stop_rx,
         ));
         Server {
@@ -323,6 +328,14 @@ async fn metrics_list_pages_and_filters() {
     assert_eq!(page["next_offset"], Value::Null);
     let first = request(server.addr, "GET", "/api/v1/metrics?filter=app.&limit=1").await;
     assert_eq!(first.json()["next_offset"], 1);
+    let mine = request(server.addr, "GET", "/api/v1/metrics?own=false").await;
+    assert_eq!(
+        mine.json()["matching"],
+        4,
+        "etsy's statsd.* counters left out"
+    );
+    let everything = request(server.addr, "GET", "/api/v1/metrics").await;
+    assert!(everything.json()["matching"].as_u64().unwrap() > 4);
     let gauges = request(server.addr, "GET", "/api/v1/metrics?kind=gauge").await;
     assert_eq!(gauges.json()["matching"], 1, "app.load");
     let bad = request(server.addr, "GET", "/api/v1/metrics?kind=histo").await;
@@ -430,6 +443,7 @@ async fn load_windows_on_both_routers() {
         listener,
         super::load_router(server.shared.clone(), limits),
         limits,
+        Allow::default(),
         stop_rx,
     ));
     for path in ["/", "/1", "/15"] {
@@ -471,4 +485,26 @@ async fn dashboard_is_embedded_and_nothing_else_is_served() {
     }
     let post = request(server.addr, "POST", "/metrics").await;
     assert_eq!(post.status, 405);
+}
+
+#[tokio::test]
+async fn clients_outside_http_allow_get_403() {
+    let elsewhere = Allow::new(&["10.0.0.0/8".parse().unwrap()]);
+    let server = Server::start_allowing(Limits::default(), elsewhere).await;
+    for path in ["/", "/metrics", "/api/v1/health", "/nope"] {
+        let answer = request(server.addr, "GET", path).await;
+        assert_eq!(answer.status, 403, "{path}");
+        let message = answer.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains("127.0.0.1") && message.contains("--http-allow"),
+            "{message}"
+        );
+    }
+    drop(server);
+    let loopback = Allow::new(&[
+        "10.0.0.0/8".parse().unwrap(),
+        "127.0.0.0/8".parse().unwrap(),
+    ]);
+    let server = Server::start_allowing(Limits::default(), loopback).await;
+    assert_eq!(request(server.addr, "GET", "/health").await.status, 200);
 }

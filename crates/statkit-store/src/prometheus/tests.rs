@@ -86,11 +86,18 @@ fn clashing_series_are_left_out() {
 
 #[test]
 fn numbers_as_prometheus_spells_them() {
-    assert_eq!(Number(1.0).to_string(), "1");
-    assert_eq!(Number(0.25).to_string(), "0.25");
-    assert_eq!(Number(f64::NAN).to_string(), "NaN");
-    assert_eq!(Number(f64::NEG_INFINITY).to_string(), "-Inf");
-    assert_eq!(Number(1e300).to_string(), "1e300");
+    let n = |v: f64| {
+        let mut s = String::new();
+        number(&mut s, v);
+        s
+    };
+    assert_eq!(n(1.0), "1");
+    assert_eq!(n(-3.0), "-3");
+    assert_eq!(n(0.25), "0.25");
+    assert_eq!(n(f64::NAN), "NaN");
+    assert_eq!(n(f64::NEG_INFINITY), "-Inf");
+    assert_eq!(n(1e300), "1e+300");
+    assert_eq!(n(1e15), "1000000000000000");
     assert_eq!(float(5.0), "5.0");
     assert_eq!(float(0.5), "0.5");
 }

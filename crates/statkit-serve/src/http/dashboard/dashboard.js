@@ -10,7 +10,7 @@ const PLOTS = {
   set: { lines: ["members"], headline: "members", unit: "" },
   timer: { lines: ["median", "pct", "upper"], headline: "pct", unit: " ms" },
 };
-const state = { range: 900, filter: "", pct: "90" };
+const state = { range: 900, filter: "", pct: "90", own: false };
 
 const $ = (id) => document.getElementById(id);
 
@@ -73,7 +73,8 @@ function chart(history, lines) {
   }
   let lo = Math.min(0, ...all), hi = Math.max(...all);
   if (hi === lo) hi = lo + 1;
-  const t0 = Math.min(t[0], Date.now() / 1000 - state.range), t1 = Math.max(t[t.length - 1], t0 + 1);
+  // The axis spans the data inside the range (a new series fills it).
+  const t0 = t[0], t1 = Math.max(t[t.length - 1], t0 + 1);
   const x = (s) => ((s - t0) / (t1 - t0)) * W;
   const y = (v) => H - PAD - ((v - lo) / (hi - lo)) * (H - 2 * PAD);
   series.forEach((values, i) => {
@@ -81,7 +82,12 @@ function chart(history, lines) {
     values.forEach((v, j) => { if (v !== null) pts.push(`${x(t[j]).toFixed(1)},${y(v).toFixed(1)}`); });
     svg.append(el("polyline", { points: pts.join(" "), stroke: COLORS[i % COLORS.length], "data-field": lines[i] }));
   });
-  svg.append(el("text", { x: 2, y: 10 }, fmt(hi)), el("text", { x: 2, y: H - 2 }, fmt(lo)));
+  const clock = (s) => new Date(s * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  svg.append(
+    el("text", { x: 2, y: 10 }, fmt(hi)),
+    el("text", { x: 2, y: H - 2 }, fmt(lo)),
+    el("text", { x: W - 2, y: H - 2, "text-anchor": "end" }, clock(t0) + " – " + clock(t1)),
+  );
   return svg;
 }
 
@@ -95,15 +101,21 @@ async function card(m) {
   const tags = Object.entries(m.tags).map(([k, v]) => (v ? `${k}:${v}` : k)).join(", ");
   c.append(el("h2", {}, m.name));
   c.append(el("div", { class: "meta" }, m.kind + (tags ? " · " + tags : "")));
-  c.append(el("div", { class: "value" }, fmt(m.last[plot.headline]) + plot.unit + (m.kind === "timer" ? " " + label("pct") : "")));
+  const value = el("div", { class: "value" });
+  c.append(value);
   const resolution = state.range > 3600 ? "minute" : "flush";
   const since = Math.floor(Date.now() / 1000 - state.range);
   const q = new URLSearchParams({ kind: m.kind, name: m.key, resolution, since });
+  let headline = m.last[plot.headline];
   try {
-    c.append(chart(await getJSON("/api/v1/history?" + q), plot.lines));
+    const history = await getJSON("/api/v1/history?" + q);
+    // A timer's newest flush may have had no values: show the newest that did.
+    if (headline === null) headline = (history[plot.headline] || []).filter((v) => v !== null).pop();
+    c.append(chart(history, plot.lines));
   } catch (e) {
     c.append(el("div", { class: "meta" }, String(e)));
   }
+  value.textContent = fmt(headline) + plot.unit + (m.kind === "timer" ? " " + label("pct") : "");
   if (plot.lines.length > 1) {
     const legend = el("div", { class: "legend" });
     plot.lines.forEach((f, i) => legend.append(el("span", { style: "color:" + COLORS[i] }, label(f))));
@@ -113,7 +125,7 @@ async function card(m) {
 }
 
 async function charts() {
-  const q = new URLSearchParams({ filter: state.filter, limit: CARDS });
+  const q = new URLSearchParams({ filter: state.filter, limit: CARDS, own: state.own });
   const list = await getJSON("/api/v1/metrics?" + q);
   state.pct = list.pct;
   $("count").textContent = `${list.matching} of ${list.stored} series` + (list.matching > CARDS ? `, first ${CARDS} shown` : "");
@@ -129,6 +141,10 @@ async function refresh() {
   try {
     await health();
     interval = await charts();
+    if (!document.body.dataset.drawnMs) {
+      // When the first charts were on screen, for bench/dashboard.sh.
+      document.body.dataset.drawnMs = Math.round(performance.now());
+    }
     document.body.dataset.loaded = "true";
   } catch (e) {
     $("count").textContent = "cannot reach the server: " + e.message;
@@ -146,6 +162,10 @@ $("ranges").addEventListener("click", (e) => {
   if (!range) return;
   state.range = Number(range);
   for (const b of $("ranges").children) b.classList.toggle("on", b === e.target);
+  refresh();
+});
+$("own").addEventListener("change", (e) => {
+  state.own = e.target.checked;
   refresh();
 });
 const initial = new URLSearchParams(location.search).get("filter");

@@ -1,0 +1,136 @@
+//! The history store's state file on disk: loaded at start, saved every
+//! `state_save_interval` and at shutdown.
+//!
+//! A save writes a temporary file next to the state file, syncs it to disk
+//! and renames it over the old one (then syncs the folder), so a crash at
+//! any moment, `kill -9` included, leaves either the old file or the new
+//! one, never half of one. A file that cannot be read as a state file
+//! (foreign, corrupt, from a newer statkit) is reported and renamed aside
+//! to `<name>.bad-<unix time>`; the server starts empty instead of
+//! refusing to start.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use statkit_store::{state, Kind};
+use tokio::sync::watch;
+
+use crate::config::StateFile;
+use crate::source::lock;
+use crate::state::{unix_now, Shared};
+
+/// Loads the state file into the shared store, if there is one, and puts
+/// the gauges' last values back into the aggregator so the next flush
+/// reports them. Never fails: what cannot be loaded is logged.
+pub(crate) fn load(shared: &Shared, file: &StateFile) {
+    let bytes = match std::fs::read(&file.path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            tracing::info!(
+                "no state file at {} yet; starting empty",
+                file.path.display()
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(
+                "cannot read state file {}: {e}; starting empty",
+                file.path.display()
+            );
+            return;
+        }
+    };
+    let store = match state::decode(&bytes, shared.config.store.clone()) {
+        Ok(store) => store,
+        Err(e) => {
+            set_aside(&file.path, &e.to_string());
+            return;
+        }
+    };
+    let mut aggregator = lock(&shared.aggregator);
+    let mut gauges = 0;
+    for (kind, key, series) in store.iter() {
+        if kind == Kind::Gauge && aggregator.restore_gauge(key, series.last[0]) {
+            gauges += 1;
+        }
+    }
+    drop(aggregator);
+    tracing::info!(
+        "loaded {} series ({gauges} gauges) from state file {}",
+        store.len(),
+        file.path.display()
+    );
+    *shared.store_mut() = store;
+}
+
+/// Renames a state file that could not be loaded out of the way.
+fn set_aside(path: &Path, why: &str) {
+    let aside = sibling(path, &format!("bad-{}", unix_now()));
+    match std::fs::rename(path, &aside) {
+        Ok(()) => tracing::warn!(
+            "state file {} not loaded ({why}); moved it to {} and starting empty",
+            path.display(),
+            aside.display()
+        ),
+        Err(e) => tracing::warn!(
+            "state file {} not loaded ({why}), and moving it aside failed ({e}); starting empty",
+            path.display()
+        ),
+    }
+}
+
+/// `path` with `.suffix` added to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Writes a state file's `bytes` to `path` atomically.
+fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
+    let temporary = sibling(path, "tmp");
+    let mut file = File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, path)?;
+    // The rename itself is durable once the folder is synced.
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(folder)?.sync_all()
+}
+
+/// Saves the shared store now, on a blocking thread; logs a failure.
+pub(crate) async fn save_now(shared: &Arc<Shared>, path: &Path) {
+    let (shared, target) = (shared.clone(), path.to_owned());
+    let saved = tokio::task::spawn_blocking(move || {
+        // Encode under the read lock (the flusher's next write waits a
+        // moment), write without it.
+        let bytes = state::encode(&shared.store());
+        save(&bytes, &target)
+    })
+    .await;
+    match saved {
+        Ok(Ok(())) => tracing::debug!("saved state file {}", path.display()),
+        Ok(Err(e)) => tracing::warn!("cannot save state file {}: {e}", path.display()),
+        Err(e) => tracing::error!("saving the state file failed: {e}"),
+    }
+}
+
+/// Saves every `file.save_interval` until `stop` changes.
+pub(crate) async fn run(shared: Arc<Shared>, file: StateFile, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(file.save_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate; nothing new to save
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = ticks.tick() => save_now(&shared, &file.path).await,
+        }
+    }
+}
