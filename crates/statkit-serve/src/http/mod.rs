@@ -11,6 +11,8 @@
 //!   ([`status`]).
 //! - `/api/v1/metrics`, `/api/v1/history`: the history store's series and
 //!   one series' history ([`api`]).
+//! - `/api/v1/processes`: every stats file and statvent pipe on the host,
+//!   with its process's pid, program, liveness and values ([`processes`]).
 //! - `/metrics`: Prometheus text or OpenMetrics ([`metrics`]).
 //! - `/load/N`, `/load/N/full`: gstatsd's load view ([`load`]), also at
 //!   gstatsd's own paths on the `load_listen` listener ([`load_router`]).
@@ -34,6 +36,7 @@ mod health;
 mod io;
 mod load;
 mod metrics;
+mod processes;
 mod status;
 mod statvent;
 
@@ -161,6 +164,7 @@ pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
         .route("/metrics", route(metrics::metrics))
         .route("/api/v1/metrics", route(api::list))
         .route("/api/v1/history", route(api::history))
+        .route("/api/v1/processes", route(processes::list))
         .route("/load/{n}", route(load::window))
         .route("/load/{n}/full", route(load::full))
         .route("/stats", route(statvent::stats))
