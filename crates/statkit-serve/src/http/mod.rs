@@ -20,6 +20,8 @@
 //! - `/stats`: statvent's named pipes summed over the host, or per process
 //!   with `?by=process` ([`statvent`]), also as statvent's drop-in web
 //!   service on the `statvent_listen` listener ([`statvent_router`]).
+//! - `/stats/`, `/stats/<prefix>`, `/files/`: mmash's JSON over the stats
+//!   folder ([`mmash`]).
 //!
 //! A client outside `http_allow`'s ranges gets 403 on every path.
 //!
@@ -36,6 +38,7 @@ mod health;
 mod io;
 mod load;
 mod metrics;
+mod mmash;
 mod processes;
 mod status;
 mod statvent;
@@ -168,6 +171,10 @@ pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
         .route("/load/{n}", route(load::window))
         .route("/load/{n}/full", route(load::full))
         .route("/stats", route(statvent::stats))
+        .route("/stats/", route(mmash::all_labels))
+        .route("/stats/{*prefix}", route(mmash::by_prefix))
+        .route("/files/", route(mmash::all_files))
+        .route("/files/{*glob}", route(mmash::matching_files))
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(
             limits.handler,
