@@ -292,6 +292,24 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Over integers, every aggregation is Python's: exact integer
+        /// sums, float means, the values' own minimum and maximum.
+        #[test]
+        fn integers_fold_as_python_folds_them(values in proptest::collection::vec(-1000i64..1000, 1..20)) {
+            let json: Vec<Json> = values.iter().map(|v| json!(v)).collect();
+            let sum: i64 = values.iter().sum();
+            proptest::prop_assert_eq!(aggregate(Aggr::Sum, &json), Ok(json!(sum)));
+            proptest::prop_assert_eq!(aggregate(Aggr::Avg, &json), Ok(json!(sum as f64 / values.len() as f64)));
+            proptest::prop_assert_eq!(aggregate(Aggr::Min, &json), Ok(json!(values.iter().min())));
+            proptest::prop_assert_eq!(aggregate(Aggr::Max, &json), Ok(json!(values.iter().max())));
+            proptest::prop_assert_eq!(aggregate(Aggr::One, &json), Ok(json!(values[0])));
+            let nonzero: Vec<i64> = values.iter().copied().filter(|v| *v != 0).collect();
+            let expected = nonzero.iter().min().map(|m| json!(m)).ok_or(AggrError::Empty);
+            proptest::prop_assert_eq!(aggregate(Aggr::NonzeroMin, &json), expected);
+        }
+    }
+
     #[test]
     fn unknown_words_are_no_aggregation() {
         assert_eq!(Aggr::from_name("bogus"), None);
