@@ -8,8 +8,9 @@ use std::process::Command;
 
 use util::{Statkit, TIMEOUT};
 
-/// Pushes the messages of gstats' sample session (each on a new PUSH
-/// socket, as the hooks did), then sends each REQ command given and prints
+/// Pushes the messages of gstats' sample session over one PUSH socket (the
+/// hooks opened one per message, but then ZeroMQ does not keep their order,
+/// and `RTIMES` lists durations in arrival order), then sends each REQ command given and prints
 /// every reply's bytes (Python repr), one per line; `QUIT` is sent without
 /// waiting for an answer.
 const CLIENT: &str = r#"
@@ -24,11 +25,11 @@ messages = [
     [b"raw", b""], [b"raw", b"12.5"], [b"raw", b"0"],
 ]
 if pull != "-":
+    push = ctx.socket(zmq.PUSH)
+    push.connect(pull)
     for frames in messages:
-        push = ctx.socket(zmq.PUSH)
-        push.connect(pull)
         push.send_multipart(frames)
-        push.close(linger=5000)
+    push.close(linger=5000)
     # PUSH gives no receipt: wait until STATS shows the last start.
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
