@@ -287,3 +287,108 @@ fn a_malformed_line_is_reported_and_skipped() {
         ])
     );
 }
+
+/// `statkit slurp` run to its end: exit code, stdout, stderr.
+fn slurp(args: &[&str]) -> (i32, String, String) {
+    let mut command = statkit_command();
+    command.arg("slurp").args(args);
+    let output = util::run_bounded(command, TIMEOUT);
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A FIFO whose pid belongs to a child already reaped: stale.
+fn stale_fifo(dir: &Path) -> PathBuf {
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = dir.join(format!("{dead}.stats"));
+    mkfifo(&stale);
+    stale
+}
+
+#[test]
+fn slurp_reads_the_library_publishers_pipe_beside_its_stats_file() {
+    let dir = Dir::new("pipes-slurp");
+    let registry = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: dir.path().to_owned(),
+        program: "pipetest".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    registry.counter("requests", &[]).unwrap().add(5);
+    let latency = registry.histogram("latency", &[]).unwrap();
+    [0.5, 1.5].iter().for_each(|&v| latency.record(v));
+    let options = statkit::pipe::Options {
+        dir: dir.path().to_owned(),
+    };
+    let publisher = statkit::pipe::Publisher::start(&registry, options).unwrap();
+    let stale = stale_fifo(dir.path());
+
+    let (code, stdout, stderr) = slurp(&["--json", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("removed stale pipe {}", stale.display())),
+        "{stderr}"
+    );
+    assert!(!stale.exists());
+    let files: Value = serde_json::from_str(&stdout).unwrap();
+    let files = files.as_array().unwrap();
+    assert_eq!(files.len(), 2, "{stdout}");
+    assert_eq!(files[0]["format"], "statkit");
+    assert_eq!(files[0]["stats"]["requests"], 5);
+    assert_eq!(
+        files[1],
+        json!({
+            "path": publisher.path().to_str().unwrap(),
+            "format": "pipe",
+            "pid": std::process::id(),
+            "stats": {
+                "requests": 5,
+                "latency.median": 0.5, "latency.95th": 0.5, "latency.99th": 0.5,
+                "latency.100th": 1.5, "latency.mean": 1.0, "latency.count": 2,
+            },
+        })
+    );
+
+    // The pipe alone, by name, as text.
+    wait_for_fifo(&publisher.path());
+    let (code, stdout, stderr) = slurp(&[publisher.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("==> {}\n", publisher.path().display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n  latency.mean   1.0\n"), "{stdout}");
+    assert!(stdout.contains("\n  requests       5\n"), "{stdout}");
+}
+
+#[test]
+fn slurp_splits_pipe_names_on_the_last_colon_and_reports_bad_lines() {
+    let dir = Dir::new("pipes-slurp-colon");
+    let _ours = Writer::start(
+        dir.path(),
+        "name: with colon: 7\nnot a stat\nload: 0.500000\n",
+        1,
+    );
+    let mut command = statkit_command();
+    command.env("STATKIT_PIPE_DIR", dir.path());
+    command.env("STATKIT_DIR", dir.path().join("no-stats-here"));
+    command.env("MMSTATS_PATH", dir.path().join("no-mmstats-here"));
+    command.args(["slurp", "--json"]);
+    let output = util::run_bounded(command, TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("line 2: no `:` between name and value"),
+        "{stderr}"
+    );
+    let files: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        files[0]["stats"],
+        json!({"name: with colon": 7, "load": 0.5})
+    );
+}

@@ -110,6 +110,10 @@ fn a_forked_child_publishes_under_its_own_pid() {
     assert!(child >= 0);
     if child == 0 {
         let mine = dir.path().join(format!("{}.stats", std::process::id()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !mine.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let ok = read_fifo(&mine) == "forked: 2\n";
         let _ = std::fs::remove_file(&mine);
         unsafe { libc::_exit(if ok { 0 } else { 1 }) };

@@ -51,7 +51,7 @@ fn each(f: impl Fn(&Arc<Shared>)) {
 extern "C" fn after_fork() {
     // A failure leaves the child without a pipe, as statvent's children.
     each(|shared| {
-        let _ = shared.launch();
+        let _ = shared.launch_in_child();
     });
 }
 

@@ -16,7 +16,8 @@
 //! again for the next reader, as statvent does. A FIFO left at the path by
 //! a dead process that had the same pid is replaced. A child made by
 //! `fork` starts a publisher of its own under its own pid (a
-//! `pthread_atfork` hook). The FIFO is removed when the [`Publisher`] is
+//! `pthread_atfork` hook), whose FIFO appears 0.1 s later (a child that
+//! `exec`s another program by then makes none). The FIFO is removed when the [`Publisher`] is
 //! dropped and at normal exit (an `atexit` hook); a process killed by a
 //! signal leaves it for readers to find stale and remove.
 
@@ -38,7 +39,11 @@ pub use stats::statvent_percentile;
 pub const DEFAULT_DIR: &str = statkit_pipe::read::DEFAULT_DIR;
 
 /// The environment variable that overrides [`DEFAULT_DIR`].
-pub const DIR_ENV: &str = "STATKIT_PIPE_DIR";
+pub const DIR_ENV: &str = statkit_pipe::read::DIR_ENV;
+
+/// How long a forked child waits before making its FIFO (see
+/// `Shared::launch_in_child`).
+const CHILD_DELAY: Duration = Duration::from_millis(100);
 
 /// How long a reader that opened the pipe may take to read a snapshot.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -54,9 +59,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            dir: std::env::var_os(DIR_ENV)
-                .filter(|v| !v.is_empty())
-                .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from),
+            dir: statkit_pipe::read::default_dir(),
         }
     }
 }
@@ -162,17 +165,40 @@ impl Shared {
             path: path.clone(),
             source,
         })?;
+        self.spawn(move |shared| shared.run(&path))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(self.path());
+            })
+    }
+
+    /// Starts the thread in a child made by `fork`. Most children `exec`
+    /// another program at once, which ends the thread: the FIFO is made
+    /// only after [`CHILD_DELAY`], so those leave none behind.
+    fn launch_in_child(self: &Arc<Self>) -> Result<(), PipeError> {
+        self.spawn(|shared| {
+            std::thread::sleep(CHILD_DELAY);
+            let path = shared.path();
+            let made = std::fs::create_dir_all(&shared.dir).and_then(|()| fifo::make(&path));
+            match made {
+                Ok(()) => shared.run(&path),
+                Err(_) => shared.mark_ended(),
+            }
+        })
+    }
+
+    fn spawn(
+        self: &Arc<Self>,
+        body: impl FnOnce(&Shared) + Send + 'static,
+    ) -> Result<(), PipeError> {
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::process::id());
         let shared = self.clone();
         let spawned = std::thread::Builder::new()
             .name("statkit-pipe".into())
-            .spawn(move || shared.run(&path));
-        if let Err(e) = spawned {
+            .spawn(move || body(&shared));
+        spawned.map(drop).map_err(|e| {
             self.mark_ended();
-            let _ = std::fs::remove_file(self.path());
-            return Err(PipeError::Thread(e));
-        }
-        Ok(())
+            PipeError::Thread(e)
+        })
     }
 
     /// The thread: a snapshot per reader until stopped.
