@@ -121,7 +121,14 @@ fn wait_ready(process: &Process) {
 
 fn serve(dir: &Path) -> Statkit {
     let dir = dir.to_str().unwrap();
-    Statkit::start(&["--pipe-dir", dir, "--statvent-listen", "127.0.0.1:0"])
+    // The writers here write a few snapshots each: only `/stats` reads.
+    Statkit::start(&[
+        "--pipe-dir",
+        dir,
+        "--statvent-listen",
+        "127.0.0.1:0",
+        "--pipe-scan=false",
+    ])
 }
 
 /// `GET path`: the status and the JSON body.
@@ -154,7 +161,10 @@ fn two_writer_processes_merge_without_statvents_summing_bug() {
     // The folder comes from the environment here.
     let mut command = statkit_command();
     command.env("STATKIT_PIPE_DIR", dir.path());
-    let statkit = Statkit::start_command(command, &["--statvent-listen", "127.0.0.1:0"]);
+    let statkit = Statkit::start_command(
+        command,
+        &["--statvent-listen", "127.0.0.1:0", "--pipe-scan=false"],
+    );
     let ours = Writer::start(dir.path(), SAMPLE_A, 3);
     let (python, _) = python_writer(dir.path(), &["serve:3", "100"]);
 
@@ -391,4 +401,69 @@ fn slurp_splits_pipe_names_on_the_last_colon_and_reports_bad_lines() {
         files[0]["stats"],
         json!({"name: with colon": 7, "load": 0.5})
     );
+}
+
+/// `statkit serve` feeds a library publisher's pipe into its aggregation
+/// every scan, and `/stats` sums the stats files with the pipes.
+#[test]
+fn serve_aggregates_pipes_and_sums_them_with_stats_files() {
+    let (pipes, files) = (Dir::new("pipes-serve"), Dir::new("pipes-serve-files"));
+    // One program publishing both ways, and another with a file only.
+    let both = statkit::shm::Registry::in_memory(statkit::shm::Options::default()).unwrap();
+    let requests = both.counter("requests", &[]).unwrap();
+    requests.add(2);
+    both.gauge("load", &[]).unwrap().set(0.5);
+    let options = statkit::pipe::Options {
+        dir: pipes.path().to_owned(),
+    };
+    let _publisher = statkit::pipe::Publisher::start(&both, options).unwrap();
+    let file_only = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: files.path().to_owned(),
+        program: "fileonly".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    file_only.counter("requests", &[]).unwrap().add(40);
+    file_only.gauge("load", &[]).unwrap().set(0.25);
+
+    let statkit = Statkit::start(&[
+        "--pipe-dir",
+        pipes.path().to_str().unwrap(),
+        "--stats-dir",
+        files.path().to_str().unwrap(),
+        "--stats-scan-interval",
+        "0.05",
+        "--flush-interval",
+        "3600",
+    ]);
+    let pid = std::process::id();
+    // The first scans set the gauges and the counters' baseline.
+    poll_until(TIMEOUT, || {
+        let gauges = util::admin(statkit.admin, "gauges");
+        gauges
+            .contains(&format!("'pipe.{pid}.load': 0.5"))
+            .then_some(())
+    })
+    .expect("the pipe's gauge in the aggregation");
+    requests.add(5);
+    let counters = poll_until(TIMEOUT, || {
+        let counters = util::admin(statkit.admin, "counters");
+        counters
+            .contains("'pipe.host.requests': 5")
+            .then_some(counters)
+    })
+    .unwrap_or_else(|| util::admin(statkit.admin, "counters"));
+    assert!(counters.contains("'pipe.host.requests': 5"), "{counters}");
+    assert!(
+        counters.contains(&format!("'pipe.{pid}.requests': 5")),
+        "{counters}"
+    );
+
+    // Host-wide: the pipe (7 requests) and the file (40), loads summed.
+    let answer = stats(&statkit);
+    assert_eq!(answer["requests"], 47, "{answer}");
+    assert_eq!(answer["load"], 0.75, "{answer}");
+    let view = by_process(&statkit);
+    assert_eq!(view["files"][0]["stats"]["requests"], 40, "{view}");
+    assert_eq!(view["processes"][0]["pid"], pid, "{view}");
 }

@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Folder of statvent's named pipes (`<pid>.stats`), read by `/stats` [default: /tmp/stats-pipe].
     #[arg(long, env = "STATKIT_PIPE_DIR", value_name = "DIR")]
     pipe_dir: Option<PathBuf>,
+    /// Read the pipes into the aggregation every stats scan interval; `--pipe-scan=false` leaves them to `/stats` [default: on].
+    #[arg(long, env = "STATKIT_PIPE_SCAN", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pipe_scan: Option<bool>,
     /// Also serve statvent's web service (`/stats`, 400 elsewhere) on this address [default: off].
     #[arg(long, env = "STATKIT_STATVENT_LISTEN", value_name = "ADDR")]
     statvent_listen: Option<String>,
@@ -173,6 +176,7 @@ impl ServeArgs {
             http: self.http.clone(),
             load_listen: self.load_listen.clone(),
             pipe_dir: self.pipe_dir.clone(),
+            pipe_scan: self.pipe_scan,
             statvent_listen: self.statvent_listen.clone(),
             http_allow: (!self.http_allow.is_empty()).then(|| self.http_allow.clone()),
             prometheus_buckets: (!self.prometheus_bucket.is_empty())

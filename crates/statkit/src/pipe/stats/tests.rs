@@ -81,7 +81,7 @@ proptest! {
         mut values in prop::collection::vec(-1e6f64..1e6, 1..300),
     ) {
         values.sort_by(f64::total_cmp);
-        let picks = PERCENTILES.map(|(_, p)| statvent_percentile(&values, p));
+        let picks = statkit_pipe::family::PERCENTS.map(|p| statvent_percentile(&values, p));
         prop_assert!(picks.iter().all(|p| values.contains(p)));
         prop_assert!(picks.windows(2).all(|w| w[0] <= w[1]));
         prop_assert_eq!(picks[3], values[values.len() - 1]);
