@@ -110,7 +110,7 @@ pub struct RawConfig {
     /// Shared-memory stats folder to scan, or `"off"` (default: the
     /// statkit library's folder, `$STATKIT_DIR` or `/dev/shm/statkit`).
     pub stats_dir: Option<String>,
-    /// Seconds between scans of the stats folder.
+    /// Seconds between scans of the stats folder and the pipe folder.
     pub stats_scan_interval: Option<f64>,
     /// Folder of statvent's named pipes (`<pid>.stats`).
     pub pipe_dir: Option<PathBuf>,

@@ -154,7 +154,7 @@ pub struct ServeArgs {
     /// Shared-memory stats folder to scan, or `off` [default: $STATKIT_DIR, else /dev/shm/statkit].
     #[arg(long, env = "STATKIT_STATS_DIR", value_name = "DIR|off")]
     stats_dir: Option<String>,
-    /// Seconds between scans of the stats folder [default: 1].
+    /// Seconds between scans of the stats folder and the pipe folder [default: 1].
     #[arg(long, env = "STATKIT_STATS_SCAN_INTERVAL", value_name = "SECONDS")]
     stats_scan_interval: Option<f64>,
     /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
