@@ -154,6 +154,12 @@ fn exit_helper() {
     std::env::set_var("STATKIT_DIR", &dir);
     statkit::pipe::start().unwrap();
     statkit::incr("done", 1);
+    statkit::record("latency.{0}", 2.0);
+    let text = read_fifo(&PathBuf::from(&dir).join(format!("{}.stats", std::process::id())));
+    assert!(
+        text.starts_with("done: 1\nlatency.median: 2.000000\n"),
+        "{text}"
+    );
     let path = PathBuf::from(dir).join(format!("{}.stats", std::process::id()));
     assert!(path.exists());
     println!("FIFO {}", path.display());
