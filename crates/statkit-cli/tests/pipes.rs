@@ -467,3 +467,37 @@ fn serve_aggregates_pipes_and_sums_them_with_stats_files() {
     assert_eq!(view["files"][0]["stats"]["requests"], 40, "{view}");
     assert_eq!(view["processes"][0]["pid"], pid, "{view}");
 }
+
+/// statvent's own way of reading (a Python program following its web
+/// service's code) reads the library's pipe.
+#[test]
+fn statvents_reader_reads_the_library_publisher() {
+    let dir = Dir::new("pipes-statvent-reader");
+    let registry = statkit::shm::Registry::in_memory(statkit::shm::Options::default()).unwrap();
+    registry.counter("requests", &[]).unwrap().add(3);
+    registry.gauge("load", &[]).unwrap().set(0.5);
+    let latency = registry.histogram("latency", &[]).unwrap();
+    (1..=10).for_each(|v| latency.record(f64::from(v)));
+    let options = statkit::pipe::Options {
+        dir: dir.path().to_owned(),
+    };
+    let _publisher = statkit::pipe::Publisher::start(&registry, options).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/statvent_reader.py");
+    let mut command = Command::new(util::python());
+    command.arg(script).arg(dir.path());
+    let output = util::run_bounded(command, TIMEOUT);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let totals: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        totals,
+        json!({
+            "requests": 3, "load": 0.5,
+            "latency.median": 5.0, "latency.95th": 9.0, "latency.99th": 9.0,
+            "latency.100th": 10.0, "latency.mean": 5.5, "latency.count": 10,
+        })
+    );
+}
