@@ -266,12 +266,41 @@ def shop_traffic(to, seconds, done):
         time.sleep(1)
 
 
+def pipe_writer(folder, done):
+    """This process as a statvent writer: a FIFO <pid>.stats in `folder`,
+    a snapshot of a worker's numbers to each reader, until `done`."""
+    path = Path(folder) / f"{os.getpid()}.stats"
+    served = 0
+    while not done.is_set():
+        if not path.exists():
+            os.mkfifo(path)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # no reader yet
+            time.sleep(0.05)
+            continue
+        served += 1
+        text = f"jobs.done: {1200 + 17 * served}\njobs.failed: 3\nqueue.wait_ms: {4.5 + served % 3:f}\n"
+        os.write(fd, text.encode())
+        os.close(fd)
+        path.unlink()
+    path.unlink(missing_ok=True)
+
+
 def screenshot(args):
-    """docs/dashboard.png: a shop's metrics, taken while its traffic flows."""
-    server = Server("--flush-interval", "1")
+    """docs/dashboard.png: a shop's metrics, taken while its traffic flows,
+    with a process table of a statvent pipe (this script) and an mmstats
+    file whose writer is gone."""
+    stats_dir = tempfile.mkdtemp(prefix="statkit-shot-stats-")
+    pipe_dir = tempfile.mkdtemp(prefix="statkit-shot-pipes-")
+    mmstats = REPO / "crates" / "statkit-format" / "tests" / "testdata" / "mmstats" / "alltypes.mmstats"
+    shutil.copy(mmstats, Path(stats_dir) / "worker-old.mmstats")
+    server = Server("--flush-interval", "1", "--stats-dir", stats_dir, "--pipe-dir", pipe_dir)
     done = threading.Event()
     traffic = threading.Thread(target=shop_traffic, args=(server.udp, args.seconds + 60, done))
     traffic.start()
+    pipes = threading.Thread(target=pipe_writer, args=(pipe_dir, done))
+    pipes.start()
     profile = tempfile.mkdtemp(prefix="statkit-shot-")
     out = REPO / "docs" / "dashboard.png"
     try:
@@ -279,15 +308,17 @@ def screenshot(args):
         subprocess.run(
             [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox", "--disable-gpu",
              "--disable-dev-shm-usage", "--no-first-run", f"--user-data-dir={profile}",
-             "--hide-scrollbars", "--window-size=1280,760", "--virtual-time-budget=5000",
+             "--hide-scrollbars", "--window-size=1280,900", "--virtual-time-budget=5000",
              f"--screenshot={out}", f"http://{server.http[0]}:{server.http[1]}/?filter=shop."],
             check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"wrote {out}")
     finally:
         done.set()
         traffic.join()
+        pipes.join()
         server.stop()
-        shutil.rmtree(profile, ignore_errors=True)
+        for folder in (profile, stats_dir, pipe_dir):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main():

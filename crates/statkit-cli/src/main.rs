@@ -28,7 +28,7 @@ enum Command {
     Send(cmd::send::SendArgs),
     /// Load-test a statsd server and check what it flushed.
     Bench(Box<cmd::bench::BenchArgs>),
-    /// Act as a munin plug-in for the request view.
+    /// Act as a munin plug-in: the request view, or any series.
     Munin(cmd::munin::MuninArgs),
     /// Print every shared-memory stats file's values (statkit and mmstats).
     Slurp(cmd::slurp::SlurpArgs),

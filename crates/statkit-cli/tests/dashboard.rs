@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: headless Chromium (Debian's
 //! `chromium`) opens `/` of a `statkit serve` fed known traffic, runs the
 //! page's script, and the rendered DOM must show the series' names, their
-//! values, the server's health and a drawn chart for each.
+//! values, the server's health and a drawn chart for each, and the process
+//! table a row for a stats file the statkit library writes in this test.
 
 mod util;
 
@@ -93,7 +94,26 @@ fn wait_for_traffic(http: SocketAddr) {
 
 #[test]
 fn the_dashboard_renders_names_values_health_and_charts() {
-    let statkit = Statkit::start(&["--flush-interval", "1", "--console=false"]);
+    // A stats folder and a pipe folder of the test's own: one process, this
+    // one, publishing through the statkit library.
+    let files = Dir::new("dashboard-stats");
+    let pipes = Dir::new("dashboard-pipes");
+    let published = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: files.path().to_owned(),
+        program: "dashtest".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    published.counter("jobs_done", &[]).unwrap().add(17);
+    let statkit = Statkit::start(&[
+        "--flush-interval",
+        "1",
+        "--console=false",
+        "--stats-dir",
+        files.path().to_str().unwrap(),
+        "--pipe-dir",
+        pipes.path().to_str().unwrap(),
+    ]);
     let http = statkit.http.expect("an HTTP address");
     let _traffic = Traffic::start(statkit.udp);
     wait_for_traffic(http);
@@ -141,6 +161,15 @@ fn the_dashboard_renders_names_values_health_and_charts() {
     assert!(dom.contains("<dt>status</dt><dd>up</dd>"), "{dom}");
     assert!(dom.contains("<dt>bad lines</dt><dd>0</dd>"), "{dom}");
     assert!(!dom.contains("<dt>packets</dt><dd>0</dd>"), "{dom}");
+    // The process table: this test process, its program and its counter.
+    assert!(dom.contains("data-processes=\"true\""), "{dom}");
+    let row = format!(
+        "<tr data-pid=\"{}\" data-format=\"statkit\" data-state=\"alive\"><td>{}</td><td>dashtest</td>",
+        std::process::id(),
+        std::process::id()
+    );
+    assert!(dom.contains(&row), "no process row {row} in:\n{dom}");
+    assert!(dom.contains("jobs_done 17"), "{dom}");
 
     // A screenshot of the same page is a real PNG.
     let png = dir.path().join("dashboard.png");

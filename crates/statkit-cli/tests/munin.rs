@@ -198,3 +198,51 @@ fn statkit_plugin_names_autoconf_suggest_and_multigraph() {
     let down = munin.stdout(&["statkit_requests_my_app", "autoconf"]);
     assert!(down.starts_with("no ("), "{down}");
 }
+
+/// The generic plug-in: series chosen by `env.metrics`, read from the HTTP
+/// port, counters and timers' counts as DERIVE totals.
+#[test]
+fn metrics_plugin_graphs_chosen_series() {
+    let statkit = Statkit::start(&["--console=false", "--flush-interval", "1"]);
+    let http = statkit.http.expect("an HTTP address");
+    util::send_udp(
+        statkit.udp,
+        &["shop.orders:5|c\nshop.orders:2|c\nshop.queue:3.5|g\nshop.lat:20|ms\nshop.lat:40|ms\nother.x:1|c"],
+    );
+    let stored = util::poll_until(TIMEOUT, || {
+        let list = util::http_get(http, "/api/v1/metrics?filter=shop.", "").body;
+        (list.contains(r#""total":7.0"#) && list.contains(r#""key":"shop.lat""#)).then_some(())
+    });
+    assert!(stored.is_some(), "the traffic never reached the store");
+    let munin = Munin::new(&statkit, &["statkit_metrics_shop", "statkit_metrics_"]);
+    munin.dir.write(
+        "conf/metrics",
+        &format!(
+            "[statkit_metrics_*]\nenv.http_addr {http}\nenv.metrics shop.orders, shop.q* shop.lat\nenv.title Shop\n"
+        ),
+    );
+    assert_eq!(
+        munin.stdout(&["statkit_metrics_shop", "config"]),
+        "graph_title Shop\ngraph_args --base 1000\ngraph_vlabel per ${graph_period} or value\n\
+         graph_category statkit\n\
+         shop_lat_count.label shop.lat values\nshop_lat_count.type DERIVE\nshop_lat_count.min 0\n\
+         shop_lat_mean.label shop.lat mean ms\nshop_lat_mean.type GAUGE\n\
+         shop_lat_p90.label shop.lat p90 ms\nshop_lat_p90.type GAUGE\n\
+         shop_orders.label shop.orders\nshop_orders.type DERIVE\nshop_orders.min 0\n\
+         shop_queue.label shop.queue\nshop_queue.type GAUGE\n"
+    );
+    let values = munin.stdout(&["statkit_metrics_shop"]);
+    assert!(
+        values.starts_with("shop_lat_count.value 2\n")
+            && values.contains("shop_orders.value 7\n")
+            && values.contains("shop_queue.value 3.5\n"),
+        "{values}"
+    );
+    assert_eq!(munin.stdout(&["statkit_metrics_shop", "autoconf"]), "yes\n");
+    let unlinked = munin.run(&["statkit_metrics_"]);
+    assert!(!unlinked.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&unlinked.stdout),
+        "please link as statkit_metrics_<name>\n"
+    );
+}

@@ -137,7 +137,10 @@ impl<'a> Cells<'a> {
         }
         let start = self.base.saturating_add(u64::from(t::BYTES) * 8);
         let bytes = crate::bytes::slice(self.bytes, start, len, "text cell")?;
-        Ok(String::from_utf8_lossy(bytes).into_owned())
+        // A bad byte becomes U+FFFD, three bytes: cut back to what a cell
+        // holds, so a decoded text always fits one again.
+        let text = String::from_utf8_lossy(bytes);
+        Ok(crate::layout::truncate_utf8(&text, TEXT_MAX).to_owned())
     }
 
     /// A one-word f64 cell.

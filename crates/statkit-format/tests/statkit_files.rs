@@ -249,3 +249,29 @@ fn fuzzer_finds_stay_fixed() {
     .unwrap();
     assert!(decode(&bytes).is_err());
 }
+
+#[test]
+fn a_text_of_bad_bytes_decodes_within_a_cell_and_re_encodes() {
+    // 64 bytes of invalid UTF-8: each replaced by U+FFFD, the text grew
+    // past what a cell holds and could not be encoded again.
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/testdata/fuzz-lossy-text-too-long.statkit"
+    ))
+    .unwrap();
+    let file = decode(&bytes).unwrap();
+    let identity = file.identity.as_ref().unwrap();
+    let again = decode(&encode(identity, &file.stats).unwrap()).unwrap();
+    let text = |f: &statkit_format::StatFile| {
+        f.stats.iter().find_map(|s| match &s.value {
+            Value::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+    };
+    let before = text(&file).unwrap();
+    assert!(
+        before.contains('\u{FFFD}') && before.len() <= 64,
+        "{before:?}"
+    );
+    assert_eq!(text(&again), Some(before));
+}

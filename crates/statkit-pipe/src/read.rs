@@ -126,10 +126,17 @@ pub struct ScanError {
     pub source: io::Error,
 }
 
+/// Held while a scan reads: two readers of one FIFO would split a writer's
+/// snapshot between them, so the scans of one process (every HTTP route
+/// that shows pipes) run one at a time.
+static SCANNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Reads one snapshot from every `<pid>.stats` FIFO of `options.dir`
 /// (a missing folder has none). Blocks for at most
-/// `options.read_timeout` (plus opening the FIFOs).
+/// `options.read_timeout` (plus opening the FIFOs), after any scan already
+/// running in this process.
 pub fn scan(options: &Options) -> Result<Scan, ScanError> {
+    let _one_at_a_time = SCANNING.lock().unwrap_or_else(|e| e.into_inner());
     let mut scan = Scan::default();
     let fifos = match list(options, &mut scan) {
         Ok(fifos) => fifos,
@@ -146,7 +153,8 @@ pub fn scan(options: &Options) -> Result<Scan, ScanError> {
 }
 
 /// Reads one snapshot from each of `fifos` (pid and path) as [`scan`] reads
-/// a folder's, adding what it found to `scan`.
+/// a folder's, adding what it found to `scan`. It does not wait for other
+/// scans: a caller that reads pipes from several threads serializes.
 pub fn read_fifos(fifos: Vec<(u32, PathBuf)>, options: &Options, scan: &mut Scan) {
     let mut pending = Vec::with_capacity(fifos.len());
     for (pid, path) in fifos {

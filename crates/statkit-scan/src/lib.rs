@@ -8,6 +8,7 @@
 //! - [`Totals`]: values summed over files, as a host-wide view.
 //! - [`clean()`]: removes dead processes' files, folding their counters and
 //!   histograms into per-program retired totals first.
+//! - [`mmash`]: mmash's labels, prefix lookups and aggregations.
 //! - [`pipe_view`]: a file's values as a statvent pipe carries them.
 //! - [`render`]: slurp's text and JSON; [`feed`]: scans as statsd lines for `statkit serve`.
 
@@ -15,6 +16,7 @@ pub mod clean;
 mod discover;
 pub mod feed;
 mod liveness;
+pub mod mmash;
 pub mod pipe_view;
 pub mod poll;
 mod read;

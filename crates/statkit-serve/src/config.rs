@@ -9,6 +9,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use statkit_agg::{Bin, Deletion, HistogramSetting, Percentile, SampleWeighting, TableOptions};
@@ -87,6 +88,9 @@ pub struct RawConfig {
     /// Flushes a sink may fall behind before the oldest is dropped.
     pub sink_queue: Option<usize>,
     pub tcp_max_connections: Option<usize>,
+    /// Milliseconds a receiver naps, under steady traffic, after a batch
+    /// that did not fill, so that it wakes once for several datagrams.
+    pub receive_coalesce_ms: Option<f64>,
     pub key_sanitize: Option<bool>,
     pub delete_idle_stats: Option<bool>,
     pub delete_counters: Option<bool>,
@@ -209,6 +213,7 @@ impl RawConfig {
             max_set_members,
             sink_queue,
             tcp_max_connections,
+            receive_coalesce_ms,
             key_sanitize,
             delete_idle_stats,
             delete_counters,
@@ -266,6 +271,8 @@ pub struct Config {
     pub max_datagram: usize,
     pub sink_queue: usize,
     pub tcp_max_connections: usize,
+    /// See [`RawConfig::receive_coalesce_ms`].
+    pub receive_coalesce: Duration,
     pub aggregation: statkit_agg::Options,
     pub naming: NamingOptions,
     pub requests: RequestsConfig,
@@ -402,6 +409,19 @@ fn scan_interval(raw: Option<f64>) -> Result<f64, ConfigError> {
         s => Err(invalid(
             "stats_scan_interval",
             format!("{s} is not between 0.01 and 86400 seconds"),
+        )),
+    }
+}
+
+/// At most 100 ms: a receiver that naps longer delays lines visibly.
+fn coalesce(raw: Option<f64>) -> Result<Duration, ConfigError> {
+    match raw.unwrap_or(DEFAULT_COALESCE_MS) {
+        ms if ms.is_finite() && (0.0..=100.0).contains(&ms) => {
+            Ok(Duration::from_secs_f64(ms / 1000.0))
+        }
+        ms => Err(invalid(
+            "receive_coalesce_ms",
+            format!("{ms} is not between 0 and 100 milliseconds"),
         )),
     }
 }
@@ -546,6 +566,7 @@ impl TryFrom<RawConfig> for Config {
             max_datagram,
             sink_queue: positive("sink_queue", raw.sink_queue, 64)?,
             tcp_max_connections: positive("tcp_max_connections", raw.tcp_max_connections, 1024)?,
+            receive_coalesce: coalesce(raw.receive_coalesce_ms)?,
             stats_dir: stats_dir(raw.stats_dir.as_deref()),
             stats_scan_interval: scan_interval(raw.stats_scan_interval)?,
             aggregation,
@@ -582,6 +603,10 @@ fn pipes(raw: &RawConfig) -> Result<statkit_pipe::read::Options, ConfigError> {
 /// thread already parses millions of lines a second. More receivers spread
 /// many clients over cores, each adding up its own clients' traffic.
 const DEFAULT_RECEIVERS: usize = 1;
+
+/// Long enough that a receiver under steady traffic wakes a few hundred
+/// times a second at most, short against any flush interval.
+const DEFAULT_COALESCE_MS: f64 = 5.0;
 
 #[cfg(test)]
 mod tests {

@@ -249,12 +249,13 @@ fn start_receivers(
     stop: &Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>, ServeError> {
     let max = shared.config.max_datagram;
+    let coalesce = shared.config.receive_coalesce;
     let mut threads = Vec::new();
     for (i, (socket, table)) in udp.into_iter().zip(udp_tables).enumerate() {
         let stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name(format!("statkit-udp-{i}"))
-            .spawn(move || source::datagram::receive(&socket, &table, &stop, max))
+            .spawn(move || source::datagram::receive(&socket, &table, &stop, max, coalesce))
             .map_err(ServeError::Thread)?;
         threads.push(thread);
     }
@@ -262,7 +263,7 @@ fn start_receivers(
         let stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name("statkit-unix".into())
-            .spawn(move || source::datagram::receive(&socket, &table, &stop, max))
+            .spawn(move || source::datagram::receive(&socket, &table, &stop, max, coalesce))
             .map_err(ServeError::Thread)?;
         threads.push(thread);
     }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod clean;
 pub mod ctl;
 pub mod munin;
+mod munin_metrics;
 pub mod poll;
 pub mod send;
 pub mod serve;

@@ -1,4 +1,5 @@
-//! `statkit munin`: the request view as munin plug-ins (gstats' graphs).
+//! `statkit munin`: the request view as munin plug-ins (gstats' graphs),
+//! and any series as `statkit_metrics_<name>` ([`super::munin_metrics`]).
 //!
 //! munin runs a plug-in by its file name, so the binary is linked under the
 //! names [`statkit_requests::munin`] reads (`statkit_requests_<slug>`,
@@ -15,6 +16,7 @@ use statkit_requests::format::{self, StatsReply};
 use statkit_requests::munin::{self, Plugin};
 
 use super::ctl::Admin;
+use super::munin_metrics;
 use super::UsageError;
 
 /// Act as a munin plug-in (normally run through a link named after the
@@ -23,8 +25,9 @@ use super::UsageError;
 pub struct MuninArgs {
     /// The plug-in to act as: statkit_requests_<slug>,
     /// statkit_request_time_<slug>, gunicorn-requests_<slug>,
-    /// gunicorn-request-time_<slug>, or statkit_requests for every prefix
-    /// (multigraph).
+    /// gunicorn-request-time_<slug>, statkit_requests for every prefix
+    /// (multigraph), or statkit_metrics_<name> for the series in
+    /// `$metrics`.
     #[arg(long, value_name = "NAME")]
     name: String,
     /// `config`, `autoconf`, `suggest`, or nothing for the values.
@@ -41,7 +44,8 @@ pub fn link_name() -> Option<String> {
         .file_name()?
         .to_str()?
         .to_owned();
-    Plugin::from_name(&name).map(|_| name)
+    let known = name.starts_with(munin_metrics::STEM) || Plugin::from_name(&name).is_some();
+    known.then_some(name)
 }
 
 pub fn run(args: MuninArgs) -> anyhow::Result<ExitCode> {
@@ -50,6 +54,9 @@ pub fn run(args: MuninArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs plug-in `name` with munin's `action` argument.
 pub fn run_as(name: &str, action: Option<&str>) -> anyhow::Result<ExitCode> {
+    if name.starts_with(munin_metrics::STEM) {
+        return munin_metrics::run_as(name, action);
+    }
     let Some(plugin) = Plugin::from_name(name) else {
         return Err(UsageError(format!("{name} is not a statkit munin plug-in name")).into());
     };

@@ -20,6 +20,7 @@ Also in the --config file (defaults in brackets):
   max_set_members [1000000]  distinct members a set takes per interval
   sink_queue [64]            flushes a sink may fall behind before the oldest is dropped
   tcp_max_connections [1024] statsd TCP clients at once
+  receive_coalesce_ms [5]    a receiver's nap under steady traffic (0: read at once)
   key_sanitize [true]        etsy's keyNameSanitize
   delete_counters, delete_gauges, delete_timers, delete_sets [from --delete-idle-stats]
   gauges_max_ttl [1]         etsy's gaugesMaxTTL

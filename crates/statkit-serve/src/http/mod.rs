@@ -11,6 +11,8 @@
 //!   ([`status`]).
 //! - `/api/v1/metrics`, `/api/v1/history`: the history store's series and
 //!   one series' history ([`api`]).
+//! - `/api/v1/processes`: every stats file and statvent pipe on the host,
+//!   with its process's pid, program, liveness and values ([`processes`]).
 //! - `/metrics`: Prometheus text or OpenMetrics ([`metrics`]).
 //! - `/load/N`, `/load/N/full`: gstatsd's load view ([`load`]), also at
 //!   gstatsd's own paths on the `load_listen` listener ([`load_router`]).
@@ -18,6 +20,8 @@
 //! - `/stats`: statvent's named pipes summed over the host, or per process
 //!   with `?by=process` ([`statvent`]), also as statvent's drop-in web
 //!   service on the `statvent_listen` listener ([`statvent_router`]).
+//! - `/stats/`, `/stats/<prefix>`, `/files/`: mmash's JSON over the stats
+//!   folder ([`mmash`]).
 //!
 //! A client outside `http_allow`'s ranges gets 403 on every path.
 //!
@@ -34,6 +38,8 @@ mod health;
 mod io;
 mod load;
 mod metrics;
+mod mmash;
+mod processes;
 mod status;
 mod statvent;
 
@@ -161,9 +167,14 @@ pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
         .route("/metrics", route(metrics::metrics))
         .route("/api/v1/metrics", route(api::list))
         .route("/api/v1/history", route(api::history))
+        .route("/api/v1/processes", route(processes::list))
         .route("/load/{n}", route(load::window))
         .route("/load/{n}/full", route(load::full))
         .route("/stats", route(statvent::stats))
+        .route("/stats/", route(mmash::all_labels))
+        .route("/stats/{*prefix}", route(mmash::by_prefix))
+        .route("/files/", route(mmash::all_files))
+        .route("/files/{*glob}", route(mmash::matching_files))
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(
             limits.handler,

@@ -1,21 +1,14 @@
 //! statvent's named pipes, read by both the scanner thread (into the
-//! aggregation, see `files.rs`) and `GET /stats`. Reads go one at a time:
-//! two readers of one FIFO would split a writer's snapshot between them.
-
-use std::sync::Mutex;
+//! aggregation, see `files.rs`) and `GET /stats`. Reads go one at a time
+//! (`statkit_pipe::read::scan` sees to that): two readers of one FIFO
+//! would split a writer's snapshot between them.
 
 use statkit_pipe::read::{scan, Options, Scan, ScanError};
 
-/// Held while a scan reads the pipes.
-static SCANNING: Mutex<()> = Mutex::new(());
-
-/// One scan of the pipe folder (blocking: up to the read timeout); what it
-/// skipped is logged.
+/// One scan of the pipe folder (blocking: up to the read timeout, after
+/// any scan already running); what it skipped is logged.
 pub(crate) fn read(options: &Options) -> Result<Scan, ScanError> {
-    let found = {
-        let _one_at_a_time = SCANNING.lock().unwrap_or_else(|e| e.into_inner());
-        scan(options)?
-    };
+    let found = scan(options)?;
     log(&found);
     Ok(found)
 }

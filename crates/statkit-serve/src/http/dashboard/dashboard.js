@@ -2,6 +2,8 @@
 "use strict";
 
 const CARDS = 24; // charts on screen at once; the filter narrows the rest
+const PROCESS_ROWS = 50; // rows of the process table on screen
+const PROCESS_VALUES = 8; // values shown in a row; the rest are counted
 const COLORS = ["#2f6fde", "#c2410c", "#15803d", "#7c3aed", "#0891b2"];
 // What each kind charts: the history fields drawn and the headline value.
 const PLOTS = {
@@ -134,10 +136,46 @@ async function charts() {
   return list.interval_seconds;
 }
 
+// A stats file's or pipe's value as short text: numbers, text, booleans,
+// and a histogram's count and median.
+function valueText(v) {
+  if (v === null) return "–";
+  if (typeof v === "number") return fmt(v);
+  if (typeof v === "object") return `n=${fmt(v.count)} p50=${fmt(v.p50)}`;
+  return String(v);
+}
+
+function processRow(p) {
+  const tr = el("tr", { "data-pid": String(p.pid), "data-format": p.format, "data-state": p.state });
+  const names = Object.keys(p.values);
+  const shown = names.slice(0, PROCESS_VALUES).map((k) => `${k} ${valueText(p.values[k])}`);
+  const more = p.value_count - shown.length;
+  const values = shown.join(" · ") + (more > 0 ? ` · +${more} more` : "");
+  tr.append(
+    el("td", {}, p.pid === null ? "–" : String(p.pid)),
+    el("td", {}, p.program || "–"),
+    el("td", {}, p.format),
+    el("td", { class: p.state }, p.state),
+    el("td", { class: "values", title: p.path }, values),
+  );
+  return tr;
+}
+
+async function processes() {
+  const list = await getJSON("/api/v1/processes");
+  const rows = list.processes.slice(0, PROCESS_ROWS);
+  const errors = list.errors.length ? `, ${list.errors.length} unreadable` : "";
+  $("process-count").textContent = `${list.total}` + (list.total > rows.length ? `, first ${rows.length} shown` : "") + errors;
+  $("process-rows").replaceChildren(...rows.map(processRow));
+  document.body.dataset.processes = "true";
+}
+
 let timer = null;
 async function refresh() {
   clearTimeout(timer);
   let interval = 10;
+  // Pipes' writers may take a moment: the table fills in on its own.
+  processes().catch((e) => { $("process-count").textContent = "cannot read the processes: " + e.message; });
   try {
     await health();
     interval = await charts();
