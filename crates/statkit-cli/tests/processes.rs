@@ -100,11 +100,13 @@ fn every_stats_file_and_pipe_is_a_row_with_its_values() {
     std::fs::copy(mmstats_samples().join("alltypes.mmstats"), &mmstats_path).unwrap();
     let writer = pipe_once(pipes.path(), "hits: 3\nload: 0.5\n");
 
+    // The pipe gives one snapshot: only the route reads it.
     let server = Statkit::start(&[
         "--stats-dir",
         files.path().to_str().unwrap(),
         "--pipe-dir",
         pipes.path().to_str().unwrap(),
+        "--pipe-scan=false",
     ]);
     let answer = get_json(&server, "/api/v1/processes");
     assert!(writer.join().unwrap(), "the pipe was not read");

@@ -9,6 +9,7 @@
 //! - [`clean()`]: removes dead processes' files, folding their counters and
 //!   histograms into per-program retired totals first.
 //! - [`mmash`]: mmash's labels, prefix lookups and aggregations.
+//! - [`pipe_view`]: a file's values as a statvent pipe carries them.
 //! - [`render`]: slurp's text and JSON; [`feed`]: scans as statsd lines for `statkit serve`.
 
 pub mod clean;
@@ -16,6 +17,7 @@ mod discover;
 pub mod feed;
 mod liveness;
 pub mod mmash;
+pub mod pipe_view;
 pub mod poll;
 mod read;
 pub mod render;

@@ -137,11 +137,51 @@ fn histogram_record(c: &mut Criterion) {
         values[at]
     };
     group.bench_function("statkit", |b| b.iter(|| statkit.record(black_box(next()))));
+    // Without the ring of last values the pipe publisher reads (its cost
+    // is the difference to the line above).
+    let no_ring = Registry::in_memory(Options {
+        recent: 0,
+        ..Options::default()
+    })
+    .unwrap()
+    .histogram("latency", &[])
+    .unwrap();
+    group.bench_function("statkit_no_ring", |b| {
+        b.iter(|| no_ring.record(black_box(next())))
+    });
     group.bench_function("metrics_atomic", |b| {
         b.iter(|| metrics.record(black_box(next())))
     });
     group.bench_function("prometheus", |b| {
         b.iter(|| prometheus.observe(black_box(next())))
+    });
+    group.finish();
+}
+
+impl Inc for statkit::shm::Histogram {
+    #[inline]
+    fn inc(&self) {
+        self.record(0.012);
+    }
+}
+
+/// Two threads record into one histogram: the cells are per thread, the
+/// ring of last values the pipe publisher reads is shared.
+fn histogram_two_threads(c: &mut Criterion) {
+    let ring = statkit_registry().histogram("latency", &[]).unwrap();
+    let no_ring = Registry::in_memory(Options {
+        recent: 0,
+        ..Options::default()
+    })
+    .unwrap()
+    .histogram("latency", &[])
+    .unwrap();
+    let mut group = c.benchmark_group("histogram_record_2_threads");
+    group.bench_function("statkit", |b| {
+        b.iter_custom(|iters| two_threads(&ring, iters))
+    });
+    group.bench_function("statkit_no_ring", |b| {
+        b.iter_custom(|iters| two_threads(&no_ring, iters))
     });
     group.finish();
 }
@@ -259,6 +299,7 @@ criterion_group!(
     counter_one_thread,
     counter_two_threads,
     histogram_record,
+    histogram_two_threads,
     gauge_set,
     read_files,
     inc_while_read

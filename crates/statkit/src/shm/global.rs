@@ -59,8 +59,11 @@ pub fn set(name: &str, value: f64) {
 }
 
 /// Records `value` in the default registry's histogram `name` (see
-/// [`incr`] for errors).
+/// [`incr`] for errors). statvent's template `name.{0}` is taken as `name`,
+/// whose statistics the pipe publisher writes as `name.median` and so on,
+/// as statvent does; braces anywhere else are refused.
 pub fn record(name: &str, value: f64) {
+    let name = name.strip_suffix(".{0}").unwrap_or(name);
     with_global(
         |r| r.histogram(name, &[]),
         |histogram| histogram.record(value),
