@@ -4,8 +4,9 @@
 #   scripts/fuzz-smoke.sh [seconds per target]        (default 30)
 #
 # Targets: statsd_parse (the line parser and key builder), aggregate
-# (a receiver's table, the merge and the flush) and stats_file (the
-# shared-memory stats file decoder).
+# (a receiver's table, the merge and the flush), stats_file (the
+# shared-memory stats file decoder) and pipe_parse (statvent's pipe lines
+# and the host-wide merge).
 #
 # Installs cargo-fuzz if it is missing. By default the target is built
 # without a sanitizer, which works on a stable toolchain; the parser is safe
@@ -34,14 +35,14 @@ if [[ "$sanitizer" != none ]] && ! rustc --version | grep -q nightly; then
 fi
 
 cd "$root/fuzz"
-for target in statsd_parse aggregate stats_file; do
+for target in statsd_parse aggregate stats_file pipe_parse; do
     mkdir -p "corpus/$target"
     # The parser's seeds and dictionary start both statsd targets: the
     # aggregate target reads statsd lines too.
     seeds="seeds/statsd_parse"
     dict=(-dict=statsd.dict)
-    if [[ "$target" == stats_file ]]; then
-        seeds="seeds/stats_file"
+    if [[ "$target" == stats_file || "$target" == pipe_parse ]]; then
+        seeds="seeds/$target"
         dict=()
     fi
     # libFuzzer exits non-zero on a crash, a panic, a leak or a timeout, and

@@ -4,8 +4,8 @@
 #
 #   scripts/test.sh            # from anywhere; works on a fresh Debian machine as root
 #
-# It also fuzzes the parser, the aggregation and the stats file decoder for
-# 20 s each (installing cargo-fuzz once).
+# It also fuzzes the parser, the aggregation, the stats file decoder and the
+# pipe line parser for 15 s each (installing cargo-fuzz once).
 #
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
@@ -165,8 +165,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc "${cargo_flags[@]}" --no-deps --workspace -
 # The parser takes every byte the network sends, the stats file decoder
 # every byte another process wrote: a short fuzzing run on every change (a
 # longer one is `scripts/fuzz-smoke.sh 600`).
-step "fuzzing the parser, the aggregation and the stats file decoder, 20 s each"
-scripts/fuzz-smoke.sh 20
+step "fuzzing the parser, the aggregation, the stats file decoder and the pipe parser, 15 s each"
+scripts/fuzz-smoke.sh 15
 
 # --no-fail-fast: run every test binary, so one failure does not hide others.
 step "cargo test --workspace --no-fail-fast"

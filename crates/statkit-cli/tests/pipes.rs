@@ -121,7 +121,14 @@ fn wait_ready(process: &Process) {
 
 fn serve(dir: &Path) -> Statkit {
     let dir = dir.to_str().unwrap();
-    Statkit::start(&["--pipe-dir", dir, "--statvent-listen", "127.0.0.1:0"])
+    // The writers here write a few snapshots each: only `/stats` reads.
+    Statkit::start(&[
+        "--pipe-dir",
+        dir,
+        "--statvent-listen",
+        "127.0.0.1:0",
+        "--pipe-scan=false",
+    ])
 }
 
 /// `GET path`: the status and the JSON body.
@@ -154,7 +161,10 @@ fn two_writer_processes_merge_without_statvents_summing_bug() {
     // The folder comes from the environment here.
     let mut command = statkit_command();
     command.env("STATKIT_PIPE_DIR", dir.path());
-    let statkit = Statkit::start_command(command, &["--statvent-listen", "127.0.0.1:0"]);
+    let statkit = Statkit::start_command(
+        command,
+        &["--statvent-listen", "127.0.0.1:0", "--pipe-scan=false"],
+    );
     let ours = Writer::start(dir.path(), SAMPLE_A, 3);
     let (python, _) = python_writer(dir.path(), &["serve:3", "100"]);
 
@@ -286,4 +296,174 @@ fn a_malformed_line_is_reported_and_skipped() {
             {"line": 4, "text": "name: x", "reason": "the value is not a number"},
         ])
     );
+}
+
+/// `statkit slurp` run to its end: exit code, stdout, stderr.
+fn slurp(args: &[&str]) -> (i32, String, String) {
+    let mut command = statkit_command();
+    command.arg("slurp").args(args);
+    let output = util::run_bounded(command, TIMEOUT);
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A FIFO whose pid belongs to a child already reaped: stale.
+fn stale_fifo(dir: &Path) -> PathBuf {
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = dir.join(format!("{dead}.stats"));
+    mkfifo(&stale);
+    stale
+}
+
+#[test]
+fn slurp_reads_the_library_publishers_pipe_beside_its_stats_file() {
+    let dir = Dir::new("pipes-slurp");
+    let registry = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: dir.path().to_owned(),
+        program: "pipetest".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    registry.counter("requests", &[]).unwrap().add(5);
+    let latency = registry.histogram("latency", &[]).unwrap();
+    [0.5, 1.5].iter().for_each(|&v| latency.record(v));
+    let options = statkit::pipe::Options {
+        dir: dir.path().to_owned(),
+    };
+    let publisher = statkit::pipe::Publisher::start(&registry, options).unwrap();
+    let stale = stale_fifo(dir.path());
+
+    let (code, stdout, stderr) = slurp(&["--json", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(&format!("removed stale pipe {}", stale.display())),
+        "{stderr}"
+    );
+    assert!(!stale.exists());
+    let files: Value = serde_json::from_str(&stdout).unwrap();
+    let files = files.as_array().unwrap();
+    assert_eq!(files.len(), 2, "{stdout}");
+    assert_eq!(files[0]["format"], "statkit");
+    assert_eq!(files[0]["stats"]["requests"], 5);
+    assert_eq!(
+        files[1],
+        json!({
+            "path": publisher.path().to_str().unwrap(),
+            "format": "pipe",
+            "pid": std::process::id(),
+            "stats": {
+                "requests": 5,
+                "latency.median": 0.5, "latency.95th": 0.5, "latency.99th": 0.5,
+                "latency.100th": 1.5, "latency.mean": 1.0, "latency.count": 2,
+            },
+        })
+    );
+
+    // The pipe alone, by name, as text.
+    wait_for_fifo(&publisher.path());
+    let (code, stdout, stderr) = slurp(&[publisher.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("==> {}\n", publisher.path().display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n  latency.mean   1.0\n"), "{stdout}");
+    assert!(stdout.contains("\n  requests       5\n"), "{stdout}");
+}
+
+#[test]
+fn slurp_splits_pipe_names_on_the_last_colon_and_reports_bad_lines() {
+    let dir = Dir::new("pipes-slurp-colon");
+    let _ours = Writer::start(
+        dir.path(),
+        "name: with colon: 7\nnot a stat\nload: 0.500000\n",
+        1,
+    );
+    let mut command = statkit_command();
+    command.env("STATKIT_PIPE_DIR", dir.path());
+    command.env("STATKIT_DIR", dir.path().join("no-stats-here"));
+    command.env("MMSTATS_PATH", dir.path().join("no-mmstats-here"));
+    command.args(["slurp", "--json"]);
+    let output = util::run_bounded(command, TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("line 2: no `:` between name and value"),
+        "{stderr}"
+    );
+    let files: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        files[0]["stats"],
+        json!({"name: with colon": 7, "load": 0.5})
+    );
+}
+
+/// `statkit serve` feeds a library publisher's pipe into its aggregation
+/// every scan, and `/stats` sums the stats files with the pipes.
+#[test]
+fn serve_aggregates_pipes_and_sums_them_with_stats_files() {
+    let (pipes, files) = (Dir::new("pipes-serve"), Dir::new("pipes-serve-files"));
+    // One program publishing both ways, and another with a file only.
+    let both = statkit::shm::Registry::in_memory(statkit::shm::Options::default()).unwrap();
+    let requests = both.counter("requests", &[]).unwrap();
+    requests.add(2);
+    both.gauge("load", &[]).unwrap().set(0.5);
+    let options = statkit::pipe::Options {
+        dir: pipes.path().to_owned(),
+    };
+    let _publisher = statkit::pipe::Publisher::start(&both, options).unwrap();
+    let file_only = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: files.path().to_owned(),
+        program: "fileonly".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    file_only.counter("requests", &[]).unwrap().add(40);
+    file_only.gauge("load", &[]).unwrap().set(0.25);
+
+    let statkit = Statkit::start(&[
+        "--pipe-dir",
+        pipes.path().to_str().unwrap(),
+        "--stats-dir",
+        files.path().to_str().unwrap(),
+        "--stats-scan-interval",
+        "0.05",
+        "--flush-interval",
+        "3600",
+    ]);
+    let pid = std::process::id();
+    // The first scans set the gauges and the counters' baseline.
+    poll_until(TIMEOUT, || {
+        let gauges = util::admin(statkit.admin, "gauges");
+        gauges
+            .contains(&format!("'pipe.{pid}.load': 0.5"))
+            .then_some(())
+    })
+    .expect("the pipe's gauge in the aggregation");
+    requests.add(5);
+    let counters = poll_until(TIMEOUT, || {
+        let counters = util::admin(statkit.admin, "counters");
+        counters
+            .contains("'pipe.host.requests': 5")
+            .then_some(counters)
+    })
+    .unwrap_or_else(|| util::admin(statkit.admin, "counters"));
+    assert!(counters.contains("'pipe.host.requests': 5"), "{counters}");
+    assert!(
+        counters.contains(&format!("'pipe.{pid}.requests': 5")),
+        "{counters}"
+    );
+
+    // Host-wide: the pipe (7 requests) and the file (40), loads summed.
+    let answer = stats(&statkit);
+    assert_eq!(answer["requests"], 47, "{answer}");
+    assert_eq!(answer["load"], 0.75, "{answer}");
+    let view = by_process(&statkit);
+    assert_eq!(view["files"][0]["stats"]["requests"], 40, "{view}");
+    assert_eq!(view["processes"][0]["pid"], pid, "{view}");
 }

@@ -414,9 +414,11 @@ fn without_a_path_both_folders_are_read() {
     .unwrap();
     std::fs::write(mmstats.path().join("unrelated.txt"), b"not read").unwrap();
     let run = |mut command: Command| {
+        // (No pipes: the Python reader reads files only.)
         command
             .env("STATKIT_DIR", stats.path())
-            .env("MMSTATS_PATH", mmstats.path());
+            .env("MMSTATS_PATH", mmstats.path())
+            .env("STATKIT_PIPE_DIR", stats.path().join("no-pipes"));
         let output = util::run_bounded(command, util::TIMEOUT);
         assert!(output.status.success(), "{}", stderr(&output));
         serde_json::from_slice::<Json>(&output.stdout).unwrap()

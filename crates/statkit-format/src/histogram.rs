@@ -122,6 +122,17 @@ impl Histogram {
         }
     }
 
+    /// statvent's percentile stat from the buckets: the maximum for 100,
+    /// else [`Histogram::quantile`] of `percent / 100`; 0.0 when empty (as
+    /// statvent writes an empty record).
+    pub fn pick(&self, percent: u32) -> f64 {
+        match percent {
+            _ if self.count == 0 => 0.0,
+            100.. => self.max,
+            p => self.quantile(f64::from(p) / 100.0).unwrap_or(0.0),
+        }
+    }
+
     /// The mean, or `None` when empty.
     pub fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum / self.count as f64)

@@ -10,12 +10,14 @@
 //! - [`merge`](mod@merge): the host-wide view over many processes. Plain values are
 //!   summed; the percentile stats `record()` produces take the maximum and
 //!   the means a count-weighted mean, where statvent sums them all.
+//! - [`family`]: the names of `record()`'s percentile stats, for writers.
 //! - [`read`]: reading every FIFO of a pipe folder at once, with a short
 //!   timeout that finds stale pipes, whole snapshots only, and bounds on
 //!   pipes and bytes.
 //!
 //! [`format`](mod@format) and [`merge`](mod@merge) do no I/O.
 
+pub mod family;
 pub mod format;
 pub mod merge;
 pub mod read;

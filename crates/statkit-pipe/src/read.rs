@@ -38,6 +38,18 @@ use crate::Value;
 /// statvent's pipe folder.
 pub const DEFAULT_DIR: &str = "/tmp/stats-pipe";
 
+/// The environment variable that overrides [`DEFAULT_DIR`] for statkit's
+/// publisher and readers.
+pub const DIR_ENV: &str = "STATKIT_PIPE_DIR";
+
+/// The pipe folder: `STATKIT_PIPE_DIR` when set and not empty, else
+/// [`DEFAULT_DIR`].
+pub fn default_dir() -> PathBuf {
+    std::env::var_os(DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
+}
+
 /// Where and how [`scan`] reads.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -129,6 +141,13 @@ pub fn scan(options: &Options) -> Result<Scan, ScanError> {
             })
         }
     };
+    read_fifos(fifos, options, &mut scan);
+    Ok(scan)
+}
+
+/// Reads one snapshot from each of `fifos` (pid and path) as [`scan`] reads
+/// a folder's, adding what it found to `scan`.
+pub fn read_fifos(fifos: Vec<(u32, PathBuf)>, options: &Options, scan: &mut Scan) {
     let mut pending = Vec::with_capacity(fifos.len());
     for (pid, path) in fifos {
         match Pending::open(pid, path) {
@@ -136,9 +155,8 @@ pub fn scan(options: &Options) -> Result<Scan, ScanError> {
             Err((path, e)) => scan.discarded.push((path, Discarded::Io(e.to_string()))),
         }
     }
-    wait(pending, options, &mut scan);
+    wait(pending, options, scan);
     scan.processes.sort_by_key(|p| p.pid);
-    Ok(scan)
 }
 
 /// The `<pid>.stats` FIFOs of the folder, at most `max_pipes` of them.

@@ -11,6 +11,11 @@ pub enum Value {
 }
 
 impl Value {
+    /// A count: an integer, or a float past `i64`.
+    pub fn count(n: u64) -> Value {
+        i64::try_from(n).map_or(Value::Float(n as f64), Value::Int)
+    }
+
     /// The value as a float, for comparisons and means.
     pub fn as_f64(self) -> f64 {
         match self {

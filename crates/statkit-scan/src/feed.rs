@@ -14,6 +14,11 @@
 //! - gauges, moving averages, an average's mean, mmstats numbers and
 //!   booleans (0 or 1) become gauges; text is left out.
 //!
+//! statvent pipes go the same way under `pipe.<pid>.` and, merged as
+//! `statkit_pipe::merge` merges them, `pipe.host.`: whole numbers at least 0
+//! as counters (their change), the rest and `record()`'s percentiles and
+//! means as gauges.
+//!
 //! Tags (`name{k=v}`) become DogStatsD tags (`|#k:v`). The memory of last
 //! values is bounded (`max_series`); series past it are skipped and counted.
 
@@ -23,6 +28,9 @@ use std::path::Path;
 
 use statkit_format::histogram::BUCKETS;
 use statkit_format::{Histogram, StatFile, Value};
+
+use statkit_pipe::read::Process;
+use statkit_pipe::Value as PipeValue;
 
 use crate::Totals;
 
@@ -57,10 +65,11 @@ impl Feed {
     }
 
     /// Appends to `out` the statsd lines (newline-separated) for one scan of
-    /// `files`.
+    /// `files` and statvent `pipes`.
     pub fn scan<'a>(
         &mut self,
         files: impl IntoIterator<Item = (&'a Path, &'a StatFile)>,
+        pipes: &[Process],
         out: &mut Vec<u8>,
     ) {
         let mut text = String::new();
@@ -82,6 +91,13 @@ impl Feed {
         }
         for stat in totals.stats() {
             self.stat("shm.host.", &stat.label, &stat.value, &mut text);
+        }
+        for pipe in pipes {
+            self.pipe(&format!("pipe.{}.", pipe.pid), &pipe.stats, &mut text);
+        }
+        if !pipes.is_empty() {
+            let merged: Vec<_> = statkit_pipe::merge(pipes).into_iter().collect();
+            self.pipe("pipe.host.", &merged, &mut text);
         }
         // Series not seen in this scan are forgotten.
         self.last = std::mem::take(&mut self.seen);
@@ -105,6 +121,22 @@ impl Feed {
                     gauge(out, &key, x, &tags);
                 }
             }
+        }
+    }
+
+    /// One pipe's (or the merged pipes') values. A pipe does not say what
+    /// a value is: a whole number of `record()`'s percentile family is a
+    /// gauge, any other whole number at least 0 a counter (statvent's
+    /// `incr`), anything else a gauge.
+    fn pipe(&mut self, prefix: &str, stats: &[(String, PipeValue)], out: &mut String) {
+        let roles = statkit_pipe::merge::roles_of(stats);
+        for (name, value) in stats {
+            let summed = !roles.contains_key(name.as_str());
+            let value = match *value {
+                PipeValue::Int(i) if summed && i >= 0 => Value::Counter(i as u64),
+                other => Value::Gauge(other.as_f64()),
+            };
+            self.stat(prefix, name, &value, out);
         }
     }
 
@@ -252,7 +284,7 @@ mod tests {
 
     fn scan(feed: &mut Feed, files: &[(&str, StatFile)]) -> String {
         let mut out = Vec::new();
-        feed.scan(files.iter().map(|(p, f)| (Path::new(*p), f)), &mut out);
+        feed.scan(files.iter().map(|(p, f)| (Path::new(*p), f)), &[], &mut out);
         String::from_utf8(out).unwrap()
     }
 
@@ -276,6 +308,38 @@ mod tests {
         let second = scan(&mut feed, &[("/d/web-7.statkit", at(15))]);
         assert!(second.contains("shm.web-7.req:5|c|#code:200\n"), "{second}");
         assert!(second.contains("shm.host.req:5|c|#code:200\n"), "{second}");
+    }
+
+    #[test]
+    fn pipes_feed_counters_gauges_and_percentiles() {
+        use statkit_pipe::read::Process;
+        use statkit_pipe::Value as V;
+        let pipe = |pid: u32, requests: i64, median: i64| Process {
+            pid,
+            path: format!("/p/{pid}.stats").into(),
+            stats: ["median", "95th", "99th", "100th", "mean"]
+                .iter()
+                .map(|l| (format!("lat.{l}"), V::Int(median)))
+                .chain([
+                    ("requests".to_owned(), V::Int(requests)),
+                    ("load".to_owned(), V::Float(0.5)),
+                ])
+                .collect(),
+            malformed: vec![],
+        };
+        let mut feed = Feed::new(100);
+        let mut out = Vec::new();
+        feed.scan([], &[pipe(7, 10, 5), pipe(8, 1, 100)], &mut out);
+        let first = String::from_utf8(std::mem::take(&mut out)).unwrap();
+        assert!(!first.contains("|c"), "a baseline: {first}");
+        assert!(first.contains("pipe.7.lat.median:5.0|g\n"), "{first}");
+        assert!(first.contains("pipe.host.lat.median:100.0|g\n"), "{first}");
+        assert!(first.contains("pipe.host.load:1.0|g\n"), "{first}");
+        feed.scan([], &[pipe(7, 13, 5), pipe(8, 2, 100)], &mut out);
+        let second = String::from_utf8(out).unwrap();
+        assert!(second.contains("pipe.7.requests:3|c\n"), "{second}");
+        assert!(second.contains("pipe.8.requests:1|c\n"), "{second}");
+        assert!(second.contains("pipe.host.requests:4|c\n"), "{second}");
     }
 
     #[test]

@@ -8,12 +8,14 @@
 //! - [`Totals`]: values summed over files, as a host-wide view.
 //! - [`clean()`]: removes dead processes' files, folding their counters and
 //!   histograms into per-program retired totals first.
+//! - [`pipe_view`]: a file's values as a statvent pipe carries them.
 //! - [`render`]: slurp's text and JSON; [`feed`]: scans as statsd lines for `statkit serve`.
 
 pub mod clean;
 mod discover;
 pub mod feed;
 mod liveness;
+pub mod pipe_view;
 pub mod poll;
 mod read;
 pub mod render;

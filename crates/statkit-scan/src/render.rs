@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value as Json};
 use statkit_format::{Histogram, StatFile, Value};
+use statkit_pipe::read::Process;
+use statkit_pipe::Value as PipeValue;
 
 /// The percentiles a histogram shows, as (name, fraction).
 pub const PERCENTILES: [(&str, f64); 4] =
@@ -14,15 +16,39 @@ pub const PERCENTILES: [(&str, f64); 4] =
 /// One file as text: `==> path`, then `  label value` lines with labels
 /// padded to the longest, then a blank line.
 pub fn text(out: &mut impl Write, path: &Path, file: &StatFile) -> io::Result<()> {
-    writeln!(out, "==> {}", path.display())?;
-    let width = file
+    let rows = file
         .stats
         .iter()
-        .map(|s| s.label.chars().count())
+        .map(|s| (s.label.as_str(), text_value(&s.value)));
+    block(out, path, rows)
+}
+
+/// One statvent pipe's snapshot as text, laid out as [`text`] lays out a
+/// file (floats with a decimal point, as in the JSON).
+pub fn pipe_text(out: &mut impl Write, pipe: &Process) -> io::Result<()> {
+    let rows = pipe.stats.iter().map(|(name, value)| {
+        let shown = match *value {
+            PipeValue::Int(i) => i.to_string(),
+            PipeValue::Float(x) => format!("{x:?}"),
+        };
+        (name.as_str(), shown)
+    });
+    block(out, &pipe.path, rows)
+}
+
+fn block<'a>(
+    out: &mut impl Write,
+    path: &Path,
+    rows: impl Iterator<Item = (&'a str, String)> + Clone,
+) -> io::Result<()> {
+    writeln!(out, "==> {}", path.display())?;
+    let width = rows
+        .clone()
+        .map(|(label, _)| label.chars().count())
         .max()
         .unwrap_or(0);
-    for stat in &file.stats {
-        writeln!(out, "  {:width$} {}", stat.label, text_value(&stat.value))?;
+    for (label, value) in rows {
+        writeln!(out, "  {label:width$} {value}")?;
     }
     writeln!(out)
 }
@@ -62,15 +88,36 @@ fn histogram_text(h: &Histogram) -> String {
 /// One file as the JSON object `slurp --json` prints in its array:
 /// `{"path", "format", "pid", "stats": {label: value}}`.
 pub fn json_file(path: &Path, file: &StatFile) -> Json {
-    let stats: Map<String, Json> = file
+    let stats = file
         .stats
         .iter()
         .map(|s| (s.label.clone(), json_value(&s.value)))
         .collect();
+    json_object(path, file.format.name(), file.pid, stats)
+}
+
+/// One statvent pipe's snapshot as the same object, with the format
+/// `"pipe"`; integers as integers, floats as floats.
+pub fn json_pipe(pipe: &Process) -> Json {
+    let stats = pipe
+        .stats
+        .iter()
+        .map(|(name, value)| {
+            let json = match *value {
+                PipeValue::Int(i) => json!(i),
+                PipeValue::Float(x) => float(x),
+            };
+            (name.clone(), json)
+        })
+        .collect();
+    json_object(&pipe.path, "pipe", Some(pipe.pid), stats)
+}
+
+fn json_object(path: &Path, format: &str, pid: Option<u32>, stats: Map<String, Json>) -> Json {
     json!({
         "path": path.to_string_lossy(),
-        "format": file.format.name(),
-        "pid": file.pid,
+        "format": format,
+        "pid": pid,
         "stats": stats,
     })
 }

@@ -114,10 +114,13 @@ pub struct RawConfig {
     /// Shared-memory stats folder to scan, or `"off"` (default: the
     /// statkit library's folder, `$STATKIT_DIR` or `/dev/shm/statkit`).
     pub stats_dir: Option<String>,
-    /// Seconds between scans of the stats folder.
+    /// Seconds between scans of the stats folder and the pipe folder.
     pub stats_scan_interval: Option<f64>,
     /// Folder of statvent's named pipes (`<pid>.stats`).
     pub pipe_dir: Option<PathBuf>,
+    /// Whether the scanner also reads the pipes into the aggregation
+    /// (default true; `/stats` reads them either way).
+    pub pipe_scan: Option<bool>,
     /// Pipes read per scan at most; more are counted as skipped.
     pub pipe_max_pipes: Option<usize>,
     /// Bytes of one pipe's snapshot at most; a longer one is discarded.
@@ -227,6 +230,7 @@ impl RawConfig {
             stats_dir,
             stats_scan_interval,
             pipe_dir,
+            pipe_scan,
             pipe_max_pipes,
             pipe_max_bytes,
             statvent_listen,
@@ -282,6 +286,8 @@ pub struct Config {
     pub stats_scan_interval: f64,
     /// Where and how `/stats` reads statvent's named pipes.
     pub pipes: statkit_pipe::read::Options,
+    /// Whether the scanner reads the pipes into the aggregation too.
+    pub pipe_scan: bool,
     /// statvent's drop-in web service listener, if any.
     pub statvent_listen: Option<SocketAddr>,
     /// The history store's state file and how often it is saved.
@@ -548,6 +554,7 @@ impl TryFrom<RawConfig> for Config {
                 .map(|a| resolve("statvent_listen", a))
                 .transpose()?,
             pipes: pipes(&raw)?,
+            pipe_scan: raw.pipe_scan.unwrap_or(true),
             unix_socket: raw.unix_socket.clone(),
             graphite: raw.graphite.clone().unwrap_or_default(),
             // With nowhere else to send flushes, show them.

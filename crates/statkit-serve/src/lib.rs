@@ -66,7 +66,11 @@ pub async fn run(
     let udp_tables: Vec<_> = listeners.udp.iter().map(|_| table()).collect();
     let tcp_table = table();
     let unix_table = listeners.unix.as_ref().map(|_| table());
-    let files_table = config.stats_dir.as_ref().map(|_| table());
+    let scanned = source::files::Folders {
+        stats: config.stats_dir.clone(),
+        pipes: config.pipe_scan.then(|| config.pipes.clone()),
+    };
+    let files_table = (scanned.stats.is_some() || scanned.pipes.is_some()).then(table);
 
     let (mut queues, mut sinks) = start_sinks(&config, started);
     // The history store serves HTTP and fills the state file: with
@@ -108,9 +112,8 @@ pub async fn run(
     )?;
     if let Some(table) = files_table {
         let interval = Duration::from_secs_f64(shared.config.stats_scan_interval);
-        let dir = shared.config.stats_dir.clone();
-        let scanner = source::files::start(dir, interval, table, stop_receiving.clone());
-        receivers.extend(scanner.map_err(ServeError::Thread)?);
+        let scanner = source::files::start(scanned, interval, table, stop_receiving.clone());
+        receivers.push(scanner.map_err(ServeError::Thread)?);
     }
     let unix_path = shared.config.unix_socket.clone();
 

@@ -137,6 +137,18 @@ fn histogram_record(c: &mut Criterion) {
         values[at]
     };
     group.bench_function("statkit", |b| b.iter(|| statkit.record(black_box(next()))));
+    // Without the ring of last values the pipe publisher reads (its cost
+    // is the difference to the line above).
+    let no_ring = Registry::in_memory(Options {
+        recent: 0,
+        ..Options::default()
+    })
+    .unwrap()
+    .histogram("latency", &[])
+    .unwrap();
+    group.bench_function("statkit_no_ring", |b| {
+        b.iter(|| no_ring.record(black_box(next())))
+    });
     group.bench_function("metrics_atomic", |b| {
         b.iter(|| metrics.record(black_box(next())))
     });

@@ -1,7 +1,7 @@
 //! The statkit library for applications: ways for a program to publish its
 //! own metrics to a statkit server (or any statsd-compatible one).
 //!
-//! Two ways today:
+//! Three ways today:
 //!
 //! - [`shm`]: shared-memory stats files, "/proc for your application". The
 //!   process' metrics live in a memory-mapped file on tmpfs that `statkit
@@ -9,6 +9,8 @@
 //!   store into memory the calling thread owns. [`incr`], [`set`] and
 //!   [`record`] use a default registry; the registry is also a recorder for
 //!   the `metrics` crate.
+//! - [`pipe`]: statvent's named pipe, an opt-in thread that writes the
+//!   same registry's values to every reader of `<dir>/<pid>.stats`.
 //! - [`client`]: a statsd / DogStatsD client that formats lines on the
 //!   calling thread and packs them into UDP datagrams (or writes them to TCP
 //!   or a Unix socket), with no runtime and no queue, and without ever
@@ -51,6 +53,7 @@
 //! back as the metric that was meant; the crate's tests hold it to that.
 
 pub mod client;
+pub mod pipe;
 pub mod shm;
 
 pub use client::{BuildError, Client, ClientBuilder, LineError, Millis, Scoped, Stats, TimerGuard};

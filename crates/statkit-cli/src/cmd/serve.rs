@@ -67,6 +67,9 @@ pub struct ServeArgs {
     /// Folder of statvent's named pipes (`<pid>.stats`), read by `/stats` [default: /tmp/stats-pipe].
     #[arg(long, env = "STATKIT_PIPE_DIR", value_name = "DIR")]
     pipe_dir: Option<PathBuf>,
+    /// Read the pipes into the aggregation every stats scan interval; `--pipe-scan=false` leaves them to `/stats` [default: on].
+    #[arg(long, env = "STATKIT_PIPE_SCAN", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pipe_scan: Option<bool>,
     /// Also serve statvent's web service (`/stats`, 400 elsewhere) on this address [default: off].
     #[arg(long, env = "STATKIT_STATVENT_LISTEN", value_name = "ADDR")]
     statvent_listen: Option<String>,
@@ -152,7 +155,7 @@ pub struct ServeArgs {
     /// Shared-memory stats folder to scan, or `off` [default: $STATKIT_DIR, else /dev/shm/statkit].
     #[arg(long, env = "STATKIT_STATS_DIR", value_name = "DIR|off")]
     stats_dir: Option<String>,
-    /// Seconds between scans of the stats folder [default: 1].
+    /// Seconds between scans of the stats folder and the pipe folder [default: 1].
     #[arg(long, env = "STATKIT_STATS_SCAN_INTERVAL", value_name = "SECONDS")]
     stats_scan_interval: Option<f64>,
     /// Log filter, e.g. `info`, `debug`, `statkit_serve=debug`.
@@ -174,6 +177,7 @@ impl ServeArgs {
             http: self.http.clone(),
             load_listen: self.load_listen.clone(),
             pipe_dir: self.pipe_dir.clone(),
+            pipe_scan: self.pipe_scan,
             statvent_listen: self.statvent_listen.clone(),
             http_allow: (!self.http_allow.is_empty()).then(|| self.http_allow.clone()),
             prometheus_buckets: (!self.prometheus_bucket.is_empty())

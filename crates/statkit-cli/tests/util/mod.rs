@@ -386,8 +386,9 @@ pub fn statkit_bin() -> &'static str {
 /// A command running the `statkit` binary, without any `STATKIT_*`
 /// variables from the environment: `serve` reads its settings from them,
 /// and a test must see only the flags it passes. `STATKIT_DIR` points at an
-/// empty folder, so `serve` never scans stats files of other programs on
-/// the machine (tests of the scanning pass `--stats-dir`).
+/// empty folder, and `STATKIT_PIPE_DIR` another, so `serve` never scans
+/// stats files or pipes of other programs on the machine (tests of the
+/// scanning pass `--stats-dir` or `--pipe-dir`).
 pub fn statkit_command() -> Command {
     let mut command = Command::new(statkit_bin());
     for (name, _) in std::env::vars_os() {
@@ -398,6 +399,10 @@ pub fn statkit_command() -> Command {
     command.env(
         "STATKIT_DIR",
         std::env::temp_dir().join("statkit-tests-no-stats-files"),
+    );
+    command.env(
+        "STATKIT_PIPE_DIR",
+        std::env::temp_dir().join("statkit-tests-no-pipes"),
     );
     command
 }

@@ -8,11 +8,11 @@
 //! answers exactly as statvent does (any query ignored) and every other
 //! path gets statvent's 400.
 //!
-//! Reading the pipes waits up to a second for slow writers, so it runs on a
-//! blocking thread; scans run one at a time, since two readers of one FIFO
-//! would split a writer's snapshot between them.
-
-use std::sync::Mutex;
+//! The host-wide answer also counts every stats file of the stats folder,
+//! its values taken as a pipe would carry them
+//! (`statkit_scan::pipe_view`). Reading the pipes waits up to a second for
+//! slow writers, so it runs on a blocking thread; scans run one at a time
+//! (`source::pipes`), shared with the scanner thread.
 
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
@@ -20,13 +20,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use statkit_pipe::read::{scan, Scan};
+use statkit_pipe::read::{Process, Scan};
 
 use super::errors::error;
 use super::{route, App};
-
-/// Held while a scan reads the pipes.
-static SCANNING: Mutex<()> = Mutex::new(());
 
 /// `/stats`'s options.
 #[derive(Debug, Deserialize)]
@@ -90,57 +87,65 @@ fn statvent_error(status: StatusCode, message: &str, uri: &Uri) -> Response {
     (status, Json(json!({"message": message, "path": path}))).into_response()
 }
 
-/// One scan of the pipe folder, on a blocking thread; what it skipped is
-/// logged.
-async fn read(app: &App) -> Result<Scan, String> {
+/// What `/stats` reads: one scan of the pipe folder and the stats files,
+/// on a blocking thread.
+struct Found {
+    pipes: Scan,
+    files: Vec<Process>,
+}
+
+async fn read(app: &App) -> Result<Found, String> {
     let options = app.shared.config.pipes.clone();
+    let stats_dir = app.shared.config.stats_dir.clone();
     let scanned = tokio::task::spawn_blocking(move || {
-        let _one_at_a_time = SCANNING.lock().unwrap_or_else(|e| e.into_inner());
-        scan(&options)
+        let pipes = crate::source::pipes::read(&options)?;
+        let files = stats_dir.as_deref().map(files_as_pipes).unwrap_or_default();
+        Ok::<_, statkit_pipe::read::ScanError>(Found { pipes, files })
     })
     .await;
-    let found = match scanned {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => return Err(e.to_string()),
-        Err(e) => return Err(format!("reading the pipes failed: {e}")),
-    };
-    log(&found);
-    Ok(found)
-}
-
-fn log(found: &Scan) {
-    for path in &found.stale {
-        tracing::info!("removed stale pipe {} (no writer)", path.display());
-    }
-    for (path, why) in &found.discarded {
-        tracing::warn!("pipe {}: {why}", path.display());
-    }
-    for p in &found.processes {
-        for bad in &p.malformed {
-            tracing::warn!(
-                "pipe {} line {}: {} ({:?}); skipped",
-                p.path.display(),
-                bad.line,
-                bad.reason,
-                bad.text
-            );
-        }
-    }
-    if found.skipped > 0 {
-        tracing::warn!("{} pipes left unread (pipe_max_pipes)", found.skipped);
+    match scanned {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("reading the pipes failed: {e}")),
     }
 }
 
-/// statvent's shape, over every process.
-fn host_wide(found: &Scan) -> Value {
+/// Every stats file of the folder (retired totals included, as the host's
+/// totals include them) with its values as a pipe carries them.
+fn files_as_pipes(dir: &std::path::Path) -> Vec<Process> {
+    crate::source::files::read_all(dir)
+        .into_iter()
+        .map(|(path, file)| Process {
+            pid: file.pid.unwrap_or(0),
+            stats: statkit_scan::pipe_view::as_pipe(&file),
+            path,
+            malformed: Vec::new(),
+        })
+        .collect()
+}
+
+/// statvent's shape, over every process's pipe and stats file.
+fn host_wide(found: &Found) -> Value {
+    let all: Vec<&Process> = found.pipes.processes.iter().chain(&found.files).collect();
     json!({
-        "stats": statkit_pipe::merge(&found.processes),
+        "stats": statkit_pipe::merge(&all),
         "timestamp": timestamp(),
     })
 }
 
-/// Each process's values, and what was skipped and why.
-fn by_process(found: &Scan) -> Value {
+/// Each process's values (pipes under `processes`, stats files under
+/// `files`), and what was skipped and why.
+fn by_process(found: &Found) -> Value {
+    let files: Vec<Value> = found
+        .files
+        .iter()
+        .map(|f| {
+            let stats: serde_json::Map<String, Value> =
+                f.stats.iter().map(|(n, v)| (n.clone(), json!(v))).collect();
+            json!({"pid": f.pid, "path": f.path.display().to_string(), "stats": stats})
+        })
+        .collect();
+    let found = &found.pipes;
     let processes: Vec<Value> = found
         .processes
         .iter()
@@ -175,6 +180,7 @@ fn by_process(found: &Scan) -> Value {
         .collect();
     json!({
         "processes": processes,
+        "files": files,
         "stale_removed": stale,
         "discarded": discarded,
         "skipped": found.skipped,

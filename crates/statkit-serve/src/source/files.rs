@@ -1,8 +1,8 @@
-//! The shared-memory stats folder as a source: a thread reads every stats
-//! file each scan interval and feeds what changed, per process and summed
-//! over the host, into a table of its own as statsd lines
-//! (`statkit_scan::feed` has the naming), so the flusher and every sink
-//! treat them like received samples.
+//! The shared-memory stats folder and statvent's pipe folder as a source:
+//! a thread reads every stats file and every pipe each scan interval and
+//! feeds what changed, per process and summed over the host, into a table
+//! of its own as statsd lines (`statkit_scan::feed` has the naming), so the
+//! flusher and every sink treat them like received samples.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,17 +20,26 @@ const MAX_SERIES: usize = 100_000;
 /// How often a sleeping scanner checks for shutdown.
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
-/// Scans `dir` every `interval` into `table` until `stop` is set.
-pub(crate) fn run(dir: &Path, interval: Duration, table: &Mutex<Table>, stop: &AtomicBool) {
+/// What the scanner reads: the stats folder, the pipe folder, or both.
+#[derive(Debug, Clone)]
+pub(crate) struct Folders {
+    pub stats: Option<PathBuf>,
+    pub pipes: Option<statkit_pipe::read::Options>,
+}
+
+/// Scans `folders` every `interval` into `table` until `stop` is set.
+pub(crate) fn run(folders: &Folders, interval: Duration, table: &Mutex<Table>, stop: &AtomicBool) {
     let mut feed = Feed::new(MAX_SERIES);
     let mut lines = Vec::new();
     let mut reported_skips = 0;
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let files = read_all(dir);
+        let files = folders.stats.as_deref().map(read_all).unwrap_or_default();
+        let pipes = folders.pipes.as_ref().map(read_pipes).unwrap_or_default();
         lines.clear();
         feed.scan(
             files.iter().map(|(path, file)| (path.as_path(), file)),
+            &pipes,
             &mut lines,
         );
         if !lines.is_empty() {
@@ -49,7 +58,20 @@ pub(crate) fn run(dir: &Path, interval: Duration, table: &Mutex<Table>, stop: &A
     }
 }
 
-fn read_all(dir: &Path) -> Vec<(PathBuf, statkit_format::StatFile)> {
+/// The whole snapshots of the pipe folder (a folder that cannot be listed
+/// is logged and read as empty).
+fn read_pipes(options: &statkit_pipe::read::Options) -> Vec<statkit_pipe::read::Process> {
+    match super::pipes::read(options) {
+        Ok(scan) => scan.processes,
+        Err(error) => {
+            tracing::debug!(%error, "cannot scan the pipe folder");
+            Vec::new()
+        }
+    }
+}
+
+/// Every stats file of `dir` that reads (the others are logged).
+pub(crate) fn read_all(dir: &Path) -> Vec<(PathBuf, statkit_format::StatFile)> {
     if !dir.is_dir() {
         return Vec::new();
     }
@@ -69,16 +91,14 @@ fn read_all(dir: &Path) -> Vec<(PathBuf, statkit_format::StatFile)> {
         .collect()
 }
 
-/// Starts the scanner thread when the folder is configured.
+/// Starts the scanner thread.
 pub(crate) fn start(
-    dir: Option<PathBuf>,
+    folders: Folders,
     interval: Duration,
     table: Arc<Mutex<Table>>,
     stop: Arc<AtomicBool>,
-) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
-    let Some(dir) = dir else { return Ok(None) };
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("statkit-files".into())
-        .spawn(move || run(&dir, interval, &table, &stop))
-        .map(Some)
+        .spawn(move || run(&folders, interval, &table, &stop))
 }

@@ -1,11 +1,12 @@
 //! Where samples come from: datagram sockets (UDP, Unix) on threads of
 //! their own, TCP connections on the async runtime, and the shared-memory
-//! stats folder on a thread that scans it. Each source fills a
+//! stats folder and statvent's pipe folder on a thread that scans them. Each source fills a
 //! [`Table`](statkit_agg::Table) that the flusher drains.
 
 pub(crate) mod datagram;
 pub(crate) mod files;
 pub(crate) mod kernel;
+pub(crate) mod pipes;
 pub(crate) mod tcp;
 
 use std::sync::{Mutex, MutexGuard};

@@ -15,6 +15,7 @@ use statkit_format::histogram::bucket_of;
 use statkit_format::layout::truncate_utf8;
 
 use super::cells::{bump, guarded, word};
+use super::recent::Recent;
 use super::registry::Inner;
 use super::thread;
 
@@ -123,15 +124,26 @@ impl Gauge {
     }
 }
 
-handle!(
-    /// A distribution of f64 values in the log-linear buckets of
-    /// `statkit_format::histogram` (percentiles within 6.25%), with exact
-    /// count, sum, minimum and maximum. Recording writes the calling
-    /// thread's cells inside their sequence pair.
-    Histogram
-);
+/// A distribution of f64 values in the log-linear buckets of
+/// `statkit_format::histogram` (percentiles within 6.25%), with exact
+/// count, sum, minimum and maximum. Recording writes the calling thread's
+/// cells inside their sequence pair, and the value into a ring of the last
+/// [`Options::recent`](super::Options::recent) values that the pipe
+/// publisher reads.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    slot: Slot,
+    recent: Option<Arc<Recent>>,
+}
 
 impl Histogram {
+    pub(super) fn new(inner: Arc<Inner>, slot: usize, recent: Option<Arc<Recent>>) -> Self {
+        Histogram {
+            slot: Slot { inner, slot },
+            recent,
+        }
+    }
+
     /// Counts `value`; NaN is ignored.
     #[inline]
     pub fn record(&self, value: f64) {
@@ -158,6 +170,9 @@ impl Histogram {
             at(h::MAX).store(max.to_bits(), Relaxed);
             bump(at(h::BUCKETS + bucket_of(value) as u32), 1);
         });
+        if let Some(recent) = &self.recent {
+            recent.push(value);
+        }
     }
 
     /// A guard that records the seconds until it is dropped (or

@@ -12,21 +12,16 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering::Acquire;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use statkit_format::cell::{Cells, TEXT_MAX};
+use statkit_format::cell::TEXT_MAX;
 use statkit_format::mmstats::{encode, MmValue};
-use statkit_format::{FormatError, Histogram, Kind};
+use statkit_format::Histogram;
 
-use super::cells::word;
-use super::registry::{Inner, Registered};
+use super::own::Own;
 use super::Registry;
-
-/// Times a cell caught mid-write is read again before the copy skips it.
-const RETRIES: usize = 100;
 
 /// The running copy; dropping it stops the thread and removes the file.
 #[derive(Debug)]
@@ -54,17 +49,17 @@ impl Registry {
     /// Writes the registry as an mmstats v1 file at `path` now and every
     /// `interval` after.
     pub fn mirror_mmstats(&self, path: PathBuf, interval: Duration) -> io::Result<MmstatsMirror> {
-        let inner = self.inner.clone();
+        let registry = self.clone();
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        write(&path, &fields(&inner, created))?;
+        write(&path, &fields(&registry, created))?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread = {
             let (path, stop) = (path.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("statkit-mmstats".into())
-                .spawn(move || run(&inner, &path, interval, created, &stop))?
+                .spawn(move || run(&registry, &path, interval, created, &stop))?
         };
         Ok(MmstatsMirror {
             path,
@@ -94,7 +89,7 @@ impl Drop for MmstatsMirror {
 }
 
 fn run(
-    inner: &Inner,
+    registry: &Registry,
     path: &Path,
     interval: Duration,
     created: f64,
@@ -111,7 +106,7 @@ fn run(
             return;
         }
         // A failed write (a full disk) is tried again next interval.
-        let _ = write(path, &fields(inner, created));
+        let _ = write(path, &fields(registry, created));
     }
 }
 
@@ -122,70 +117,26 @@ fn write(path: &Path, fields: &[(String, MmValue)]) -> io::Result<()> {
 }
 
 /// The registry's values as mmstats fields.
-fn fields(inner: &Inner, created: f64) -> Vec<(String, MmValue)> {
-    let (metrics, blocks) = inner.metrics();
-    let mut out = Vec::with_capacity(metrics.len() + 2);
-    for (label, metric) in metrics {
-        add(inner, blocks, &label, &metric, &mut out);
+fn fields(registry: &Registry, created: f64) -> Vec<(String, MmValue)> {
+    let values = registry.own_values();
+    let mut out = Vec::with_capacity(values.len() + 2);
+    for (label, value) in values {
+        match value {
+            Own::Counter(n) => out.push((label, MmValue::U64(n))),
+            Own::Number(x) => out.push((label, MmValue::F64(x))),
+            Own::Text(value) => out.push((
+                label,
+                MmValue::Text {
+                    size: TEXT_MAX as u16,
+                    value,
+                },
+            )),
+            Own::Histogram(h, _) => histogram_fields(&label, &h, &mut out),
+        }
     }
     out.push(("sys.pid".into(), MmValue::U32(std::process::id())));
     out.push(("sys.created".into(), MmValue::F64(created)));
     out
-}
-
-fn add(
-    inner: &Inner,
-    blocks: u32,
-    label: &str,
-    metric: &Registered,
-    out: &mut Vec<(String, MmValue)>,
-) {
-    let shared = inner.storage.shared_block();
-    let value = match metric.kind {
-        Kind::Counter => MmValue::U64(inner.thread_sum(metric.slot)),
-        Kind::Gauge | Kind::MovingAverage => {
-            // SAFETY: the metric's one cell in block 0.
-            MmValue::F64(f64::from_bits(
-                unsafe { word(shared, metric.slot) }.load(Acquire),
-            ))
-        }
-        Kind::Text => match read(shared, metric, |c| c.text(label)) {
-            Some(value) => MmValue::Text {
-                size: TEXT_MAX as u16,
-                value,
-            },
-            None => return,
-        },
-        Kind::Average => {
-            let (mut count, mut sum) = (0u64, 0.0);
-            for (n, s) in per_thread(inner, blocks, metric, |c| c.average(label)) {
-                count = count.wrapping_add(n);
-                sum += s;
-            }
-            MmValue::F64(if count == 0 { 0.0 } else { sum / count as f64 })
-        }
-        Kind::Histogram => {
-            let mut total = Histogram::default();
-            for h in per_thread(inner, blocks, metric, |c| c.histogram(label)) {
-                total.merge(&h);
-            }
-            histogram_fields(label, &total, out);
-            return;
-        }
-    };
-    out.push((label.to_owned(), value));
-}
-
-/// A per-thread metric's cells in every thread block, decoded.
-fn per_thread<T>(
-    inner: &Inner,
-    blocks: u32,
-    metric: &Registered,
-    decode: impl Fn(&Cells<'_>) -> Result<T, FormatError>,
-) -> Vec<T> {
-    (1..blocks)
-        .filter_map(|block| read(inner.storage.thread_block(block), metric, &decode))
-        .collect()
 }
 
 fn histogram_fields(label: &str, h: &Histogram, out: &mut Vec<(String, MmValue)>) {
@@ -203,27 +154,4 @@ fn histogram_fields(label: &str, h: &Histogram, out: &mut Vec<(String, MmValue)>
             MmValue::F64(value.unwrap_or(0.0)),
         ));
     }
-}
-
-/// Decodes a copy of `metric`'s cells in the block at `base`, copying
-/// again while a write is caught half done; `None` if every try was torn.
-fn read<T>(
-    base: *mut u64,
-    metric: &Registered,
-    decode: impl Fn(&Cells<'_>) -> Result<T, FormatError>,
-) -> Option<T> {
-    let words = metric.kind.words() as usize;
-    (0..RETRIES).find_map(|_| decode(&Cells::new(&copy(base, metric.slot, words), 0, 0)).ok())
-}
-
-/// `words` cells from word `slot` of the block at `base`, copied in
-/// ascending order with acquire loads (the order the begin/end pair needs).
-fn copy(base: *mut u64, slot: usize, words: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(words * 8);
-    for index in 0..words {
-        // SAFETY: the metric's cells lie inside every live block.
-        let value = unsafe { word(base, slot + index) }.load(Acquire);
-        out.extend_from_slice(&value.to_le_bytes());
-    }
-    out
 }

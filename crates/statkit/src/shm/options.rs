@@ -30,6 +30,10 @@ pub struct Options {
     /// the file and are counted in
     /// [`RegistryStats::overflow_threads`](super::RegistryStats).
     pub max_threads: u32,
+    /// Last values each histogram keeps for the pipe publisher's
+    /// statvent statistics (default 100, statvent's; 0 keeps none, and the
+    /// publisher then takes them from the histogram's buckets).
+    pub recent: u32,
 }
 
 impl Default for Options {
@@ -40,6 +44,7 @@ impl Default for Options {
             capacity: 4096,
             block_size: 1 << 20,
             max_threads: 1024,
+            recent: 100,
         }
     }
 }

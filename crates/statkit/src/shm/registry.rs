@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use statkit_format::layout::{header, Entry, Header, Kind, Layout, PAGE, STATE_READY};
 
 use super::handles::{Average, Counter, Gauge, Histogram, MovingAverage, Text, Window};
+use super::recent::Recent;
 use super::storage::Storage;
 use super::{label, Options, PublishError, RegisterError};
 
@@ -48,6 +49,8 @@ pub(super) struct Inner {
     pub storage: Storage,
     state: Mutex<State>,
     max_threads: u32,
+    /// Size of each histogram's ring of last values (0: none).
+    recent: u32,
     /// The block of threads without one of their own, made on first use.
     overflow: OnceLock<Box<[AtomicU64]>>,
     pub refused: AtomicU64,
@@ -73,6 +76,8 @@ pub(super) struct Registered {
     pub kind: Kind,
     pub slot: usize,
     pub window: Option<Arc<Mutex<Window>>>,
+    /// A histogram's last values (none when `Options::recent` is 0).
+    pub recent: Option<Arc<Recent>>,
 }
 
 impl Registry {
@@ -137,6 +142,7 @@ impl Registry {
                     ..State::default()
                 }),
                 max_threads: options.max_threads,
+                recent: options.recent,
                 overflow: OnceLock::new(),
                 refused: AtomicU64::new(0),
                 overflow_threads: AtomicU64::new(0),
@@ -176,7 +182,8 @@ impl Registry {
 
     /// The histogram `name` with `tags`.
     pub fn histogram(&self, name: &str, tags: &[(&str, &str)]) -> Result<Histogram, RegisterError> {
-        self.handle(name, tags, Kind::Histogram, Histogram::new)
+        let found = self.register(&label::label(name, tags)?, Kind::Histogram, 0)?;
+        Ok(Histogram::new(self.inner.clone(), found.slot, found.recent))
     }
 
     /// The text value `name` with `tags`.
@@ -275,6 +282,8 @@ impl Registry {
             kind,
             slot: state.slots_used as usize,
             window: (kind == Kind::MovingAverage).then(|| Arc::new(Mutex::new(Window::new(param)))),
+            recent: (kind == Kind::Histogram && self.inner.recent > 0)
+                .then(|| Arc::new(Recent::new(self.inner.recent))),
         };
         state.entries += 1;
         state.slots_used = end;
