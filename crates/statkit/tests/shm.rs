@@ -123,6 +123,7 @@ fn an_ended_thread_hands_its_block_and_totals_to_the_next() {
 fn names_register_once_and_errors_come_at_registration() {
     let registry = Registry::in_memory(Options {
         capacity: 3,
+        max_segments: 1,
         ..Options::default()
     })
     .unwrap();
@@ -154,6 +155,7 @@ fn names_register_once_and_errors_come_at_registration() {
 
     let small = Registry::in_memory(Options {
         block_size: 8192,
+        max_segments: 1,
         ..Options::default()
     })
     .unwrap();
