@@ -164,6 +164,32 @@ fn names_register_once_and_errors_come_at_registration() {
         small.histogram("too many", &[]),
         Err(RegisterError::Full { what: "cells", .. })
     ));
+
+    // A histogram (4160 bytes) never fits a 4096-byte block: refused
+    // without adding a continuation, so counters still fit the first file.
+    let tiny = Registry::in_memory(Options {
+        block_size: 4096,
+        capacity: 2,
+        max_segments: 2,
+        ..Options::default()
+    })
+    .unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            tiny.histogram("h", &[]),
+            Err(RegisterError::Full { what: "cells", .. })
+        ));
+    }
+    for i in 0..4 {
+        tiny.counter(&format!("c{i}"), &[]).unwrap().inc();
+    }
+    assert!(matches!(
+        tiny.counter("c4", &[]),
+        Err(RegisterError::Full {
+            what: "entries",
+            ..
+        })
+    ));
 }
 
 #[test]

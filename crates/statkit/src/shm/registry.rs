@@ -249,7 +249,10 @@ impl Registry {
         let storage = &self.inner.storage;
         let words = kind.words();
         let mut fits = room(&state, storage, words);
-        if fits.is_err() && state.segment + 1 < storage.max_segments() {
+        // A metric bigger than a whole block would not fit the next
+        // segment either: no segment is spent on it.
+        let could_fit = words <= storage.layout().block_words();
+        if fits.is_err() && could_fit && state.segment + 1 < storage.max_segments() {
             state.segment = storage.add_segment().map_err(|e| RegisterError::Grow {
                 label: label.to_owned(),
                 reason: e.to_string(),
