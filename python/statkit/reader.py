@@ -25,8 +25,10 @@ import time
 
 MAGIC = b"STATKIT\0"
 BYTE_ORDER_MARK = 0x01020304
-VERSION = 1
+VERSION = 2
 MIN_HEADER_SIZE = 128
+HEADER_SIZE = {1: 128, 2: 136}
+MAX_SEGMENTS = 64
 MIN_ENTRY_SIZE = 128
 NAME_MAX = 112
 TEXT_MAX = 64
@@ -85,11 +87,14 @@ def decode_statkit(data):
     if bom != BYTE_ORDER_MARK:
         raise FormatError("corrupt: byte-order mark %#010x" % bom)
     version = _u(data, 12, 2, what)
-    if version != VERSION:
-        raise FormatError("unsupported format version %d (this reader reads version %d)" % (version, VERSION))
+    if version not in HEADER_SIZE:
+        raise FormatError("unsupported format version %d (this reader reads versions 1 to %d)" % (version, VERSION))
     header_size, entry_size = _u(data, 14, 2, what), _u(data, 16, 2, what)
-    if header_size < MIN_HEADER_SIZE or entry_size < MIN_ENTRY_SIZE:
+    if header_size < HEADER_SIZE[version] or entry_size < MIN_ENTRY_SIZE:
         raise FormatError("corrupt: header size %d or entry size %d too small" % (header_size, entry_size))
+    for field, value in _chain(data).items():
+        if field.startswith("segment"):
+            _size_lying(field, value, MAX_SEGMENTS - 1)
     h = {
         "flags": _u(data, 18, 2, what), "capacity": _u(data, 20, 4, what), "block_size": _u(data, 24, 4, what),
         "state": _u(data, 28, 4, what), "blocks_offset": _u(data, 32, 8, what), "pid": _u(data, 40, 4, what),
@@ -303,13 +308,43 @@ def decode(data):
     raise FormatError("not a stats file (starts with %s)" % data[:8].hex())
 
 
+def _chain(data):
+    """The header fields that tie a chain together (version 1: no chain)."""
+    version2 = _u(data, 12, 2, "header") >= 2
+    return {
+        "segments": _u(data, 128, 4, "header") if version2 else 0,
+        "segment": _u(data, 132, 4, "header") if version2 else 0,
+        "pid": _u(data, 40, 4, "header"),
+        "start_time": _u(data, 56, 8, "header"),
+        "created": _u(data, 64, 8, "header"),
+    }
+
+
 def read_file(path):
+    """Decodes a file and its continuation files (<path>.1, ...): a missing,
+    truncated or foreign continuation fails the whole file."""
+    fmt, pid, stats, data = _read_one(path)
+    if fmt != "statkit":
+        return fmt, pid, stats
+    main = _chain(data)
+    for n in range(1, main["segments"] + 1):
+        try:
+            _, _, more, part = _read_one("%s.%d" % (path, n))
+        except (OSError, FormatError) as e:
+            raise FormatError("broken chain: continuation %d: %s" % (n, e))
+        if _chain(part) != dict(main, segments=0, segment=n):
+            raise FormatError("broken chain: continuation %d: %s.%d belongs to another file" % (n, path, n))
+        stats.update(more)
+    return fmt, pid, stats
+
+
+def _read_one(path):
     """Decodes one file, reading again when a write was caught half done."""
     for attempt in range(TORN_RETRIES + 1):
         with open(path, "rb") as f:
             data = f.read()
         try:
-            return decode(data)
+            return decode(data) + (data,)
         except Torn:
             if attempt == TORN_RETRIES:
                 raise

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value as Json;
 use statkit::shm::{Options, Registry};
+use statkit_format::layout::header;
 use statkit_format::{encode, Identity, Stat, Value};
 
 fn mmstats_samples() -> PathBuf {
@@ -272,14 +273,23 @@ fn clean_folds_dead_files_into_retired_totals() {
         "gauges die with their process"
     );
 
-    // A second round adds to the retired totals.
+    // A second round adds to the retired totals, a chained file's
+    // continuation included (and removed with it).
     let pid = dead_pid();
-    let bytes = encode(&identity(pid), &[stat("requests", Value::Counter(7))]).unwrap();
-    std::fs::write(dir.path().join(format!("web-{pid}.statkit")), bytes).unwrap();
+    let mut main = encode(&identity(pid), &[stat("requests", Value::Counter(7))]).unwrap();
+    main[header::SEGMENTS] = 1;
+    let mut more = encode(&identity(pid), &[stat("errors", Value::Counter(3))]).unwrap();
+    more[header::SEGMENT] = 1;
+    let path = dir.path().join(format!("web-{pid}.statkit"));
+    std::fs::write(&path, main).unwrap();
+    std::fs::write(dir.path().join(format!("web-{pid}.statkit.1")), more).unwrap();
     assert!(statkit(&["clean", dir.path().to_str().unwrap()])
         .status
         .success());
     assert_eq!(totals(dir.path()), 38);
+    assert!(!dir.path().join(format!("web-{pid}.statkit.1")).exists());
+    let files = slurp_json(&[dir.path()]);
+    assert!(files.iter().any(|f| f["stats"]["errors"] == 3), "{files:?}");
     drop(live);
 }
 

@@ -38,6 +38,9 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
         .saturating_mul(sizes.entry.into())
         .saturating_add(sizes.header.into());
     check("entries", header.entries.into(), header.capacity.into())?;
+    let last = u64::from(layout::MAX_SEGMENTS - 1);
+    check("segments", header.segments.into(), last)?;
+    check("segment", header.segment.into(), last)?;
     check("entry table end", table_end, header.blocks_offset)?;
     let aligned = [
         u64::from(sizes.header),

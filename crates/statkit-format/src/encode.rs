@@ -68,6 +68,8 @@ pub fn encode(identity: &Identity, stats: &[Stat]) -> Result<Vec<u8>, EncodeErro
         blocks: 2,
         slots_used: slots,
         state: STATE_READY,
+        segments: 0,
+        segment: 0,
     };
     let mut bytes = vec![0u8; layout.file_len(2) as usize];
     put(&mut bytes, 0, &header.encode());

@@ -21,7 +21,7 @@ pub enum FormatError {
         found: Vec<u8>,
     },
     /// A statkit file of a version this reader does not know.
-    #[error("unsupported format version {found} (this reader reads version {known})")]
+    #[error("unsupported format version {found} (this reader reads versions 1 to {known})")]
     UnsupportedVersion {
         /// The version in the file.
         found: u16,
@@ -50,6 +50,15 @@ pub enum FormatError {
     Torn {
         /// The metric.
         label: String,
+    },
+    /// A continuation file the main file names is missing, truncated or
+    /// belongs to another chain.
+    #[error("broken chain: continuation {segment}: {reason}")]
+    BrokenChain {
+        /// Its place in the chain (1 for `<file>.1`).
+        segment: u32,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The writer has created the file but not finished its header.
     #[error("not ready: the writer is still creating the file")]

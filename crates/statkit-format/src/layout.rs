@@ -20,10 +20,15 @@ pub const MAGIC: [u8; 8] = *b"STATKIT\0";
 /// Written as a little-endian u32; reads back byte-swapped on a file written
 /// by a big-endian machine.
 pub const BYTE_ORDER_MARK: u32 = 0x0102_0304;
-/// The format version this crate writes and reads.
-pub const VERSION: u16 = 1;
+/// The format version this crate writes (it reads 1 and 2).
+pub const VERSION: u16 = 2;
 /// Bytes in the header this version writes (readers accept larger).
-pub const HEADER_SIZE: u16 = 128;
+pub const HEADER_SIZE: u16 = 136;
+/// Bytes in a version 1 header, which has no chain fields.
+pub const HEADER_SIZE_V1: u16 = 128;
+/// Files in a chain at most: the main file and 63 continuations
+/// (`<file>.1` .. `<file>.63`).
+pub const MAX_SEGMENTS: u32 = 64;
 /// Bytes in one entry this version writes (readers accept larger).
 pub const ENTRY_SIZE: u16 = 128;
 /// Longest metric label, in UTF-8 bytes.
@@ -59,6 +64,8 @@ pub mod header {
     pub const START_TIME: usize = 56;
     pub const CREATED_NS: usize = 64;
     pub const PROGRAM: usize = 72;
+    pub const SEGMENTS: usize = 128;
+    pub const SEGMENT: usize = 132;
 }
 
 /// Byte offsets of the entry fields, from the entry's start.
@@ -156,6 +163,11 @@ pub struct Header {
     pub slots_used: u32,
     /// 0 while the writer fills the header, [`STATE_READY`] after.
     pub state: u32,
+    /// Continuation files in use (main file only; grows; 0 in version 1).
+    pub segments: u32,
+    /// This file's place in its chain: 0 for the main file, `n` for
+    /// `<main file>.<n>`.
+    pub segment: u32,
 }
 
 impl Header {
@@ -185,6 +197,8 @@ impl Header {
         put(&mut out, h::CREATED_NS, &self.created_ns.to_le_bytes());
         let program = truncate_utf8(&self.program, PROGRAM_MAX);
         put(&mut out, h::PROGRAM, program.as_bytes());
+        put(&mut out, h::SEGMENTS, &self.segments.to_le_bytes());
+        put(&mut out, h::SEGMENT, &self.segment.to_le_bytes());
         out
     }
 
@@ -207,23 +221,31 @@ impl Header {
             return Err(FormatError::Corrupt(format!("byte-order mark {bom:#010x}")));
         }
         let version = u16_at(bytes, h::VERSION as u64, what)?;
-        if version != VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                found: version,
-                known: VERSION,
-            });
-        }
+        let least = match version {
+            1 => HEADER_SIZE_V1,
+            VERSION => HEADER_SIZE,
+            found => {
+                return Err(FormatError::UnsupportedVersion {
+                    found,
+                    known: VERSION,
+                })
+            }
+        };
         let sizes = Sizes {
             header: u16_at(bytes, h::HEADER_SIZE as u64, what)?,
             entry: u16_at(bytes, h::ENTRY_SIZE as u64, what)?,
         };
-        if sizes.header < HEADER_SIZE || sizes.entry < ENTRY_SIZE {
+        if sizes.header < least || sizes.entry < ENTRY_SIZE {
             return Err(FormatError::Corrupt(format!(
-                "header size {} or entry size {} below version 1's {HEADER_SIZE} and {ENTRY_SIZE}",
+                "header size {} or entry size {} below version {version}'s {least} and {ENTRY_SIZE}",
                 sizes.header, sizes.entry
             )));
         }
-        array::<{ HEADER_SIZE as usize }>(bytes, 0, what)?;
+        array::<{ HEADER_SIZE_V1 as usize }>(bytes, 0, what)?;
+        let chain = |offset: usize| match version {
+            1 => Ok(0),
+            _ => u32_at(bytes, offset as u64, what),
+        };
         let program = array::<PROGRAM_MAX>(bytes, h::PROGRAM as u64, what)?;
         let header = Header {
             flags: u16_at(bytes, h::FLAGS as u64, what)?,
@@ -238,6 +260,8 @@ impl Header {
             start_time: u64_at(bytes, h::START_TIME as u64, what)?,
             created_ns: u64_at(bytes, h::CREATED_NS as u64, what)?,
             program: until_nul(&program),
+            segments: chain(h::SEGMENTS)?,
+            segment: chain(h::SEGMENT)?,
         };
         Ok((header, sizes))
     }

@@ -45,6 +45,15 @@ pub fn file_safe(program: &str) -> String {
     }
 }
 
+/// Continuation file `n` (1-based) of the stats file at `main`:
+/// `<main>.<n>`, e.g. `web-4242.statkit.1`. The extra extension keeps it
+/// out of every `*.statkit` glob: it is read only through its main file.
+pub fn continuation(main: &std::path::Path, n: u32) -> PathBuf {
+    let mut name = main.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
 /// A process' file name: `<program>-<pid>.statkit`.
 pub fn process_file(program: &str, pid: u32) -> String {
     format!("{}-{pid}.{EXTENSION}", file_safe(program))

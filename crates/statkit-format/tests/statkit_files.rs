@@ -96,11 +96,30 @@ fn foreign_files_are_named_as_such() {
 #[test]
 fn another_version_is_refused() {
     let mut bytes = encoded();
-    bytes[header::VERSION] = 2;
+    bytes[header::VERSION] = 3;
     assert_eq!(
         decode(&bytes),
-        Err(FormatError::UnsupportedVersion { found: 2, known: 1 })
+        Err(FormatError::UnsupportedVersion { found: 3, known: 2 })
     );
+}
+
+/// A version 1 file has no chain fields: what lies at bytes 128..136 is
+/// not read as a chain.
+#[test]
+fn version_1_files_are_read_without_a_chain() {
+    let mut bytes = encoded();
+    let expected = decode(&bytes).unwrap();
+    bytes[header::VERSION] = 1;
+    bytes[header::SEGMENTS] = 200;
+    assert_eq!(decode(&bytes), Ok(expected));
+    bytes[header::VERSION] = 2;
+    assert!(matches!(
+        decode(&bytes),
+        Err(FormatError::SizeLying {
+            field: "segments",
+            ..
+        })
+    ));
 }
 
 #[test]

@@ -132,11 +132,7 @@ fn retire(retired: &Path, files: Vec<(PathBuf, StatFile)>, dry_run: bool) -> Vec
     files
         .into_iter()
         .map(|(path, file)| {
-            let removed = if dry_run {
-                Ok(())
-            } else {
-                std::fs::remove_file(&path)
-            };
+            let removed = if dry_run { Ok(()) } else { remove_chain(&path) };
             match removed {
                 Ok(()) => Action::Removed {
                     pid: file.pid.unwrap_or(0),
@@ -150,6 +146,18 @@ fn retire(retired: &Path, files: Vec<(PathBuf, StatFile)>, dry_run: bool) -> Vec
             }
         })
         .collect()
+}
+
+/// Removes a stats file and its continuation files (`<path>.1`, ...).
+fn remove_chain(path: &Path) -> io::Result<()> {
+    std::fs::remove_file(path)?;
+    for n in 1..statkit_format::layout::MAX_SEGMENTS {
+        match std::fs::remove_file(statkit_format::naming::continuation(path, n)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Adds the dead files' counters, histograms and averages into the retired

@@ -1,8 +1,11 @@
-//! One file, read and decoded, with its path on every error.
+//! One file, read and decoded, with its path on every error; a chained
+//! file with its continuation files.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+use statkit_format::layout::Header;
+use statkit_format::naming::continuation;
 use statkit_format::{decode, FormatError, StatFile};
 
 /// Times a torn read is retried before it is reported.
@@ -41,8 +44,40 @@ impl ReadError {
 }
 
 /// Reads and decodes `path`, reading again when a write was caught half
-/// done.
+/// done. A statkit file that names continuation files (`<path>.1`, ...)
+/// comes back with their metrics appended; a missing, truncated or foreign
+/// continuation fails the whole file, since its totals would be short.
 pub fn read_file(path: &Path) -> Result<StatFile, ReadError> {
+    let (mut file, header) = read_one(path)?;
+    let Some(main) = header else {
+        return Ok(file);
+    };
+    let broken = |segment, reason: String| ReadError::Format {
+        path: path.to_owned(),
+        source: FormatError::BrokenChain { segment, reason },
+    };
+    for n in 1..=main.segments {
+        let next = continuation(path, n);
+        let (part, header) = read_one(&next).map_err(|e| broken(n, e.to_string()))?;
+        let same = header.is_some_and(|h| {
+            h.segment == n
+                && h.pid == main.pid
+                && h.start_time == main.start_time
+                && h.created_ns == main.created_ns
+        });
+        if !same {
+            return Err(broken(
+                n,
+                format!("{} belongs to another file", next.display()),
+            ));
+        }
+        file.stats.extend(part.stats);
+    }
+    Ok(file)
+}
+
+/// One file decoded, with its statkit header (`None` for mmstats).
+fn read_one(path: &Path) -> Result<(StatFile, Option<Header>), ReadError> {
     let mut attempt = 0;
     loop {
         let bytes = super::snapshot(path).map_err(|source| ReadError::Io {
@@ -54,8 +89,12 @@ pub fn read_file(path: &Path) -> Result<StatFile, ReadError> {
                 attempt += 1;
                 std::thread::yield_now();
             }
-            other => {
-                return other.map_err(|source| ReadError::Format {
+            Ok(file) => {
+                let header = Header::decode(&bytes).ok().map(|(header, _)| header);
+                return Ok((file, header));
+            }
+            Err(source) => {
+                return Err(ReadError::Format {
                     path: path.to_owned(),
                     source,
                 })

@@ -123,6 +123,7 @@ fn an_ended_thread_hands_its_block_and_totals_to_the_next() {
 fn names_register_once_and_errors_come_at_registration() {
     let registry = Registry::in_memory(Options {
         capacity: 3,
+        max_segments: 1,
         ..Options::default()
     })
     .unwrap();
@@ -154,6 +155,7 @@ fn names_register_once_and_errors_come_at_registration() {
 
     let small = Registry::in_memory(Options {
         block_size: 8192,
+        max_segments: 1,
         ..Options::default()
     })
     .unwrap();
@@ -161,6 +163,32 @@ fn names_register_once_and_errors_come_at_registration() {
     assert!(matches!(
         small.histogram("too many", &[]),
         Err(RegisterError::Full { what: "cells", .. })
+    ));
+
+    // A histogram (4160 bytes) never fits a 4096-byte block: refused
+    // without adding a continuation, so counters still fit the first file.
+    let tiny = Registry::in_memory(Options {
+        block_size: 4096,
+        capacity: 2,
+        max_segments: 2,
+        ..Options::default()
+    })
+    .unwrap();
+    for _ in 0..3 {
+        assert!(matches!(
+            tiny.histogram("h", &[]),
+            Err(RegisterError::Full { what: "cells", .. })
+        ));
+    }
+    for i in 0..4 {
+        tiny.counter(&format!("c{i}"), &[]).unwrap().inc();
+    }
+    assert!(matches!(
+        tiny.counter("c4", &[]),
+        Err(RegisterError::Full {
+            what: "entries",
+            ..
+        })
     ));
 }
 

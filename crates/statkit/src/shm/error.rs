@@ -36,7 +36,8 @@ pub enum RegisterError {
         /// The kind asked for now.
         requested: &'static str,
     },
-    /// The file has no room for another metric.
+    /// The last segment the chain may have (`Options::max_segments`) has
+    /// no room for another metric.
     #[error(
         "no room for metric {label:?}: the file's {what} are used up (raise Options::{option})"
     )]
@@ -47,6 +48,14 @@ pub enum RegisterError {
         what: &'static str,
         /// The option that gives more room.
         option: &'static str,
+    },
+    /// The current segment was full and adding a continuation file failed.
+    #[error("no room for metric {label:?}: cannot add a continuation file: {reason}")]
+    Grow {
+        /// The label.
+        label: String,
+        /// The operating system's error.
+        reason: String,
     },
 }
 

@@ -46,6 +46,7 @@ mod own;
 mod recent;
 mod recorder;
 mod registry;
+mod reserve;
 mod storage;
 mod thread;
 

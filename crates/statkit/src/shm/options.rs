@@ -25,6 +25,12 @@ pub struct Options {
     /// (default 1 MiB, sparse like the entries): a counter takes 8 bytes, a
     /// histogram 4160.
     pub block_size: u32,
+    /// Files the stats may take (default 16, at most 64): when the main
+    /// file's entries or cells run out, a continuation file
+    /// `<file>.<n>` with the same room is added while writers keep
+    /// writing. Each thread reserves `max_segments * block_size` bytes of
+    /// address space (not memory) for its cells.
+    pub max_segments: u32,
     /// Threads that get cells of their own (default 1024). Threads beyond
     /// it, or started while the file cannot grow, share one block outside
     /// the file and are counted in
@@ -43,6 +49,7 @@ impl Default for Options {
             program: program_name(),
             capacity: 4096,
             block_size: 1 << 20,
+            max_segments: 16,
             max_threads: 1024,
             recent: 100,
         }

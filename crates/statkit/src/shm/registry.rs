@@ -10,6 +10,7 @@ use statkit_format::layout::{header, Entry, Header, Kind, Layout, PAGE, STATE_RE
 
 use super::handles::{Average, Counter, Gauge, Histogram, MovingAverage, Text, Window};
 use super::recent::Recent;
+use super::reserve::Reservation;
 use super::storage::Storage;
 use super::{label, Options, PublishError, RegisterError};
 
@@ -52,7 +53,7 @@ pub(super) struct Inner {
     /// Size of each histogram's ring of last values (0: none).
     recent: u32,
     /// The block of threads without one of their own, made on first use.
-    overflow: OnceLock<Box<[AtomicU64]>>,
+    overflow: OnceLock<Reservation>,
     pub refused: AtomicU64,
     overflow_threads: AtomicU64,
     /// Serializes writers of text values (readers use the sequence pair).
@@ -64,6 +65,8 @@ struct State {
     metrics: HashMap<String, Registered>,
     /// Labels in registration order.
     order: Vec<String>,
+    /// The segment new metrics go to, and its entries and cells in use.
+    segment: u32,
     entries: u32,
     slots_used: u32,
     free_blocks: Vec<u32>,
@@ -98,7 +101,7 @@ impl Registry {
                 path = first
                     .with_file_name(format!("{stem}-{n}.{}", statkit_format::naming::EXTENSION));
             }
-            match Storage::create_file(&path, layout, &header) {
+            match Storage::create_file(&path, layout, &header, max_segments(&options)) {
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 result => {
                     let storage = result.map_err(|source| PublishError { path, source })?;
@@ -119,8 +122,9 @@ impl Registry {
     /// programs that turn publishing off.
     pub fn in_memory(options: Options) -> Result<Registry, PublishError> {
         let layout = layout_of(&options);
+        let header = header_of(&options, layout);
         let storage =
-            Storage::anonymous(layout, &header_of(&options, layout)).map_err(|source| {
+            Storage::anonymous(layout, &header, max_segments(&options)).map_err(|source| {
                 PublishError {
                     path: PathBuf::from("(anonymous memory)"),
                     source,
@@ -130,9 +134,7 @@ impl Registry {
     }
 
     fn with_storage(storage: Storage, options: &Options) -> Registry {
-        storage
-            .header_u32(header::STATE)
-            .store(STATE_READY, Release);
+        storage.publish(0, header::STATE, STATE_READY);
         Registry {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Relaxed),
@@ -244,21 +246,26 @@ impl Registry {
                 })
             };
         }
-        let layout = self.inner.storage.layout();
-        let full = |what, option| RegisterError::Full {
+        let storage = &self.inner.storage;
+        let words = kind.words();
+        let mut fits = room(&state, storage, words);
+        // A metric bigger than a whole block would not fit the next
+        // segment either: no segment is spent on it.
+        let could_fit = words <= storage.layout().block_words();
+        if fits.is_err() && could_fit && state.segment + 1 < storage.max_segments() {
+            state.segment = storage.add_segment().map_err(|e| RegisterError::Grow {
+                label: label.to_owned(),
+                reason: e.to_string(),
+            })?;
+            state.entries = 0;
+            state.slots_used = 0;
+            fits = room(&state, storage, words);
+        }
+        let end = fits.map_err(|(what, option)| RegisterError::Full {
             label: label.to_owned(),
             what,
             option,
-        };
-        if state.entries >= layout.capacity {
-            return Err(full("entries", "capacity"));
-        }
-        let words = kind.words();
-        let end = state
-            .slots_used
-            .checked_add(words)
-            .filter(|&end| end <= layout.block_words());
-        let end = end.ok_or_else(|| full("cells", "block_size"))?;
+        })?;
         let entry = Entry {
             kind,
             slot: state.slots_used,
@@ -271,16 +278,14 @@ impl Registry {
             len: label.len(),
             max: statkit_format::layout::NAME_MAX,
         })?;
-        let storage = &self.inner.storage;
-        storage.write_entry(state.entries, &bytes);
+        storage.write_entry(state.segment, state.entries, &bytes);
         // Cells first, then the entry that points at them.
-        storage.header_u32(header::SLOTS_USED).store(end, Release);
-        storage
-            .header_u32(header::ENTRIES)
-            .store(state.entries + 1, Release);
+        storage.publish(state.segment, header::SLOTS_USED, end);
+        storage.publish(state.segment, header::ENTRIES, state.entries + 1);
+        let segment_start = state.segment as usize * storage.layout().block_words() as usize;
         let registered = Registered {
             kind,
-            slot: state.slots_used as usize,
+            slot: segment_start + state.slots_used as usize,
             window: (kind == Kind::MovingAverage).then(|| Arc::new(Mutex::new(Window::new(param)))),
             recent: (kind == Kind::Histogram && self.inner.recent > 0)
                 .then(|| Arc::new(Recent::new(self.inner.recent))),
@@ -308,9 +313,6 @@ impl Inner {
             None if state.blocks <= self.max_threads => {
                 let index = self.storage.add_block().ok()?;
                 state.blocks = index + 1;
-                self.storage
-                    .header_u32(header::BLOCKS)
-                    .store(state.blocks, Release);
                 index
             }
             None => return None,
@@ -346,7 +348,9 @@ impl Inner {
             total = total.wrapping_add(cell.load(Relaxed));
         }
         if let Some(overflow) = self.overflow.get() {
-            total = total.wrapping_add(overflow[slot].load(Relaxed));
+            // SAFETY: the overflow block spans every segment's cells.
+            let cell = unsafe { super::cells::word(overflow.base(), slot) };
+            total = total.wrapping_add(cell.load(Relaxed));
         }
         total
     }
@@ -357,11 +361,16 @@ impl Inner {
         if newcomer {
             self.overflow_threads.fetch_add(1, Relaxed);
         }
-        let words = self.storage.layout().block_words() as usize;
-        let block = self
-            .overflow
-            .get_or_init(|| (0..words).map(|_| AtomicU64::new(0)).collect());
-        block.as_ptr().cast_mut().cast()
+        let storage = &self.storage;
+        let len = storage.layout().block_size as usize * storage.max_segments() as usize;
+        // Out of address space is out of memory, as for any allocation.
+        let out_of_memory = || {
+            let words = std::alloc::Layout::array::<u64>(len / 8);
+            std::alloc::handle_alloc_error(words.unwrap_or(std::alloc::Layout::new::<u64>()))
+        };
+        self.overflow
+            .get_or_init(|| Reservation::zeroed(len).unwrap_or_else(|_| out_of_memory()))
+            .base()
     }
 }
 
@@ -369,6 +378,27 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.storage.remove_file();
     }
+}
+
+/// Where a metric of `words` words would end in the current segment, or
+/// what ran out there (and the option that gives more).
+fn room(state: &State, storage: &Storage, words: u32) -> Result<u32, (&'static str, &'static str)> {
+    let layout = storage.layout();
+    if state.entries >= layout.capacity {
+        return Err(("entries", "capacity"));
+    }
+    state
+        .slots_used
+        .checked_add(words)
+        .filter(|&end| end <= layout.block_words())
+        .ok_or(("cells", "block_size"))
+}
+
+/// Segments the chain may have: the option, within the format's limit.
+fn max_segments(options: &Options) -> u32 {
+    options
+        .max_segments
+        .clamp(1, statkit_format::layout::MAX_SEGMENTS)
 }
 
 fn layout_of(options: &Options) -> Layout {
@@ -395,5 +425,7 @@ fn header_of(options: &Options, layout: Layout) -> Header {
         blocks: 1,
         slots_used: 0,
         state: 0,
+        segments: 0,
+        segment: 0,
     }
 }

@@ -1,46 +1,71 @@
-//! The memory the cells live in: a file on tmpfs mapped shared, or
-//! anonymous memory when publishing is off or failed.
+//! The memory the cells live in: a chain of files on tmpfs mapped shared,
+//! or anonymous memory when publishing is off or failed.
 //!
-//! The head mapping covers the header, the entry table and block 0; each
-//! thread block is mapped on its own when a thread first needs one, after
-//! the file has grown by one block. Mappings are never moved or unmapped
-//! while the storage lives, so a pointer a thread keeps to its block stays
-//! valid: growing never stops a writer.
+//! Segment 0 is the main file; when its entries or cells run out, the
+//! registry adds segment `k` as the continuation file `<main>.<k>`, laid
+//! out like the main file. Each segment's head (header and entry table) is
+//! mapped on its own. Block `b` of every segment is mapped into one
+//! [`Reservation`] per block, segment `k` at `k * block_size`, so a metric
+//! of any segment is `base + slot` from the same base: adding a segment or
+//! a thread block never moves a mapping and never stops a writer.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering::Release};
 use std::sync::Mutex;
 
 use memmap2::{MmapOptions, MmapRaw};
-use statkit_format::layout::{Header, Layout};
+use statkit_format::layout::{header as field, Header, Layout, STATE_READY};
+use statkit_format::naming::continuation;
+
+use super::reserve::Reservation;
 
 /// Where the cells live.
 #[derive(Debug)]
 pub(super) struct Storage {
     layout: Layout,
-    file: Option<(File, PathBuf)>,
-    head: MmapRaw,
-    /// Block 0's first word, kept so a gauge update is one load away.
-    shared: *mut u64,
+    /// The main file's header, the model of each continuation's.
+    header: Header,
+    /// Segments the reservations have room for.
+    max_segments: u32,
+    path: Option<PathBuf>,
+    /// Segment 0 (the main file) first; only ever appended to.
+    segments: Mutex<Vec<Segment>>,
+    /// Block 0 of every segment.
+    shared: Reservation,
     /// Thread blocks 1.., in order; only ever appended to.
-    blocks: Mutex<Vec<MmapRaw>>,
+    blocks: Mutex<Vec<Reservation>>,
 }
 
-// SAFETY: the raw mappings are plain shared memory; all access to it goes
-// through atomics (cells, header counters) or happens under the registry's
-// lock before an entry is published (entry bytes).
-unsafe impl Send for Storage {}
-unsafe impl Sync for Storage {}
+/// One file of the chain: its header and entry table.
+#[derive(Debug)]
+struct Segment {
+    file: Option<File>,
+    head: MmapRaw,
+}
+
+impl Segment {
+    fn header_u32(&self, offset: usize) -> &AtomicU32 {
+        debug_assert!(offset % 4 == 0 && offset < usize::from(statkit_format::layout::HEADER_SIZE));
+        // SAFETY: in bounds of the head mapping, aligned, and only ever
+        // accessed atomically.
+        unsafe { &*self.head.as_mut_ptr().add(offset).cast::<AtomicU32>() }
+    }
+}
 
 impl Storage {
     /// Creates the file at `path` (mode 0600), writes `header` and maps
     /// it. A file of the same name left by a process that had this pid
     /// before is replaced; one of this very process (another registry) is
     /// not, and the error is `AlreadyExists`.
-    pub fn create_file(path: &Path, layout: Layout, header: &Header) -> io::Result<Storage> {
+    pub fn create_file(
+        path: &Path,
+        layout: Layout,
+        header: &Header,
+        max_segments: u32,
+    ) -> io::Result<Storage> {
         if let Some(dir) = path.parent() {
             ensure_dir(dir)?;
         }
@@ -52,76 +77,84 @@ impl Storage {
             other => other?,
         };
         file.set_len(layout.file_len(1))?;
-        let head = MmapOptions::new()
-            .len(layout.file_len(1) as usize)
-            .map_raw(&file)?;
-        let storage = Storage {
+        let shared = Reservation::empty(span(layout, max_segments))?;
+        shared.map_file(0, layout.block_size as usize, &file, layout.block_offset(0))?;
+        Ok(Storage::new(
             layout,
-            file: Some((file, path.to_owned())),
-            shared: block_zero(head.as_mut_ptr(), layout),
-            head,
-            blocks: Mutex::default(),
-        };
-        storage.write_header(header);
-        Ok(storage)
+            header,
+            max_segments,
+            Some(path.to_owned()),
+            segment(Some(file), layout, header)?,
+            shared,
+        ))
     }
 
     /// Memory no other process sees, laid out like a file.
-    pub fn anonymous(layout: Layout, header: &Header) -> io::Result<Storage> {
-        // Anonymous memory is used like a mapped file: through raw pointers.
-        let head = MmapRaw::from(
-            MmapOptions::new()
-                .len(layout.file_len(1) as usize)
-                .map_anon()?,
-        );
-        let storage = Storage {
+    pub fn anonymous(layout: Layout, header: &Header, max_segments: u32) -> io::Result<Storage> {
+        Ok(Storage::new(
             layout,
-            file: None,
-            shared: block_zero(head.as_mut_ptr(), layout),
-            head,
-            blocks: Mutex::default(),
-        };
-        storage.write_header(header);
-        Ok(storage)
+            header,
+            max_segments,
+            None,
+            segment(None, layout, header)?,
+            Reservation::zeroed(span(layout, max_segments))?,
+        ))
     }
 
-    fn write_header(&self, header: &Header) {
-        let bytes = header.encode();
-        // SAFETY: the head mapping is at least a header long, and nobody
-        // reads a header whose state is not yet ready.
-        unsafe {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.head.as_mut_ptr(), bytes.len())
-        };
+    fn new(
+        layout: Layout,
+        header: &Header,
+        max_segments: u32,
+        path: Option<PathBuf>,
+        main: Segment,
+        shared: Reservation,
+    ) -> Storage {
+        Storage {
+            layout,
+            header: header.clone(),
+            max_segments,
+            path,
+            segments: Mutex::new(vec![main]),
+            shared,
+            blocks: Mutex::default(),
+        }
     }
 
     /// The file's path, when there is a file.
     pub fn path(&self) -> Option<&Path> {
-        self.file.as_ref().map(|(_, path)| path.as_path())
+        self.path.as_deref()
     }
 
     pub fn layout(&self) -> Layout {
         self.layout
     }
 
-    /// The u32 header field at byte `offset` (4-aligned).
-    pub fn header_u32(&self, offset: usize) -> &AtomicU32 {
-        debug_assert!(offset % 4 == 0 && offset < 128);
-        // SAFETY: in bounds of the head mapping, aligned, and only ever
-        // accessed atomically.
-        unsafe { &*self.head.as_mut_ptr().add(offset).cast::<AtomicU32>() }
+    /// Segments the chain may have.
+    pub fn max_segments(&self) -> u32 {
+        self.max_segments
     }
 
-    /// Copies an entry's bytes into the table. The caller holds the
-    /// registry lock and publishes the entry count afterwards.
-    pub fn write_entry(&self, index: u32, bytes: &[u8]) {
-        debug_assert!(index < self.layout.capacity);
-        let at = Layout::entry_offset(index) as usize;
-        // SAFETY: `index` is below the capacity the head mapping was sized
+    /// Stores `value` into the u32 header field at byte `offset` of
+    /// segment `index` (release: what it counts is written before).
+    pub fn publish(&self, index: u32, offset: usize, value: u32) {
+        let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        segments[index as usize]
+            .header_u32(offset)
+            .store(value, Release);
+    }
+
+    /// Copies an entry's bytes into segment `index`'s table. The caller
+    /// holds the registry lock and publishes the entry count afterwards.
+    pub fn write_entry(&self, index: u32, entry: u32, bytes: &[u8]) {
+        debug_assert!(entry < self.layout.capacity);
+        let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let at = Layout::entry_offset(entry) as usize;
+        // SAFETY: `entry` is below the capacity the head mapping was sized
         // for; no reader looks at entries past the published count.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
-                self.head.as_mut_ptr().add(at),
+                segments[index as usize].head.as_mut_ptr().add(at),
                 bytes.len(),
             )
         };
@@ -130,56 +163,150 @@ impl Storage {
     /// Block 0's first word.
     #[inline(always)]
     pub fn shared_block(&self) -> *mut u64 {
-        self.shared
+        self.shared.base()
     }
 
     /// Thread block `index` (1-based, as [`Storage::add_block`] returned).
     pub fn thread_block(&self, index: u32) -> *mut u64 {
         let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        blocks[index as usize - 1].as_mut_ptr().cast()
+        blocks[index as usize - 1].base()
     }
 
-    /// Grows the file by one block, maps it and returns its index; the
-    /// caller publishes the new block count.
+    /// Grows every file of the chain by one block, maps the new block of
+    /// each into one reservation, publishes the block count in every
+    /// header and returns the block's index.
     pub fn add_block(&self) -> io::Result<u32> {
+        let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
         let index = blocks.len() as u32 + 1;
-        let offset = self.layout.block_offset(index);
-        let len = self.layout.block_size as usize;
-        let mapping = match &self.file {
-            Some((file, _)) => {
-                file.set_len(self.layout.file_len(index + 1))?;
-                MmapOptions::new().offset(offset).len(len).map_raw(file)?
-            }
-            None => MmapRaw::from(MmapOptions::new().len(len).map_anon()?),
+        let span = span(self.layout, self.max_segments);
+        let reservation = match &self.path {
+            Some(_) => Reservation::empty(span)?,
+            None => Reservation::zeroed(span)?,
         };
-        blocks.push(mapping);
+        for (k, segment) in segments.iter().enumerate() {
+            if let Some(file) = &segment.file {
+                file.set_len(self.layout.file_len(index + 1))?;
+                self.map_block(&reservation, k, file, index)?;
+            }
+        }
+        blocks.push(reservation);
+        for segment in segments.iter() {
+            segment.header_u32(field::BLOCKS).store(index + 1, Release);
+        }
         Ok(index)
     }
 
-    /// Removes the file (on normal exit); the mappings stay valid.
+    /// Adds continuation `k` (the next segment), with as many blocks as
+    /// the chain has, maps its blocks after the others' and publishes it in
+    /// the main header; returns `k`.
+    pub fn add_segment(&self) -> io::Result<u32> {
+        let mut segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
+        let k = segments.len() as u32;
+        if k >= self.max_segments {
+            return Err(io::Error::other("the chain is at its last segment"));
+        }
+        let header = Header {
+            segment: k,
+            blocks: blocks.len() as u32 + 1,
+            ..self.header.clone()
+        };
+        let added = match &self.path {
+            Some(main) => {
+                let path = continuation(main, k);
+                let made = self.continuation_file(&path, &blocks, &header);
+                if made.is_err() {
+                    let _ = std::fs::remove_file(&path);
+                }
+                made?
+            }
+            None => segment(None, self.layout, &header)?,
+        };
+        added.header_u32(field::STATE).store(STATE_READY, Release);
+        segments.push(added);
+        segments[0].header_u32(field::SEGMENTS).store(k, Release);
+        Ok(k)
+    }
+
+    /// Creates continuation file `path` (replacing one a process that had
+    /// this pid before left) and maps its blocks into the reservations.
+    fn continuation_file(
+        &self,
+        path: &Path,
+        blocks: &[Reservation],
+        header: &Header,
+    ) -> io::Result<Segment> {
+        let file = match open_new(path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(path)?;
+                open_new(path)?
+            }
+            other => other?,
+        };
+        file.set_len(self.layout.file_len(header.blocks))?;
+        let k = header.segment as usize;
+        self.map_block(&self.shared, k, &file, 0)?;
+        for (index, reservation) in (1..).zip(blocks) {
+            self.map_block(reservation, k, &file, index)?;
+        }
+        segment(Some(file), self.layout, header)
+    }
+
+    /// Maps block `index` of segment `k`'s `file` into its place in
+    /// `reservation`.
+    fn map_block(
+        &self,
+        reservation: &Reservation,
+        k: usize,
+        file: &File,
+        index: u32,
+    ) -> io::Result<()> {
+        let size = self.layout.block_size as usize;
+        reservation.map_file(k * size, size, file, self.layout.block_offset(index))
+    }
+
+    /// Removes the files (on normal exit); the mappings stay valid.
     pub fn remove_file(&self) {
-        if let Some((_, path)) = &self.file {
+        if let Some(path) = &self.path {
             let _ = std::fs::remove_file(path);
+            let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+            for k in 1..segments.len() as u32 {
+                let _ = std::fs::remove_file(continuation(path, k));
+            }
         }
     }
+}
+
+/// Bytes of address space a block and its continuations take.
+fn span(layout: Layout, max_segments: u32) -> usize {
+    layout.block_size as usize * max_segments as usize
+}
+
+/// Maps a segment's head (header and entry table) from `file`, or
+/// anonymous memory, and writes `header` into it.
+fn segment(file: Option<File>, layout: Layout, header: &Header) -> io::Result<Segment> {
+    let len = layout.blocks_offset() as usize;
+    let head = match &file {
+        Some(file) => MmapOptions::new().len(len).map_raw(file)?,
+        None => MmapRaw::from(MmapOptions::new().len(len).map_anon()?),
+    };
+    let bytes = header.encode();
+    // SAFETY: the head mapping is at least a header long, and nobody
+    // reads a header whose state is not yet ready.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), head.as_mut_ptr(), bytes.len()) };
+    Ok(Segment { file, head })
 }
 
 /// Whether the file at `path` was written by this process (same pid and
 /// start time as `ours`).
 fn is_ours(path: &Path, ours: &Header) -> bool {
-    let mut head = [0u8; 128];
+    let mut head = [0u8; statkit_format::layout::HEADER_SIZE as usize];
     let read = File::open(path).and_then(|mut file| io::Read::read_exact(&mut file, &mut head));
     match read.ok().and_then(|()| Header::decode(&head).ok()) {
         Some((theirs, _)) => theirs.pid == ours.pid && theirs.start_time == ours.start_time,
         None => false,
     }
-}
-
-/// Block 0's first word in a head mapping starting at `head`.
-fn block_zero(head: *mut u8, layout: Layout) -> *mut u64 {
-    // SAFETY: block 0 ends the head mapping, which is `file_len(1)` long.
-    unsafe { head.add(layout.blocks_offset() as usize).cast() }
 }
 
 fn open_new(path: &Path) -> io::Result<File> {
