@@ -331,11 +331,12 @@ fn slurp_reads_the_library_publishers_pipe_beside_its_stats_file() {
     .unwrap();
     registry.counter("requests", &[]).unwrap().add(5);
     let latency = registry.histogram("latency", &[]).unwrap();
-    [0.5, 1.5].iter().for_each(|&v| latency.record(v));
     let options = statkit::pipe::Options {
         dir: dir.path().to_owned(),
     };
     let publisher = statkit::pipe::Publisher::start(&registry, options).unwrap();
+    // After the start: the ring of last values fills from then on.
+    [0.5, 1.5].iter().for_each(|&v| latency.record(v));
     let stale = stale_fifo(dir.path());
 
     let (code, stdout, stderr) = slurp(&["--json", dir.path().to_str().unwrap()]);
@@ -477,11 +478,11 @@ fn statvents_reader_reads_the_library_publisher() {
     registry.counter("requests", &[]).unwrap().add(3);
     registry.gauge("load", &[]).unwrap().set(0.5);
     let latency = registry.histogram("latency", &[]).unwrap();
-    (1..=10).for_each(|v| latency.record(f64::from(v)));
     let options = statkit::pipe::Options {
         dir: dir.path().to_owned(),
     };
     let _publisher = statkit::pipe::Publisher::start(&registry, options).unwrap();
+    (1..=10).for_each(|v| latency.record(f64::from(v)));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/statvent_reader.py");
     let mut command = Command::new(util::python());
     command.arg(script).arg(dir.path());

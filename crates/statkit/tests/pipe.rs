@@ -46,8 +46,9 @@ fn a_reader_gets_exact_lines_and_every_reader_a_snapshot() {
     registry.gauge("load", &[]).unwrap().set(0.5);
     registry.text("version", &[]).unwrap().set("1.0");
     let latency = registry.histogram("latency", &[]).unwrap();
-    (1..=10).for_each(|v| latency.record(f64::from(v)));
+    // The ring of last values fills from the publisher's start.
     let publisher = Publisher::start(&registry, options(dir.path())).unwrap();
+    (1..=10).for_each(|v| latency.record(f64::from(v)));
     let path = dir.path().join(format!("{}.stats", std::process::id()));
     assert_eq!(publisher.path(), path);
 

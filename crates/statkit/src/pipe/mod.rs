@@ -107,6 +107,7 @@ impl Publisher {
     /// Publishes `registry` at `<options.dir>/<pid>.stats`. The folder and
     /// the FIFO exist when this returns.
     pub fn start(registry: &Registry, options: Options) -> Result<Publisher, PipeError> {
+        registry.feed_rings();
         let shared = Arc::new(Shared {
             registry: registry.clone(),
             dir: options.dir,

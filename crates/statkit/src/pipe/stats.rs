@@ -27,8 +27,9 @@ pub fn stats(values: Vec<(String, Own)>) -> Vec<(String, Value)> {
 /// values (what statvent's `record("<label>.{0}", v)` writes), and
 /// `<label>.count`, every value ever recorded. The mean is a true mean,
 /// where statvent divides integers by integers. Without a ring of last
-/// values, the figures come from the histogram's buckets over every value
-/// (within 6.25%).
+/// values, or while it is empty (it fills from the publisher's start), the
+/// figures come from the histogram's buckets over every value (within
+/// 6.25%).
 pub fn histogram_stats(
     label: &str,
     h: &Histogram,
@@ -36,13 +37,12 @@ pub fn histogram_stats(
     out: &mut Vec<(String, Value)>,
 ) {
     let (picks, mean) = match recent {
-        Some(mut values) => {
+        Some(mut values) if !values.is_empty() => {
             values.sort_by(f64::total_cmp);
-            let mean =
-                (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+            let mean = Some(values.iter().sum::<f64>() / values.len() as f64);
             (PERCENTS.map(|p| statvent_percentile(&values, p)), mean)
         }
-        None => (PERCENTS.map(|p| h.pick(p)), h.mean()),
+        _ => (PERCENTS.map(|p| h.pick(p)), h.mean()),
     };
     family(label, picks, mean, h.count, out);
 }

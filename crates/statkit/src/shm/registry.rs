@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -52,6 +52,9 @@ pub(super) struct Inner {
     max_threads: u32,
     /// Size of each histogram's ring of last values (0: none).
     recent: u32,
+    /// Set once a pipe publisher reads the rings; until then records skip
+    /// them (see `recent.rs`).
+    feeding: Arc<AtomicBool>,
     /// The block of threads without one of their own, made on first use.
     overflow: OnceLock<Reservation>,
     pub refused: AtomicU64,
@@ -145,12 +148,19 @@ impl Registry {
                 }),
                 max_threads: options.max_threads,
                 recent: options.recent,
+                feeding: Arc::new(AtomicBool::new(false)),
                 overflow: OnceLock::new(),
                 refused: AtomicU64::new(0),
                 overflow_threads: AtomicU64::new(0),
                 text_lock: Mutex::new(()),
             }),
         }
+    }
+
+    /// Starts feeding the histograms' rings of last values, which the pipe
+    /// publisher reads; values recorded before are not in them.
+    pub(crate) fn feed_rings(&self) {
+        self.inner.feeding.store(true, Relaxed);
     }
 
     /// The stats file, unless the registry is in memory.
@@ -288,7 +298,7 @@ impl Registry {
             slot: segment_start + state.slots_used as usize,
             window: (kind == Kind::MovingAverage).then(|| Arc::new(Mutex::new(Window::new(param)))),
             recent: (kind == Kind::Histogram && self.inner.recent > 0)
-                .then(|| Arc::new(Recent::new(self.inner.recent))),
+                .then(|| Arc::new(Recent::new(self.inner.recent, self.inner.feeding.clone()))),
         };
         state.entries += 1;
         state.slots_used = end;
