@@ -15,6 +15,7 @@ use serde::Deserialize;
 use statkit_agg::{Bin, Deletion, HistogramSetting, Percentile, SampleWeighting, TableOptions};
 use statkit_wire::graphite::NamingOptions;
 
+use crate::allow::AllowList;
 use crate::requests::{RawRequests, RequestsConfig};
 
 /// Default statsd address (UDP and TCP).
@@ -293,7 +294,7 @@ pub struct Config {
     /// The history store's state file and how often it is saved.
     pub state: Option<StateFile>,
     /// Client ranges the HTTP listeners answer; empty for every client.
-    pub http_allow: Vec<ipnet::IpNet>,
+    pub(crate) http_allow: AllowList,
     /// The settings as given, for the admin port's `config` command.
     pub raw: Arc<RawConfig>,
 }
@@ -303,19 +304,6 @@ pub struct Config {
 pub struct StateFile {
     pub path: PathBuf,
     pub save_interval: std::time::Duration,
-}
-
-/// A CIDR range, or one address (a range of one).
-fn cidr(text: &str) -> Result<ipnet::IpNet, ConfigError> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| {
-            invalid(
-                "http_allow",
-                format!("{text:?} is neither an address nor a CIDR range like 10.0.0.0/8"),
-            )
-        })
 }
 
 fn resolve(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -542,12 +530,13 @@ impl TryFrom<RawConfig> for Config {
             http,
             load_listen,
             state,
-            http_allow: raw
-                .http_allow
-                .iter()
-                .flatten()
-                .map(|c| cidr(c))
-                .collect::<Result<_, _>>()?,
+            http_allow: AllowList::parse(raw.http_allow.iter().flatten().map(String::as_str))
+                .map_err(|entry| {
+                    invalid(
+                        "http_allow",
+                        format!("{entry:?} is neither an address nor a CIDR range like 10.0.0.0/8"),
+                    )
+                })?,
             statvent_listen: raw
                 .statvent_listen
                 .as_deref()

@@ -17,6 +17,7 @@
 //! ```
 
 mod admin;
+mod allow;
 pub mod config;
 mod flush;
 mod http;
@@ -150,7 +151,7 @@ pub async fn run(
                 listener,
                 router,
                 limits,
-                http::Allow::new(&shared.config.http_allow),
+                http::Allow::new(shared.config.http_allow.clone()),
                 stop_rx.clone(),
             )));
         }

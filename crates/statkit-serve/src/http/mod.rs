@@ -56,6 +56,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::allow::AllowList;
 use crate::state::Shared;
 
 /// How long a client may take, and how many may be connected at once.
@@ -96,17 +97,15 @@ struct Peer(std::net::SocketAddr);
 /// Which clients the server answers: `http_allow`'s ranges, or everyone
 /// when there are none.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Allow(Arc<[ipnet::IpNet]>);
+pub(crate) struct Allow(Arc<AllowList>);
 
 impl Allow {
-    pub(crate) fn new(ranges: &[ipnet::IpNet]) -> Self {
-        Self(Arc::from(ranges))
+    pub(crate) fn new(list: AllowList) -> Self {
+        Self(Arc::new(list))
     }
 
     fn admits(&self, peer: std::net::IpAddr) -> bool {
-        // An IPv4 client of an IPv6 socket arrives as ::ffff:a.b.c.d.
-        let peer = peer.to_canonical();
-        self.0.is_empty() || self.0.iter().any(|range| range.contains(&peer))
+        self.0.is_empty() || self.0.allows(peer)
     }
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{router, serve, Allow, Limits};
+use crate::allow::AllowList;
 use crate::config::{Config, RawConfig};
 use crate::state::Shared;
 
@@ -489,7 +490,7 @@ async fn dashboard_is_embedded_and_nothing_else_is_served() {
 
 #[tokio::test]
 async fn clients_outside_http_allow_get_403() {
-    let elsewhere = Allow::new(&["10.0.0.0/8".parse().unwrap()]);
+    let elsewhere = Allow::new(AllowList::parse(["10.0.0.0/8"]).unwrap());
     let server = Server::start_allowing(Limits::default(), elsewhere).await;
     for path in ["/", "/metrics", "/api/v1/health", "/nope"] {
         let answer = request(server.addr, "GET", path).await;
@@ -501,10 +502,7 @@ async fn clients_outside_http_allow_get_403() {
         );
     }
     drop(server);
-    let loopback = Allow::new(&[
-        "10.0.0.0/8".parse().unwrap(),
-        "127.0.0.0/8".parse().unwrap(),
-    ]);
+    let loopback = Allow::new(AllowList::parse(["10.0.0.0/8", "127.0.0.0/8"]).unwrap());
     let server = Server::start_allowing(Limits::default(), loopback).await;
     assert_eq!(request(server.addr, "GET", "/health").await.status, 200);
 }

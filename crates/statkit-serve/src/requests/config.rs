@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use statkit_requests::Settings;
 
-use super::AllowList;
+use crate::allow::AllowList;
 use crate::config::ConfigError;
 
 /// Who may read `/_status` when nothing says otherwise (gstats allowed

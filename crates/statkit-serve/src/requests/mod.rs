@@ -8,12 +8,10 @@
 //! it (at each flush, and when a reader asks), so a request is seen once,
 //! and a reading is never older than the flush interval.
 
-mod allow;
 mod config;
 mod feed;
 mod wire;
 
-pub(crate) use allow::AllowList;
 pub use config::{RawRequests, RequestsConfig};
 pub(crate) use feed::observe;
 pub use wire::{GstatsSockets, WireBindError};

@@ -1,12 +1,14 @@
-//! Who may read `/_status`: gstats' `GSTATS_ALLOWED_IPS` (exact addresses,
-//! colon-separated) and networks in CIDR form.
+//! Client allow lists: addresses and CIDR networks. One mechanism for
+//! `http_allow` (which clients the HTTP listeners answer) and
+//! `requests.status_allow` (who may read `/_status`, gstats'
+//! `GSTATS_ALLOWED_IPS`).
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// Addresses and networks allowed to read the request view over HTTP.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Addresses and networks a client may come from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AllowList {
     networks: Vec<IpNet>,
 }
@@ -28,13 +30,22 @@ impl AllowList {
         Ok(AllowList { networks })
     }
 
+    /// Whether `peer` lies in one of the networks (an empty list allows
+    /// nobody; callers decide what "no list" means).
     pub(crate) fn allows(&self, peer: IpAddr) -> bool {
         // An IPv4 client on an IPv6 socket arrives as ::ffff:a.b.c.d.
-        let peer = match peer {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-            v4 => v4,
-        };
+        let peer = peer.to_canonical();
         self.networks.iter().any(|net| net.contains(&peer))
+    }
+
+    /// Entries in the list.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.networks.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.networks.is_empty()
     }
 }
 
