@@ -607,6 +607,18 @@ mod tests {
     }
 
     #[test]
+    fn receive_coalesce_is_bounded() {
+        let c = parse("").unwrap();
+        assert_eq!(c.receive_coalesce.as_millis(), 5);
+        let c = parse("receive_coalesce_ms = 0").unwrap();
+        assert!(c.receive_coalesce.is_zero());
+        for bad in ["-1", "100.5", "nan"] {
+            let error = parse(&format!("receive_coalesce_ms = {bad}")).unwrap_err();
+            assert!(error.starts_with("receive_coalesce_ms"), "{error}");
+        }
+    }
+
+    #[test]
     fn defaults_listen_on_loopback() {
         let c = parse("").unwrap();
         assert_eq!(c.statsd.to_string(), "127.0.0.1:8125");

@@ -46,6 +46,33 @@ impl Frame {
             last: f64::NAN,
         }
     }
+
+    /// Adds `other`'s flushes (newer than this frame's) into this frame.
+    fn absorb(&mut self, other: &Frame) {
+        self.flushes += other.flushes;
+        self.sum += other.sum;
+        self.count += other.count;
+        self.lower = self.lower.min(other.lower);
+        self.upper = self.upper.max(other.upper);
+        self.mean_sum += other.mean_sum;
+        self.last = other.last;
+    }
+}
+
+impl FrameSample {
+    /// The sample as a frame of one flush.
+    fn as_frame(&self, index: u64) -> Frame {
+        Frame {
+            index,
+            flushes: 1,
+            sum: self.sum,
+            count: self.count,
+            lower: self.lower,
+            upper: self.upper,
+            mean_sum: self.mean,
+            last: self.last,
+        }
+    }
 }
 
 /// One flush's contribution to a frame.
@@ -82,13 +109,7 @@ impl Frames {
         let Some(frame) = self.frames.back_mut() else {
             return;
         };
-        frame.flushes += 1;
-        frame.sum += sample.sum;
-        frame.count += sample.count;
-        frame.lower = frame.lower.min(sample.lower);
-        frame.upper = frame.upper.max(sample.upper);
-        frame.mean_sum += sample.mean;
-        frame.last = sample.last;
+        frame.absorb(&sample.as_frame(frame.index));
     }
 
     /// Puts back a frame read from a state file (frames come oldest
@@ -121,13 +142,7 @@ impl Frames {
             .peekable();
         let first = *chosen.peek()?;
         Some(chosen.fold(Frame::new(first.index), |mut acc, f| {
-            acc.flushes += f.flushes;
-            acc.sum += f.sum;
-            acc.count += f.count;
-            acc.lower = acc.lower.min(f.lower);
-            acc.upper = acc.upper.max(f.upper);
-            acc.mean_sum += f.mean_sum;
-            acc.last = f.last;
+            acc.absorb(f);
             acc
         }))
     }

@@ -48,6 +48,17 @@ fn statkit_registry() -> Registry {
     Registry::in_memory(Options::default()).expect("anonymous memory")
 }
 
+/// A histogram without a ring of last values (`Options::recent = 0`).
+fn no_ring_histogram() -> statkit::shm::Histogram {
+    Registry::in_memory(Options {
+        recent: 0,
+        ..Options::default()
+    })
+    .expect("anonymous memory")
+    .histogram("latency", &[])
+    .expect("a new name")
+}
+
 /// A registry read by a pipe publisher (in a scratch folder), so that its
 /// histograms feed their rings of last values. Keep all three alive.
 fn publishing_registry() -> (Registry, statkit::pipe::Publisher, tempfile::TempDir) {
@@ -160,13 +171,7 @@ fn histogram_record(c: &mut Criterion) {
         b.iter(|| fed.record(black_box(next())))
     });
     // No ring at all (`Options::recent = 0`).
-    let no_ring = Registry::in_memory(Options {
-        recent: 0,
-        ..Options::default()
-    })
-    .unwrap()
-    .histogram("latency", &[])
-    .unwrap();
+    let no_ring = no_ring_histogram();
     group.bench_function("statkit_no_ring", |b| {
         b.iter(|| no_ring.record(black_box(next())))
     });
@@ -192,13 +197,7 @@ fn histogram_two_threads(c: &mut Criterion) {
     let unfed = statkit_registry().histogram("latency", &[]).unwrap();
     let (publishing, _publisher, _dir) = publishing_registry();
     let ring = publishing.histogram("latency", &[]).unwrap();
-    let no_ring = Registry::in_memory(Options {
-        recent: 0,
-        ..Options::default()
-    })
-    .unwrap()
-    .histogram("latency", &[])
-    .unwrap();
+    let no_ring = no_ring_histogram();
     let mut group = c.benchmark_group("histogram_record_2_threads");
     group.bench_function("statkit", |b| {
         b.iter_custom(|iters| two_threads(&unfed, iters))

@@ -65,21 +65,7 @@ fn test_dep(var: &str, default: &str, what: &str) -> PathBuf {
 
 /// The node binary that runs etsy statsd (`$STATKIT_TEST_NODE`, else `node`).
 pub fn node() -> PathBuf {
-    let node = std::env::var_os("STATKIT_TEST_NODE")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from("node"), PathBuf::from);
-    let works = Command::new(&node)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        works,
-        "cannot run {} --version: run scripts/test.sh to install node",
-        node.display()
-    );
-    node
+    system_program("STATKIT_TEST_NODE", "node")
 }
 
 /// etsy statsd 0.9.0's package folder (the one holding `stats.js`).
