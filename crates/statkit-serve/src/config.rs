@@ -89,8 +89,10 @@ pub struct RawConfig {
     /// Flushes a sink may fall behind before the oldest is dropped.
     pub sink_queue: Option<usize>,
     pub tcp_max_connections: Option<usize>,
-    /// Milliseconds a receiver naps, under steady traffic, after a batch
-    /// that did not fill, so that it wakes once for several datagrams.
+    /// The longest a receiver naps, in milliseconds, under steady traffic
+    /// after it has read all that was waiting, so that it wakes once for
+    /// many datagrams; faster traffic naps less, so as not to fill the
+    /// socket's buffer.
     pub receive_coalesce_ms: Option<f64>,
     pub key_sanitize: Option<bool>,
     pub delete_idle_stats: Option<bool>,
@@ -593,9 +595,10 @@ fn pipes(raw: &RawConfig) -> Result<statkit_pipe::read::Options, ConfigError> {
 /// many clients over cores, each adding up its own clients' traffic.
 const DEFAULT_RECEIVERS: usize = 1;
 
-/// Long enough that a receiver under steady traffic wakes a few hundred
-/// times a second at most, short against any flush interval.
-const DEFAULT_COALESCE_MS: f64 = 5.0;
+/// The longest nap: slow steady traffic is read in 20 wake-ups a second,
+/// and no line waits long against any flush interval. Faster traffic naps
+/// less, as the socket's buffer allows (see `source::datagram`).
+const DEFAULT_COALESCE_MS: f64 = 50.0;
 
 #[cfg(test)]
 mod tests {
@@ -609,7 +612,7 @@ mod tests {
     #[test]
     fn receive_coalesce_is_bounded() {
         let c = parse("").unwrap();
-        assert_eq!(c.receive_coalesce.as_millis(), 5);
+        assert_eq!(c.receive_coalesce.as_millis(), 50);
         let c = parse("receive_coalesce_ms = 0").unwrap();
         assert!(c.receive_coalesce.is_zero());
         for bad in ["-1", "100.5", "nan"] {
