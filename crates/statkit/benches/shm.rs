@@ -9,12 +9,13 @@
 //! Two-thread figures are per increment per thread: both threads increment
 //! the same counter `iters` times and the slower one's time is reported.
 //! The reading figures write 1,000 files of 100 metrics and read them all.
+//! What a reader polling a writer's file costs the writer is `shm_polled`.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use metrics::Key;
 use statkit::shm::{Options, Registry};
 
@@ -268,57 +269,6 @@ fn read_files(c: &mut Criterion) {
     drop(registries);
 }
 
-/// Set in the environment of the bench binary when it runs as the reader
-/// process of [`inc_while_read`].
-const READER_ENV: &str = "STATKIT_BENCH_READ_FILE";
-
-/// A counter increment while another process reads the writer's file 100
-/// times a second (as `statkit poll` or `serve` would), against the same
-/// increment with nobody reading. The reader is this bench binary started
-/// again with [`READER_ENV`] set; it stops when its standard input closes.
-fn inc_while_read(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let registry = Registry::publish(Options {
-        dir: dir.path().to_owned(),
-        program: "polled".into(),
-        ..Options::default()
-    })
-    .unwrap();
-    let counter = registry.counter("hits", &[]).unwrap();
-    let path = registry.path().unwrap().to_owned();
-    let mut group = c.benchmark_group("counter_inc_polled");
-    group.bench_function("no_reader", |b| b.iter(|| black_box(&counter).inc()));
-    let mut reader = std::process::Command::new(std::env::current_exe().unwrap())
-        .env(READER_ENV, &path)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("the reader process starts");
-    group.bench_function("reader_process_at_100hz", |b| {
-        b.iter(|| black_box(&counter).inc())
-    });
-    drop(reader.stdin.take());
-    reader.wait().unwrap();
-    group.finish();
-}
-
-/// The reader process: reads `path` every 10 ms until standard input
-/// closes (or an hour passes).
-fn read_until_stdin_closes(path: &std::path::Path) {
-    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let closed = closed.clone();
-        std::thread::spawn(move || {
-            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
-            closed.store(true, std::sync::atomic::Ordering::Relaxed);
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(3600);
-    while !closed.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
-        black_box(statkit_scan::read_file(path).unwrap());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 criterion_group!(
     benches,
     counter_one_thread,
@@ -326,15 +276,7 @@ criterion_group!(
     histogram_record,
     histogram_two_threads,
     gauge_set,
-    read_files,
-    inc_while_read
+    read_files
 );
 
-fn main() {
-    if let Some(path) = std::env::var_os(READER_ENV) {
-        read_until_stdin_closes(std::path::Path::new(&path));
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+criterion_main!(benches);

@@ -14,7 +14,7 @@ use statkit_format::cell::{self, TEXT_MAX};
 use statkit_format::histogram::bucket_of;
 use statkit_format::layout::truncate_utf8;
 
-use super::cells::{bump, guarded, word};
+use super::cells::{bump, guarded, in_register, word};
 use super::recent::Recent;
 use super::registry::Inner;
 use super::thread;
@@ -23,6 +23,9 @@ use super::thread;
 #[derive(Clone)]
 struct Slot {
     inner: Arc<Inner>,
+    /// `inner.id`, kept beside the slot: the update path compares it with
+    /// the thread's cached lease without a load through the `Arc`.
+    id: u64,
     slot: usize,
 }
 
@@ -35,19 +38,24 @@ impl fmt::Debug for Slot {
 }
 
 impl Slot {
+    fn new(inner: Arc<Inner>, slot: usize) -> Self {
+        let id = inner.id;
+        Self { inner, id, slot }
+    }
+
     /// The first word of this metric's cells in the calling thread's block.
     #[inline(always)]
     fn mine(&self) -> *mut u64 {
         // SAFETY: the slot was checked against the block size at
         // registration, so the offset stays inside the block.
-        unsafe { thread::block(&self.inner).add(self.slot) }
+        in_register(unsafe { thread::block(&self.inner, self.id).add(self.slot) })
     }
 
     /// The first word of this metric's cells in block 0.
     #[inline(always)]
     fn shared(&self) -> *mut u64 {
         // SAFETY: as for `mine`; block 0 is part of the head mapping.
-        unsafe { self.inner.storage.shared_block().add(self.slot) }
+        in_register(unsafe { self.inner.storage.shared_block().add(self.slot) })
     }
 }
 
@@ -61,7 +69,7 @@ macro_rules! handle {
 
         impl $name {
             pub(super) fn new(inner: Arc<Inner>, slot: usize) -> Self {
-                $name { slot: Slot { inner, slot } }
+                $name { slot: Slot::new(inner, slot) }
             }
         }
     };
@@ -139,7 +147,7 @@ pub struct Histogram {
 impl Histogram {
     pub(super) fn new(inner: Arc<Inner>, slot: usize, recent: Option<Arc<Recent>>) -> Self {
         Histogram {
-            slot: Slot { inner, slot },
+            slot: Slot::new(inner, slot),
             recent,
         }
     }
@@ -319,7 +327,7 @@ pub struct MovingAverage {
 impl MovingAverage {
     pub(super) fn new(inner: Arc<Inner>, slot: usize, window: Arc<Mutex<Window>>) -> Self {
         MovingAverage {
-            slot: Slot { inner, slot },
+            slot: Slot::new(inner, slot),
             window,
         }
     }

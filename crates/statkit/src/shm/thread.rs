@@ -42,11 +42,12 @@ impl Drop for Leases {
     }
 }
 
-/// The base of the calling thread's block in `inner`'s storage.
+/// The base of the calling thread's block in `inner`'s storage; `id` is
+/// `inner.id`, which the caller holds at hand.
 #[inline(always)]
-pub(super) fn block(inner: &Arc<Inner>) -> *mut u64 {
-    let (id, base) = CURRENT.get();
-    if id == inner.id {
+pub(super) fn block(inner: &Arc<Inner>, id: u64) -> *mut u64 {
+    let (current, base) = CURRENT.get();
+    if current == id {
         base
     } else {
         block_slow(inner)
