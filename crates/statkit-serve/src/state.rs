@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     /// The history the HTTP server shows, fed by the flusher's snapshots
     /// (written once per flush, read by requests).
     pub store: RwLock<Store>,
+    /// Write accesses to `store` so far (see [`Shared::store_generation`]).
+    store_generation: AtomicU64,
 }
 
 impl Shared {
@@ -80,6 +82,7 @@ impl Shared {
             requests,
             quit: Notify::new(),
             store,
+            store_generation: AtomicU64::new(0),
         }
     }
 
@@ -89,7 +92,15 @@ impl Shared {
     }
 
     pub(crate) fn store_mut(&self) -> RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(PoisonError::into_inner)
+        let store = self.store.write().unwrap_or_else(PoisonError::into_inner);
+        self.store_generation.fetch_add(1, Ordering::Relaxed);
+        store
+    }
+
+    /// Bumped by every [`Shared::store_mut`]: read while holding
+    /// [`Shared::store`], equal values mean the same store.
+    pub(crate) fn store_generation(&self) -> u64 {
+        self.store_generation.load(Ordering::Relaxed)
     }
 
     /// Drains every receiver's table into `aggregator`, showing the request

@@ -4,13 +4,13 @@
 //! when the frames chosen hold nothing, as in gstatsd.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Map, Value};
 use statkit_store::{LoadValue, FRAMES};
 
 use super::errors::error;
+use super::rendered::Key;
 use super::App;
 use crate::state::unix_now;
 
@@ -42,11 +42,14 @@ async fn answer(app: App, n: &str, full: bool, uri: Uri) -> Response {
         }
     };
     let now = unix_now();
-    match app
-        .read_store(move |store| statkit_store::load(store, now, n, full))
-        .await
-    {
-        Ok(view) => {
+    // The answer depends on the store, the window and the second asked in.
+    let key = Key {
+        route: "load",
+        variant: now << 5 | n << 1 | u64::from(full),
+    };
+    let rendered = app
+        .read_store_cached(key, move |store| {
+            let view = statkit_store::load(store, now, n, full);
             let mut body = Map::new();
             body.insert("last_frame_time".into(), view.last_frame_time.into());
             if !view.stats.is_empty() {
@@ -57,8 +60,11 @@ async fn answer(app: App, n: &str, full: bool, uri: Uri) -> Response {
                     .collect();
                 body.insert("Stat".into(), Value::Object(stats));
             }
-            Json(Value::Object(body)).into_response()
-        }
+            Value::Object(body).to_string().into_bytes()
+        })
+        .await;
+    match rendered {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(response) => response,
     }
 }

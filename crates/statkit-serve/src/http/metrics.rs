@@ -6,6 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use statkit_store::prometheus::{render, Format};
 
+use super::rendered::Key;
 use super::App;
 
 pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Response {
@@ -14,31 +15,33 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let format = Format::negotiate(accept);
+    let key = Key {
+        route: "metrics",
+        variant: format as u64,
+    };
     let rendered = app
-        .read_store(move |store| {
+        .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
             let mut out = String::with_capacity(store.len() * 100 + 64);
             let clashes = render(store, format, &mut out);
-            (out, clashes)
-        })
-        .await;
-    match rendered {
-        Ok((body, clashes)) => {
             if clashes > 0 {
                 tracing::debug!("/metrics left out {clashes} series with clashing names");
             }
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static(format.content_type()),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                ],
-                body,
-            )
-                .into_response()
-        }
+            out.into_bytes()
+        })
+        .await;
+    match rendered {
+        Ok(body) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(format.content_type()),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            body,
+        )
+            .into_response(),
         Err(response) => response,
     }
 }

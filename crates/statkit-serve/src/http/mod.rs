@@ -40,6 +40,7 @@ mod load;
 mod metrics;
 mod mmash;
 mod processes;
+mod rendered;
 mod status;
 mod statvent;
 
@@ -115,6 +116,7 @@ struct App {
     shared: Arc<Shared>,
     /// One permit: reports that lock the tables run one at a time.
     reports: Arc<Semaphore>,
+    rendered: Arc<rendered::Rendered>,
 }
 
 impl App {
@@ -122,6 +124,7 @@ impl App {
         Self {
             shared,
             reports: Arc::new(Semaphore::new(1)),
+            rendered: Arc::default(),
         }
     }
 
@@ -142,6 +145,27 @@ impl App {
                     "",
                 )
             })
+    }
+
+    /// As [`App::read_store`], for answers that depend only on the store
+    /// and `key`: what `render` made for the same key is reused until the
+    /// store changes ([`rendered`]).
+    async fn read_store_cached(
+        &self,
+        key: rendered::Key,
+        render: impl FnOnce(&statkit_store::Store) -> Vec<u8> + Send + 'static,
+    ) -> Result<axum::body::Bytes, axum::response::Response> {
+        let rendered = self.rendered.clone();
+        let shared = self.shared.clone();
+        self.read_store(move |store| {
+            let generation = shared.store_generation();
+            rendered.get(key, generation).unwrap_or_else(|| {
+                let body = axum::body::Bytes::from(render(store));
+                rendered.put(key, generation, body.clone());
+                body
+            })
+        })
+        .await
     }
 }
 

@@ -385,6 +385,16 @@ async fn history_comes_as_columns() {
     assert_eq!(bad.status, 400);
 }
 
+/// `GET /metrics` as a scraper asking for OpenMetrics.
+async fn openmetrics(addr: SocketAddr) -> Answer {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let ask = "GET /metrics HTTP/1.1\r\nHost: t\r\nAccept: application/openmetrics-text;version=1.0.0\r\nConnection: close\r\n\r\n";
+    stream.write_all(ask.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    Answer::parse(&raw)
+}
+
 #[tokio::test]
 async fn prometheus_text_or_openmetrics_by_accept() {
     let server = Server::start(Limits::default()).await;
@@ -400,18 +410,39 @@ async fn prometheus_text_or_openmetrics_by_accept() {
         .contains("# TYPE hits_total counter\nhits_total{code=\"200\"} 3\n"));
     assert!(text.body.contains("lat_bucket{le=\"10.0\"} 1\n"));
     assert!(text.body.contains("lat_count 1\n"));
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    let ask = "GET /metrics HTTP/1.1\r\nHost: t\r\nAccept: application/openmetrics-text;version=1.0.0\r\nConnection: close\r\n\r\n";
-    stream.write_all(ask.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let om = Answer::parse(&raw);
+    let om = openmetrics(server.addr).await;
     assert!(om
         .header("content-type")
         .unwrap()
         .starts_with("application/openmetrics-text; version=1.0.0"));
     assert!(om.body.contains("# TYPE hits counter\n"));
     assert!(om.body.ends_with("# EOF\n"));
+}
+
+/// Answers are reused between flushes, never past one.
+#[tokio::test]
+async fn repeated_answers_follow_every_flush() {
+    let server = Server::start(Limits::default()).await;
+    let t = now();
+    feed(&server.shared, t, "before:1|c");
+    let first = request(server.addr, "GET", "/metrics").await.body;
+    assert_eq!(request(server.addr, "GET", "/metrics").await.body, first);
+    assert_eq!(
+        request(server.addr, "GET", "/load/1").await.json()["Stat"]["before"],
+        1.0
+    );
+    feed(&server.shared, t, "after:2|c");
+    let second = request(server.addr, "GET", "/metrics").await.body;
+    assert!(!first.contains("after_total") && second.contains("after_total 2\n"));
+    assert_eq!(
+        request(server.addr, "GET", "/load/1").await.json()["Stat"]["after"],
+        2.0
+    );
+    let om = openmetrics(server.addr).await;
+    assert!(
+        om.body.ends_with("# EOF\n"),
+        "each format keeps its own answer"
+    );
 }
 
 #[tokio::test]
