@@ -93,7 +93,8 @@ def bench(server, *args):
 
 
 class Requests(threading.Thread):
-    """GETs across every HTTP route at a steady rate until stopped."""
+    """GETs across every HTTP route at a steady rate until stopped, over one
+    kept-alive connection (as a scraper or a dashboard holds one)."""
 
     PATHS = ["/metrics", "/api/v1/metrics?limit=100", "/api/v1/health", "/load/5",
              "/api/v1/history?kind=counter&name=mix.c.1", "/", "/assets/dashboard.js"]
@@ -104,20 +105,36 @@ class Requests(threading.Thread):
 
     def run(self):
         start = time.monotonic()
+        conn = None
         while not self.done.is_set() and time.monotonic() - start < 600:
-            self.server.get(self.PATHS[self.count % len(self.PATHS)])
+            try:
+                conn = conn or http.client.HTTPConnection(*self.server.http, timeout=10)
+                conn.request("GET", self.PATHS[self.count % len(self.PATHS)])
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                conn = None
             self.count += 1
             pause = start + self.count / self.rate - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
+        if conn:
+            conn.close()
 
 
 def ingest(args):
-    """Receiver CPU per million lines, without and then with HTTP load."""
+    """Receiver CPU per million lines: without HTTP load, with it, and with
+    the same load served by a twin server beside the measured one."""
     results = {}
-    for label, rate in [("no HTTP", 0), (f"{args.rate} HTTP req/s", args.rate)] * args.rounds:
+    labels = [("no HTTP", None), (f"{args.rate:g} HTTP req/s to it", "self"),
+              (f"{args.rate:g} HTTP req/s to a twin", "twin")]
+    for label, target in labels * args.rounds:
         server = Server("--flush-interval", "1")
-        requests = Requests(server, rate) if rate else None
+        twin = None
+        if target == "twin":
+            # The twin holds the same series, so its answers cost the same.
+            twin = Server("--flush-interval", "1")
+            bench(twin, "-n", str(args.line_rate), "--rate", str(args.line_rate))
+        requests = Requests(twin or server, args.rate) if target else None
         if requests:
             requests.start()
         wall = time.monotonic()
@@ -128,6 +145,8 @@ def ingest(args):
             requests.done.set()
             requests.join()
         server.stop()
+        if twin:
+            twin.stop()
         per_million = cpu / args.lines * 1e6
         results.setdefault(label, []).append(per_million)
         served = f", {requests.count / wall:.0f} req/s served" if requests else ""
@@ -135,9 +154,11 @@ def ingest(args):
         if args.verbose:
             print(out)
     # Medians: on a shared machine single rounds vary by tens of percent.
-    base, loaded = (statistics.median(v) for v in results.values())
-    print(f"medians: {base:.3f} vs {loaded:.3f} CPU s per million lines; "
-          f"ratio {loaded / base:.3f} (ingest throughput change {100 * (base / loaded - 1):+.1f}%)")
+    base, loaded, twin = (statistics.median(results[label]) for label, _ in labels)
+    print(f"medians: {base:.3f} without HTTP, {loaded:.3f} serving it, {twin:.3f} while a twin "
+          f"serves it (CPU s per million lines)")
+    print(f"serving HTTP: ingest throughput {100 * (base / loaded - 1):+.1f}% against no HTTP; "
+          f"{100 * (twin / loaded - 1):+.1f}% against the same load on the twin")
 
 
 class Browser:

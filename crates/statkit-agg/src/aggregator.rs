@@ -227,6 +227,8 @@ impl Aggregator {
             counts.refused_samples += refused_samples;
         }
         table.counters.clear();
+        table.names_after_drain = table.names();
+        table.splittable = true;
     }
 
     fn count_ingest(&mut self, counts: &IngestCounts) {
@@ -446,5 +448,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+#[cfg(test)]
+mod early_drain;
 #[cfg(test)]
 mod tests;

@@ -23,5 +23,5 @@ pub use names::{Arena, NameMap, SharedArena};
 pub use sketch::Sketch;
 pub use snapshot::{CounterFlush, Snapshot};
 pub use summary::{Bin, InvalidPercentile, Percentile, Threshold, TimerStats, TimerSummary};
-pub use table::{IngestCounts, Table, TableOptions};
+pub use table::{IngestCounts, Table, TableOptions, EARLY_DRAIN_NAMES};
 pub use timer::{SampleWeighting, TimerValues};

@@ -516,6 +516,7 @@ impl TryFrom<RawConfig> for Config {
                 max_series: positive("max_series", raw.max_series, 1_000_000)?,
                 max_key_bytes: positive("max_key_bytes", raw.max_key_bytes, 4096)?,
                 max_set_members: positive("max_set_members", raw.max_set_members, 1_000_000)?,
+                early_drain_names: statkit_agg::EARLY_DRAIN_NAMES,
             },
             interval_ms: interval * 1000.0,
             percentiles: percentiles(raw.percent_thresholds.as_deref().unwrap_or(&[90.0]))?,

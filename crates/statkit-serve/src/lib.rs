@@ -242,33 +242,52 @@ fn start_sinks(
 }
 
 fn start_receivers(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     udp: Vec<std::net::UdpSocket>,
     udp_tables: Vec<Arc<Mutex<Table>>>,
     unix: Option<std::os::unix::net::UnixDatagram>,
     unix_table: Option<Arc<Mutex<Table>>>,
     stop: &Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>, ServeError> {
-    let max = shared.config.max_datagram;
-    let coalesce = shared.config.receive_coalesce;
     let mut threads = Vec::new();
     for (i, (socket, table)) in udp.into_iter().zip(udp_tables).enumerate() {
-        let stop = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("statkit-udp-{i}"))
-            .spawn(move || source::datagram::receive(&socket, &table, &stop, max, coalesce))
-            .map_err(ServeError::Thread)?;
-        threads.push(thread);
+        threads.push(spawn_datagram(
+            format!("statkit-udp-{i}"),
+            socket,
+            table,
+            shared,
+            stop,
+        )?);
     }
     if let (Some(socket), Some(table)) = (unix, unix_table) {
-        let stop = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("statkit-unix".into())
-            .spawn(move || source::datagram::receive(&socket, &table, &stop, max, coalesce))
-            .map_err(ServeError::Thread)?;
-        threads.push(thread);
+        threads.push(spawn_datagram(
+            "statkit-unix".into(),
+            socket,
+            table,
+            shared,
+            stop,
+        )?);
     }
     Ok(threads)
+}
+
+/// One datagram receiver thread, draining its table early when it asks.
+fn spawn_datagram(
+    name: String,
+    socket: impl std::os::fd::AsRawFd + Send + 'static,
+    table: Arc<Mutex<Table>>,
+    shared: &Arc<Shared>,
+    stop: &Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, ServeError> {
+    let (shared, stop) = (shared.clone(), stop.clone());
+    let (max, coalesce) = (shared.config.max_datagram, shared.config.receive_coalesce);
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let drain_early = || shared.drain_early(&table);
+            source::datagram::receive(&socket, &table, &stop, max, coalesce, drain_early)
+        })
+        .map_err(ServeError::Thread)
 }
 
 /// Joins threads without blocking the async runtime.

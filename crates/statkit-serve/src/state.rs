@@ -109,19 +109,41 @@ impl Shared {
         let now = unix_now();
         let mut requests = lock(&self.requests);
         for table in &self.tables {
-            let mut table = lock(table);
-            if table.is_idle() {
-                continue;
-            }
-            if let Some(error) = table.take_last_error() {
-                tracing::debug!("rejected statsd input: {error}");
-            }
-            if table.counts().packets > 0 {
-                self.last_message.store(now, Ordering::Relaxed);
-            }
-            crate::requests::observe(&mut requests, &table, now);
-            aggregator.absorb(&mut table);
+            self.absorb(aggregator, &mut requests, &mut lock(table), now);
         }
+    }
+
+    /// Drains one receiver's table before the flush, if it still asks to
+    /// be ([`Table::wants_drain`]; the flusher may have drained it since).
+    /// Called by the receiver itself, holding no lock, as locks are taken
+    /// in this order everywhere: aggregator, request view, table.
+    pub(crate) fn drain_early(&self, table: &Mutex<Table>) {
+        let mut aggregator = lock(&self.aggregator);
+        let mut requests = lock(&self.requests);
+        let mut table = lock(table);
+        if table.wants_drain() {
+            self.absorb(&mut aggregator, &mut requests, &mut table, unix_now());
+        }
+    }
+
+    fn absorb(
+        &self,
+        aggregator: &mut Aggregator,
+        requests: &mut RequestView,
+        table: &mut Table,
+        now: u64,
+    ) {
+        if table.is_idle() {
+            return;
+        }
+        if let Some(error) = table.take_last_error() {
+            tracing::debug!("rejected statsd input: {error}");
+        }
+        if table.counts().packets > 0 {
+            self.last_message.store(now, Ordering::Relaxed);
+        }
+        crate::requests::observe(requests, table, now);
+        aggregator.absorb(table);
     }
 
     /// Everything received since start, including what the receivers hold

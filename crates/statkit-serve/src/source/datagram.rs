@@ -39,13 +39,16 @@ const BUFFER_SHARE: usize = 4;
 const MIN_NAP: Duration = Duration::from_micros(200);
 
 /// Receives on `socket` into `table` until `stop` is set, then drains what
-/// the kernel still holds for the socket before returning.
+/// the kernel still holds for the socket before returning. `drain_early`
+/// hands the table to the aggregator when it asks to be
+/// ([`Table::wants_drain`]), called with the table unlocked.
 pub(crate) fn receive(
     socket: &impl AsRawFd,
     table: &Mutex<Table>,
     stop: &AtomicBool,
     max_datagram: usize,
     coalesce: Duration,
+    drain_early: impl Fn(),
 ) {
     let mut batch = Batch::new(max_datagram);
     let fd = socket.as_raw_fd();
@@ -53,7 +56,13 @@ pub(crate) fn receive(
     while !stop.load(Ordering::Relaxed) {
         match batch.receive(fd, libc::MSG_WAITFORONE) {
             Ok(n) => {
-                let bytes = batch.ingest(n, &mut lock(table));
+                let (bytes, full) = {
+                    let mut table = lock(table);
+                    (batch.ingest(n, &mut table), table.wants_drain())
+                };
+                if full {
+                    drain_early();
+                }
                 if let Some(nap) = pace.after_batch(n, bytes, Instant::now()) {
                     std::thread::sleep(nap);
                 }
