@@ -425,3 +425,34 @@ fn several_receivers_add_up_every_client() {
         assert_eq!(last_gauge(i).as_deref(), Some("49"), "client {i}");
     }
 }
+
+#[test]
+fn a_receiver_flooded_with_new_names_loses_none_of_them() {
+    // 10,000 names in one interval: the receiver hands its table to the
+    // aggregator early (twice) instead of holding a second copy of them.
+    let graphite = GraphiteReceiver::start();
+    let server = start(&graphite, &[]);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let names = 10_000;
+    for round in 0..3 {
+        let mut datagram = String::new();
+        for i in 0..names {
+            datagram.push_str(&format!("flood.n{i}:{}|c\nflood.lines:1|c\n", round + 1));
+            if datagram.len() > 1300 {
+                client.send_to(datagram.as_bytes(), server.udp).unwrap();
+                datagram.clear();
+            }
+        }
+        client.send_to(datagram.as_bytes(), server.udp).unwrap();
+    }
+    let lines = f64::from(3 * names);
+    assert_eq!(total(&graphite, "stats_counts.flood.lines", lines), lines);
+    let flushes = graphite.flushes();
+    for i in [0, 4095, 4096, 9999] {
+        assert_eq!(
+            sum(&flushes, &format!("stats_counts.flood.n{i}")),
+            6.0,
+            "n{i}"
+        );
+    }
+}
