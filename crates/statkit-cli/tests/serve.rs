@@ -429,7 +429,8 @@ fn several_receivers_add_up_every_client() {
 #[test]
 fn a_receiver_flooded_with_new_names_loses_none_of_them() {
     // 10,000 names in one interval: the receiver hands its table to the
-    // aggregator early (twice) instead of holding a second copy of them.
+    // aggregator early (every 4,096 new names) instead of holding a second
+    // copy of them.
     let graphite = GraphiteReceiver::start();
     let server = start(&graphite, &[]);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
