@@ -226,9 +226,7 @@ impl Aggregator {
             counts.refused_series += refused;
             counts.refused_samples += refused_samples;
         }
-        table.counters.clear();
-        table.names_after_drain = table.names();
-        table.splittable = true;
+        table.drained();
     }
 
     fn count_ingest(&mut self, counts: &IngestCounts) {

@@ -189,13 +189,13 @@ pub struct Table {
     last_error: Option<ParseError>,
     /// Names held right after the last drain (gauges, timers and sets that
     /// got values stay, emptied).
-    pub(crate) names_after_drain: usize,
+    names_after_drain: usize,
     /// Whether every counter sum and timer count held is made of integers
     /// that add exactly, so that the aggregator gets the same totals from
     /// two drains as from one. A fraction (`1|c|@0.3` adds 3.33...) or a
     /// sketched timer makes the grouping matter: etsy adds in arrival order,
     /// and so must the interval's one drain.
-    pub(crate) splittable: bool,
+    splittable: bool,
 }
 
 impl Table {
@@ -221,8 +221,16 @@ impl Table {
         self.splittable && self.names() >= self.names_after_drain + self.options.early_drain_names
     }
 
+    /// Ends a drain: counters start again from nothing, and what stays
+    /// (emptied gauges, timers and sets) is the base for new names.
+    pub(crate) fn drained(&mut self) {
+        self.counters.clear();
+        self.names_after_drain = self.names();
+        self.splittable = true;
+    }
+
     /// Names held, over all kinds.
-    pub(crate) fn names(&self) -> usize {
+    fn names(&self) -> usize {
         self.counters.len() + self.gauges.len() + self.timers.len() + self.sets.len()
     }
 

@@ -149,12 +149,17 @@ impl App {
 
     /// As [`App::read_store`], for answers that depend only on the store
     /// and `key`: what `render` made for the same key is reused until the
-    /// store changes ([`rendered`]).
+    /// store changes ([`rendered`]). A reused answer needs neither the
+    /// store's lock nor a blocking thread: the generation changes only
+    /// once a writer holds the lock, before it changes anything.
     async fn read_store_cached(
         &self,
         key: rendered::Key,
         render: impl FnOnce(&statkit_store::Store) -> Vec<u8> + Send + 'static,
     ) -> Result<axum::body::Bytes, axum::response::Response> {
+        if let Some(body) = self.rendered.get(key, self.shared.store_generation()) {
+            return Ok(body);
+        }
         let rendered = self.rendered.clone();
         let shared = self.shared.clone();
         self.read_store(move |store| {
