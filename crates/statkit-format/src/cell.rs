@@ -1,10 +1,11 @@
 //! What a metric's cells hold, word by word.
 //!
 //! A cell word is 8 bytes, little-endian, 8-aligned. Values that take more
-//! than one word are guarded by a sequence pair: the writer bumps the first
-//! word (`begin`), stores the values, then copies `begin` into the last word
-//! (`end`). A reader that copies the words in ascending order and finds
-//! `begin != end` has caught a write in progress and reads again.
+//! than one word are guarded by a sequence pair: the writer bumps the last
+//! word (`end`), stores the values, then copies `end` into the first word
+//! (`begin`). A reader copies the words in ascending order, so it loads them
+//! in the reverse order of the writer's stores; when it finds
+//! `begin != end` it has caught a write in progress and reads again.
 //!
 //! | kind | block | words |
 //! | --- | --- | --- |

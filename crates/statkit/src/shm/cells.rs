@@ -4,7 +4,7 @@
 //! processes may read while this one writes. A cell in a thread block has
 //! one writer (the thread owning the block), so "add" is a relaxed load and
 //! a relaxed store, not a read-modify-write. Multi-word values are wrapped
-//! in the begin/end sequence pair `statkit_format::cell` describes.
+//! in the sequence pair `statkit_format::cell` describes.
 
 use std::sync::atomic::{fence, AtomicU64, Ordering::*};
 
@@ -58,15 +58,81 @@ pub(super) fn bump(cell: &AtomicU64, n: u64) {
     cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
-/// Writes a multi-word value: `write` runs between the begin and end
-/// stores of the sequence pair at `begin` and `end`.
+/// Writes a multi-word value whose cells run from word `first` to word
+/// `last`: `write` runs after `last` takes the next sequence number and
+/// before `first` takes it too.
+///
+/// Why backwards: readers copy cells in ascending order, so they load
+/// `first` before the values and `last` after them. Closing a write on the
+/// word read first and opening it on the word read last means equal words
+/// prove the values between came from one whole write. Opened on `first`,
+/// a reader could load `first` as a write began, values from before and
+/// after it, and `last` once it ended, and accept the mix.
 #[inline(always)]
-pub(super) fn guarded(begin: &AtomicU64, end: &AtomicU64, write: impl FnOnce()) {
-    let sequence = begin.load(Relaxed).wrapping_add(1);
-    begin.store(sequence, Relaxed);
-    // The begin store is visible before any of the value's stores.
+pub(super) fn guarded(first: &AtomicU64, last: &AtomicU64, write: impl FnOnce()) {
+    let sequence = last.load(Relaxed).wrapping_add(1);
+    last.store(sequence, Relaxed);
+    // The opening store is visible before any of the value's stores.
     fence(Release);
     write();
-    // ...and all of them before the end store.
-    end.store(sequence, Release);
+    // ...and all of them before the closing store.
+    first.store(sequence, Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A four-word cell `[begin, count, sum, end]`, its words as they stand.
+    fn state(cell: &[AtomicU64; 4]) -> [u64; 4] {
+        cell.each_ref().map(|w| w.load(Relaxed))
+    }
+
+    /// Every state the cell passes through over `writes` writes of
+    /// (count + 1, sum + 2), one state per store.
+    fn states(writes: usize) -> Vec<[u64; 4]> {
+        let cell: [AtomicU64; 4] = Default::default();
+        let mut seen = vec![state(&cell)];
+        for _ in 0..writes {
+            let mut during = Vec::new();
+            guarded(&cell[0], &cell[3], || {
+                during.push(state(&cell));
+                bump(&cell[1], 1);
+                during.push(state(&cell));
+                bump(&cell[2], 2);
+                during.push(state(&cell));
+            });
+            seen.extend(during);
+            seen.push(state(&cell));
+        }
+        seen.dedup();
+        seen
+    }
+
+    /// A reader copying in ascending order loads word `i` at some point no
+    /// earlier than word `i - 1`: try every such schedule over three writes.
+    #[test]
+    fn an_ascending_reader_accepts_only_whole_writes() {
+        let states = states(3);
+        assert_eq!(states.len(), 13, "four stores a write");
+        let n = states.len();
+        let mut accepted = 0;
+        for a in 0..n {
+            for b in a..n {
+                for c in b..n {
+                    for d in c..n {
+                        let [begin, count, sum, end] =
+                            [states[a][0], states[b][1], states[c][2], states[d][3]];
+                        if begin == end {
+                            accepted += 1;
+                            assert_eq!(sum, 2 * count, "schedule {a} {b} {c} {d}");
+                            assert_eq!(count, begin, "schedule {a} {b} {c} {d}");
+                        }
+                    }
+                }
+            }
+        }
+        // Exactly the schedules that read all four words between writes.
+        assert_eq!(accepted, 4);
+    }
 }
