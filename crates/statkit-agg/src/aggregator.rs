@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::names::{NameMap, SharedArena};
-use crate::snapshot::{Series, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::summary::{fill_buckets, summarize, Bin, Percentile};
 use crate::table::{IngestCounts, Table, TableOptions};
 use crate::timer::TimerValues;
@@ -268,31 +268,23 @@ impl Aggregator {
     fn report(&mut self, timestamp: u64, started: Instant) -> Snapshot {
         let o = &self.options;
         let mut snapshot = Snapshot::new(timestamp, o.interval_ms, o.percentiles.clone());
-        snapshot.counters = Series::new(self.counters.shared_names(), self.counters.len());
-        for (span, &count) in self.counters.spans() {
-            snapshot.counters.push(span, count);
-        }
-        snapshot.timers = Series::new(self.timers.shared_names(), self.timers.len());
+        snapshot.counters = self.counters.share(|_, &mut count| count).into();
         let mut sketched = 0;
-        for (span, name, values) in self.timers.spans_mut() {
-            let bins = o
-                .histograms
-                .iter()
-                .find(|h| contains(name, h.metric.as_bytes()))
-                .map_or(&[][..], |h| &h.bins);
-            let mut summary = summarize(values, &o.percentiles, bins, o.interval_ms);
-            fill_buckets(&mut summary, values, &o.buckets);
-            sketched += usize::from(summary.stats.as_ref().is_some_and(|s| s.sketched));
-            snapshot.timers.push(span, summary);
-        }
-        snapshot.gauges = Series::new(self.gauges.shared_names(), self.gauges.len());
-        for (span, gauge) in self.gauges.spans() {
-            snapshot.gauges.push(span, gauge.value);
-        }
-        snapshot.sets = Series::new(self.sets.shared_names(), self.sets.len());
-        for (span, members) in self.sets.spans() {
-            snapshot.sets.push(span, members.len() as u64);
-        }
+        snapshot.timers = (self.timers)
+            .share(|name, values| {
+                let bins = o
+                    .histograms
+                    .iter()
+                    .find(|h| contains(name, h.metric.as_bytes()))
+                    .map_or(&[][..], |h| &h.bins);
+                let mut summary = summarize(values, &o.percentiles, bins, o.interval_ms);
+                fill_buckets(&mut summary, values, &o.buckets);
+                sketched += usize::from(summary.stats.as_ref().is_some_and(|s| s.sketched));
+                summary
+            })
+            .into();
+        snapshot.gauges = self.gauges.share(|_, gauge| gauge.value).into();
+        snapshot.sets = self.sets.share(|_, members| members.len() as u64).into();
         snapshot.num_stats = snapshot.len();
         snapshot.processing_time_ms = started.elapsed().as_millis() as u64;
         let c = &self.counts;

@@ -19,7 +19,6 @@ mod table;
 mod timer;
 
 pub use aggregator::{Aggregator, Deletion, Gauge, HistogramSetting, Kind, Options};
-pub use names::{Arena, NameMap, SharedArena};
 pub use sketch::Sketch;
 pub use snapshot::{CounterFlush, Snapshot};
 pub use summary::{Bin, InvalidPercentile, Percentile, Threshold, TimerStats, TimerSummary};

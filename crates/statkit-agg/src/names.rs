@@ -1,20 +1,22 @@
 //! A map from byte-string names to values, built for many small names.
 //!
 //! Names live back to back in one arena instead of one heap allocation
-//! each, and the hash index stores only a `u32` slot number. For 100k
-//! series of ~15-byte names that is about a third of the memory of a
-//! `HashMap<Box<[u8]>, V>`, and inserting a name is amortized vector growth
-//! rather than a `malloc`. Iteration follows insertion order, which is the
-//! order etsy statsd (a JavaScript object) flushes its keys in, except that
-//! JavaScript lists integer-like keys (`404`) first.
+//! each, with a `u32` start per name, and the hash index stores only a
+//! `u32` slot number. For 100k series of ~15-byte names that is
+//! about a third of the memory of a `HashMap<Box<[u8]>, V>`, and inserting
+//! a name is amortized vector growth rather than a `malloc`. Iteration
+//! follows insertion order, which is the order etsy statsd (a JavaScript
+//! object) flushes its keys in, except that JavaScript lists integer-like
+//! keys (`404`) first.
 //!
-//! The aggregator's maps share their arena, copy-on-write, with the
-//! snapshots a flush takes ([`SharedArena`], [`NameMap::shared_names`]): a
-//! flush of 100k series refers to its names instead of copying a megabyte
-//! of them, and so does every flush a slow sink still holds. Such a map
-//! copies its arena only when it must add a name while a snapshot still
-//! holds the old one. Every other map (a receiver's, a set's members) owns
-//! a plain `Vec<u8>`, which costs no extra allocation per map.
+//! Names are kept apart from the values so that the aggregator's maps can
+//! share them, copy-on-write, with the snapshots a flush takes
+//! ([`SharedArena`], [`NameMap::share`]): a flush of 100k counters copies
+//! 800 KB of values and refers to its 1.5 MB of names instead of copying
+//! them, and so does every flush a slow sink still holds. Such a
+//! map copies its names only when it must change them while a snapshot
+//! still holds the old ones. Every other map (a receiver's, a set's
+//! members) owns plain [`Names`], which cost no extra allocation per map.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -22,24 +24,77 @@ use std::sync::Arc;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-/// Marks a removed slot; its value stays until the next compaction.
-const REMOVED: u32 = u32::MAX;
+/// Marks a removed slot's start; its value stays until the next
+/// compaction. Names therefore take at most 2 GiB a map.
+const REMOVED: u32 = 1 << 31;
 
-/// How a [`NameMap`] holds its names' bytes.
-pub trait Arena: Default {
-    fn bytes(&self) -> &[u8];
-    /// The bytes to append to, copied first if a snapshot shares them.
-    fn to_mut(&mut self) -> &mut Vec<u8>;
-    /// Empties the arena, keeping its memory unless a snapshot holds it.
+/// Names back to back, and where each slot's name starts.
+///
+/// A name ends where the next one starts, so a slot costs 4 bytes besides
+/// its name: 400 KB less than a (start, length) pair for 100k series.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Names {
+    bytes: Vec<u8>,
+    /// By slot; the top bit ([`REMOVED`]) marks a removed one.
+    starts: Vec<u32>,
+}
+
+impl Names {
+    /// The name in slot `i`; empty for a removed slot.
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        match self.starts.get(i) {
+            Some(&start) if start & REMOVED == 0 => {
+                let end = (self.starts.get(i + 1))
+                    .map_or(self.bytes.len(), |&next| (next & !REMOVED) as usize);
+                self.bytes.get(start as usize..end).unwrap_or_default()
+            }
+            _ => &[],
+        }
+    }
+
+    fn is_live(&self, i: usize) -> bool {
+        self.starts
+            .get(i)
+            .is_some_and(|&start| start & REMOVED == 0)
+    }
+
+    /// Whether a name of `len` bytes still fits.
+    fn has_room(&self, len: usize) -> bool {
+        self.bytes.len().saturating_add(len) < REMOVED as usize
+    }
+
+    fn push(&mut self, name: &[u8]) {
+        self.starts.push(self.bytes.len() as u32);
+        self.bytes.extend_from_slice(name);
+    }
+
+    fn remove(&mut self, i: usize) {
+        if let Some(start) = self.starts.get_mut(i) {
+            *start |= REMOVED;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.starts.clear();
+    }
+}
+
+/// How a [`NameMap`] holds its [`Names`].
+pub(crate) trait Arena: Default {
+    fn names(&self) -> &Names;
+    /// The names to change, copied first if a snapshot shares them.
+    fn to_mut(&mut self) -> &mut Names;
+    /// Empties the names, keeping their memory unless a snapshot holds it.
     fn reset(&mut self);
 }
 
-impl Arena for Vec<u8> {
-    fn bytes(&self) -> &[u8] {
+impl Arena for Names {
+    fn names(&self) -> &Names {
         self
     }
 
-    fn to_mut(&mut self) -> &mut Vec<u8> {
+    fn to_mut(&mut self) -> &mut Names {
         self
     }
 
@@ -48,21 +103,21 @@ impl Arena for Vec<u8> {
     }
 }
 
-/// An arena that snapshots share; see the module documentation.
-pub type SharedArena = Arc<Vec<u8>>;
+/// Names that snapshots share; see the module documentation.
+pub(crate) type SharedArena = Arc<Names>;
 
 impl Arena for SharedArena {
-    fn bytes(&self) -> &[u8] {
+    fn names(&self) -> &Names {
         self
     }
 
-    fn to_mut(&mut self) -> &mut Vec<u8> {
+    fn to_mut(&mut self) -> &mut Names {
         Arc::make_mut(self)
     }
 
     fn reset(&mut self) {
         match Arc::get_mut(self) {
-            Some(bytes) => bytes.clear(),
+            Some(names) => names.clear(),
             // A snapshot still reads the old names: leave them to it.
             None => *self = Arc::default(),
         }
@@ -71,45 +126,21 @@ impl Arena for SharedArena {
 
 /// Insertion-ordered map of names to `V`. See the module documentation.
 #[derive(Clone)]
-pub struct NameMap<V, A = Vec<u8>> {
+pub(crate) struct NameMap<V, A = Names> {
     index: HashTable<u32>,
-    arena: A,
-    slots: Vec<Slot<V>>,
+    names: A,
+    /// One per slot, live or removed, in the order of `names`.
+    values: Vec<V>,
     removed: usize,
     hasher: RandomState,
-}
-
-/// Where a name lies in a map's arena: valid for the arena the map had
-/// when the span was read, which [`NameMap::shared_names`] hands out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct NameSpan {
-    start: u32,
-    len: u32,
-}
-
-impl NameSpan {
-    /// The name in `arena`; empty when the span does not lie in it.
-    pub(crate) fn of(self, arena: &[u8]) -> &[u8] {
-        let start = self.start as usize;
-        arena
-            .get(start..start + self.len as usize)
-            .unwrap_or_default()
-    }
-}
-
-#[derive(Clone)]
-struct Slot<V> {
-    start: u32,
-    len: u32,
-    value: V,
 }
 
 impl<V, A: Arena> Default for NameMap<V, A> {
     fn default() -> Self {
         Self {
             index: HashTable::new(),
-            arena: A::default(),
-            slots: Vec::new(),
+            names: A::default(),
+            values: Vec::new(),
             removed: 0,
             hasher: RandomState::default(),
         }
@@ -127,7 +158,7 @@ impl<V: std::fmt::Debug, A: Arena> std::fmt::Debug for NameMap<V, A> {
 impl<V, A: Arena> NameMap<V, A> {
     /// Number of live names.
     pub fn len(&self) -> usize {
-        self.slots.len() - self.removed
+        self.values.len() - self.removed
     }
 
     pub fn is_empty(&self) -> bool {
@@ -138,25 +169,21 @@ impl<V, A: Arena> NameMap<V, A> {
         self.hasher.hash_one(name)
     }
 
-    fn name_of<'m>(arena: &'m [u8], slot: &Slot<V>) -> &'m [u8] {
-        &arena[slot.start as usize..(slot.start + slot.len) as usize]
-    }
-
     fn find(&self, hash: u64, name: &[u8]) -> Option<usize> {
-        let (arena, slots) = (self.arena.bytes(), &self.slots);
+        let names = self.names.names();
         self.index
-            .find(hash, |&i| Self::name_of(arena, &slots[i as usize]) == name)
+            .find(hash, |&i| names.get(i as usize) == name)
             .map(|&i| i as usize)
     }
 
+    #[cfg(test)]
     pub fn get(&self, name: &[u8]) -> Option<&V> {
-        self.find(self.hash(name), name)
-            .map(|i| &self.slots[i].value)
+        self.find(self.hash(name), name).map(|i| &self.values[i])
     }
 
     pub fn get_mut(&mut self, name: &[u8]) -> Option<&mut V> {
         self.find(self.hash(name), name)
-            .map(|i| &mut self.slots[i].value)
+            .map(|i| &mut self.values[i])
     }
 
     /// The value of `name`, inserting `make()` first when the name is new.
@@ -170,30 +197,22 @@ impl<V, A: Arena> NameMap<V, A> {
     ) -> Option<&mut V> {
         let hash = self.hash(name);
         if let Some(i) = self.find(hash, name) {
-            return Some(&mut self.slots[i].value);
+            return Some(&mut self.values[i]);
         }
-        if self.len() >= limit
-            || name.len() >= REMOVED as usize
-            || self.arena.bytes().len() + name.len() >= REMOVED as usize
-        {
+        if self.len() >= limit || !self.names.names().has_room(name.len()) {
             return None;
         }
         let i = self.push(hash, name, make());
-        Some(&mut self.slots[i].value)
+        Some(&mut self.values[i])
     }
 
     fn push(&mut self, hash: u64, name: &[u8], value: V) -> usize {
-        let i = self.slots.len();
-        self.slots.push(Slot {
-            start: self.arena.bytes().len() as u32,
-            len: name.len() as u32,
-            value,
-        });
-        self.arena.to_mut().extend_from_slice(name);
-        let (arena, slots, hasher) = (self.arena.bytes(), &self.slots, &self.hasher);
-        self.index.insert_unique(hash, i as u32, |&j| {
-            hasher.hash_one(Self::name_of(arena, &slots[j as usize]))
-        });
+        let i = self.values.len();
+        self.values.push(value);
+        self.names.to_mut().push(name);
+        let (names, hasher) = (self.names.names(), &self.hasher);
+        self.index
+            .insert_unique(hash, i as u32, |&j| hasher.hash_one(names.get(j as usize)));
         i
     }
 
@@ -201,40 +220,37 @@ impl<V, A: Arena> NameMap<V, A> {
     /// next compaction. Returns whether the name was present.
     pub fn remove(&mut self, name: &[u8]) -> bool {
         let hash = self.hash(name);
-        let (arena, slots) = (self.arena.bytes(), &self.slots);
+        let names = self.names.names();
         let Ok(entry) = self
             .index
-            .find_entry(hash, |&i| Self::name_of(arena, &slots[i as usize]) == name)
+            .find_entry(hash, |&i| names.get(i as usize) == name)
         else {
             return false;
         };
         let (i, _) = entry.remove();
-        self.slots[i as usize].len = REMOVED;
+        self.names.to_mut().remove(i as usize);
         self.removed += 1;
-        if self.removed > 64 && self.removed * 2 > self.slots.len() {
-            self.compact();
+        if self.removed > 64 && self.removed * 2 > self.values.len() {
+            self.compact(|_| true);
         }
         true
     }
 
     /// Keeps only the names for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
-        let mut doomed = false;
-        for slot in self.slots.iter_mut().filter(|s| s.len != REMOVED) {
-            let name = slot.span().of(self.arena.bytes());
-            if !keep(name, &mut slot.value) {
-                slot.len = REMOVED;
-                self.removed += 1;
-                doomed = true;
-            }
-        }
-        if doomed {
-            self.compact();
+        let names = self.names.names();
+        let kept: Vec<bool> = (self.values.iter_mut().enumerate())
+            .map(|(i, value)| names.is_live(i) && keep(names.get(i), value))
+            .collect();
+        if kept.iter().filter(|&&k| !k).count() > self.removed {
+            self.compact(|i| kept[i]);
         }
     }
 
-    /// Rebuilds the arena, slots and index without removed names.
-    fn compact(&mut self) {
+    /// Rebuilds the names, values and index with only the live slots for
+    /// which `keep` holds. Rebuilding, rather than marking slots removed,
+    /// leaves names a snapshot shares untouched.
+    fn compact(&mut self, keep: impl Fn(usize) -> bool) {
         let hasher = self.hasher;
         let old = std::mem::replace(
             self,
@@ -243,75 +259,64 @@ impl<V, A: Arena> NameMap<V, A> {
                 ..Self::default()
             },
         );
-        self.arena.to_mut().reserve(old.arena.bytes().len());
-        self.slots.reserve(old.len());
-        for slot in old.slots.into_iter().filter(|s| s.len != REMOVED) {
-            let name = slot.span().of(old.arena.bytes());
-            let hash = self.hash(name);
-            self.push(hash, name, slot.value);
+        let NameMap { names, values, .. } = old;
+        let names = names.names();
+        self.names.to_mut().bytes.reserve(names.bytes.len());
+        self.values.reserve(values.len());
+        for (i, value) in values.into_iter().enumerate() {
+            if names.is_live(i) && keep(i) {
+                let name = names.get(i);
+                self.push(self.hash(name), name, value);
+            }
         }
     }
 
     /// Removes every name, keeping the allocations for reuse.
     pub fn clear(&mut self) {
         self.index.clear();
-        self.arena.reset();
-        self.slots.clear();
+        self.names.reset();
+        self.values.clear();
         self.removed = 0;
     }
 
     /// Live names and values in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
-        self.slots
-            .iter()
-            .filter(|s| s.len != REMOVED)
-            .map(|s| (s.span().of(self.arena.bytes()), &s.value))
+        let names = self.names.names();
+        (self.values.iter().enumerate())
+            .filter(|&(i, _)| names.is_live(i))
+            .map(|(i, value)| (names.get(i), value))
     }
 
     /// Live names and mutable values in insertion order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&[u8], &mut V)> {
-        let arena = self.arena.bytes();
-        self.slots
-            .iter_mut()
-            .filter(|s| s.len != REMOVED)
-            .map(move |s| (s.span().of(arena), &mut s.value))
-    }
-
-    /// Live names, as spans into [`NameMap::shared_names`], with their
-    /// values, in insertion order.
-    pub(crate) fn spans(&self) -> impl Iterator<Item = (NameSpan, &V)> {
-        self.slots
-            .iter()
-            .filter(|s| s.len != REMOVED)
-            .map(|s| (s.span(), &s.value))
-    }
-
-    /// As [`NameMap::spans`], with each name's bytes and a mutable value.
-    pub(crate) fn spans_mut(&mut self) -> impl Iterator<Item = (NameSpan, &[u8], &mut V)> {
-        let arena = self.arena.bytes();
-        self.slots
-            .iter_mut()
-            .filter(|s| s.len != REMOVED)
-            .map(move |s| (s.span(), s.span().of(arena), &mut s.value))
+        let names = self.names.names();
+        (self.values.iter_mut().enumerate())
+            .filter(|&(i, _)| names.is_live(i))
+            .map(|(i, value)| (names.get(i), value))
     }
 }
 
 impl<V> NameMap<V, SharedArena> {
-    /// The arena every [`NameSpan`] from [`NameMap::spans`] and
-    /// [`NameMap::spans_mut`] refers to, shared until the map next changes.
-    pub(crate) fn shared_names(&self) -> SharedArena {
-        Arc::clone(&self.arena)
+    /// `f` of every live name and value, in insertion order, with the
+    /// names shared: the `i`th result belongs to slot `i` of the names.
+    /// Removed slots are compacted away first, so the two line up.
+    pub(crate) fn share<T>(
+        &mut self,
+        mut f: impl FnMut(&[u8], &mut V) -> T,
+    ) -> (SharedArena, Vec<T>) {
+        if self.removed > 0 {
+            self.compact(|_| true);
+        }
+        let names = Arc::clone(&self.names);
+        let values = (self.values.iter_mut().enumerate())
+            .map(|(i, value)| f(names.get(i), value))
+            .collect();
+        (names, values)
     }
 }
 
-impl<V> Slot<V> {
-    fn span(&self) -> NameSpan {
-        NameSpan {
-            start: self.start,
-            len: self.len,
-        }
-    }
-}
+#[cfg(test)]
+mod model;
 
 #[cfg(test)]
 mod tests {
@@ -394,29 +399,52 @@ mod tests {
     fn shared_names_survive_later_changes() {
         let mut map = NameMap::<_, SharedArena>::default();
         map.get_or_insert_with(b"first", usize::MAX, || 1);
-        let arena = map.shared_names();
-        let spans: Vec<_> = map.spans().map(|(span, v)| (span, *v)).collect();
+        let (names, values) = map.share(|name, v| (name.to_vec(), *v));
         map.get_or_insert_with(b"second", usize::MAX, || 2);
         assert!(map.remove(b"first"));
         map.clear();
         map.get_or_insert_with(b"third", usize::MAX, || 3);
-        assert_eq!(spans.len(), 1);
-        assert_eq!(spans[0].0.of(&arena), b"first");
-        assert_eq!(spans[0].1, 1);
-        let now: Vec<_> = map
-            .spans()
-            .map(|(span, _)| span.of(&map.shared_names()).to_vec())
-            .collect();
-        assert_eq!(now, [b"third".to_vec()]);
+        assert_eq!(values, [(b"first".to_vec(), 1)]);
+        assert_eq!(names.get(0), b"first");
+        let (now, _) = map.share(|_, _| ());
+        assert_eq!(now.get(0), b"third");
+    }
+
+    #[test]
+    fn sharing_compacts_removed_names_first() {
+        let mut map = NameMap::<_, SharedArena>::default();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            map.get_or_insert_with(name.as_bytes(), usize::MAX, || i);
+        }
+        assert!(map.remove(b"b"));
+        let (names, values) = map.share(|_, v| *v);
+        assert_eq!(values, [0, 2]);
+        assert_eq!([names.get(0), names.get(1)], [b"a", b"c"]);
+        assert_eq!(map.get(b"c"), Some(&2));
+    }
+
+    #[test]
+    fn retaining_leaves_shared_names_alone() {
+        let mut map = NameMap::<_, SharedArena>::default();
+        for (i, name) in ["a", "b", "c"].iter().enumerate() {
+            map.get_or_insert_with(name.as_bytes(), usize::MAX, || i);
+        }
+        let (names, _) = map.share(|_, _| ());
+        map.retain(|name, _| name != b"a");
+        assert_eq!(names.get(0), b"a");
+        assert_eq!(names.get(1), b"b");
+        let (now, values) = map.share(|_, v| *v);
+        assert_eq!(values, [1, 2]);
+        assert_eq!(now.get(0), b"b");
     }
 
     #[test]
     fn an_unshared_arena_is_reused_in_place() {
         let mut map = NameMap::<_, SharedArena>::default();
         map.get_or_insert_with(b"a", usize::MAX, || ());
-        let before = Arc::as_ptr(&map.arena);
+        let before = Arc::as_ptr(&map.names);
         map.clear();
         map.get_or_insert_with(b"b", usize::MAX, || ());
-        assert_eq!(Arc::as_ptr(&map.arena), before);
+        assert_eq!(Arc::as_ptr(&map.names), before);
     }
 }

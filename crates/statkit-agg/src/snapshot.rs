@@ -1,13 +1,13 @@
 //! The immutable result of one flush, handed to every sink.
 //!
-//! A snapshot holds its series names by sharing the aggregator's name
-//! arenas (copy-on-write, see [`NameMap`](crate::NameMap)), so sinks on
+//! A snapshot holds its series names by sharing the aggregator's names
+//! (copy-on-write, see [`NameMap`](crate::names::NameMap)), so sinks on
 //! other threads can read it (behind an `Arc`) while the aggregator goes on
 //! with the next interval, and a flush costs no copy of its names.
 
 use std::sync::Arc;
 
-use crate::names::NameSpan;
+use crate::names::SharedArena;
 use crate::summary::{Percentile, TimerSummary};
 
 /// A counter's flush: the interval's total and per-second rate.
@@ -17,46 +17,38 @@ pub struct CounterFlush {
     pub rate: f64,
 }
 
-/// The series of one kind: values with spans into one shared name arena.
+/// The series of one kind: values, the `i`th named by slot `i` of names
+/// shared with the aggregator.
 #[derive(Clone, Debug)]
 pub(crate) struct Series<T> {
-    names: Arc<Vec<u8>>,
-    entries: Vec<(NameSpan, T)>,
+    names: SharedArena,
+    values: Vec<T>,
 }
 
 impl<T> Default for Series<T> {
     fn default() -> Self {
-        Self::new(Arc::default(), 0)
+        Self::from((SharedArena::default(), Vec::new()))
+    }
+}
+
+/// What [`NameMap::share`](crate::names::NameMap::share) returns.
+impl<T> From<(SharedArena, Vec<T>)> for Series<T> {
+    fn from((names, values): (SharedArena, Vec<T>)) -> Self {
+        Self { names, values }
     }
 }
 
 impl<T> Series<T> {
-    /// Series whose spans point into `names`, with room for `len` of them.
-    pub(crate) fn new(names: Arc<Vec<u8>>, len: usize) -> Self {
-        Self {
-            names,
-            entries: Vec::with_capacity(len),
-        }
-    }
-
-    pub(crate) fn push(&mut self, span: NameSpan, value: T) {
-        self.entries.push((span, value));
-    }
-
     fn get(&self, i: usize) -> Option<(&[u8], &T)> {
-        self.entries
-            .get(i)
-            .map(|(span, value)| (span.of(&self.names), value))
+        self.values.get(i).map(|value| (self.names.get(i), value))
     }
 
     fn iter(&self) -> impl Iterator<Item = (&[u8], &T)> {
-        self.entries
-            .iter()
-            .map(|(span, value)| (span.of(&self.names), value))
+        (self.values.iter().enumerate()).map(|(i, value)| (self.names.get(i), value))
     }
 
     fn len(&self) -> usize {
-        self.entries.len()
+        self.values.len()
     }
 }
 
