@@ -59,8 +59,11 @@ pub const EARLY_DRAIN_NAMES: usize = 4096;
 const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0; // 2^53
 
 /// Whether `x` adds exactly to other such numbers, in any order.
+///
+/// A round trip through `i64` rather than `fract()`: on baseline x86-64
+/// `fract()` calls libm's `trunc`, a few percent of a counter line.
 fn exact_integer(x: f64) -> bool {
-    x.fract() == 0.0 && x.abs() < EXACT_INTEGERS
+    x.abs() < EXACT_INTEGERS && (x as i64) as f64 == x
 }
 
 /// Deltas a gauge keeps one by one in an interval before it sums the rest.
@@ -380,7 +383,25 @@ impl<'a> Visitor<'a> for Table {
 
 #[cfg(test)]
 mod tests {
-    use super::{Table, TableOptions};
+    use super::{exact_integer, Table, TableOptions, EXACT_INTEGERS};
+
+    #[test]
+    fn exact_integers_are_whole_and_below_two_to_the_53() {
+        for x in [0.0, -0.0, 1.0, -7.0, 1e15, EXACT_INTEGERS - 1.0] {
+            assert!(exact_integer(x), "{x}");
+        }
+        for x in [
+            0.5,
+            -0.1,
+            EXACT_INTEGERS,
+            -EXACT_INTEGERS,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+        ] {
+            assert!(!exact_integer(x), "{x}");
+        }
+    }
 
     #[test]
     fn aggregates_each_kind() {

@@ -1,6 +1,7 @@
 //! `NameMap` against a model (a `Vec` of pairs in insertion order) over
 //! random sequences of every operation, with snapshots taken along the way
-//! that must keep what they saw however the map changes after.
+//! that must keep what they saw however the map changes after; and the
+//! word-wise name comparison against `==`.
 
 use proptest::prelude::*;
 
@@ -90,5 +91,16 @@ proptest! {
                 .collect();
             prop_assert_eq!(got, seen);
         }
+    }
+}
+
+proptest! {
+    #[test]
+    fn same_is_byte_equality(
+        a in prop::collection::vec(0u8..3, 0..24),
+        b in prop::collection::vec(0u8..3, 0..24),
+    ) {
+        prop_assert_eq!(super::same(&a, &b), a == b);
+        prop_assert!(super::same(&a, &a.clone()));
     }
 }

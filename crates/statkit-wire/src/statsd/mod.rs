@@ -49,6 +49,7 @@
 mod key;
 mod number;
 mod parse;
+mod scan;
 
 pub use key::{
     canonical as canonical_key, is_kept as is_kept_key_byte, sanitize_in_place, sanitize_tail,
