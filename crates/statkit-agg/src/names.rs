@@ -63,6 +63,12 @@ impl Names {
         self.bytes.len().saturating_add(len) < REMOVED as usize
     }
 
+    /// Room for `names` more names of `bytes` bytes in all.
+    fn reserve(&mut self, names: usize, bytes: usize) {
+        self.starts.reserve(names);
+        self.bytes.reserve(bytes);
+    }
+
     fn push(&mut self, name: &[u8]) {
         self.starts.push(self.bytes.len() as u32);
         self.bytes.extend_from_slice(name);
@@ -282,7 +288,7 @@ impl<V, A: Arena> NameMap<V, A> {
         );
         let NameMap { names, values, .. } = old;
         let names = names.names();
-        self.names.to_mut().bytes.reserve(names.bytes.len());
+        self.names.to_mut().reserve(values.len(), names.bytes.len());
         self.values.reserve(values.len());
         for (i, value) in values.into_iter().enumerate() {
             if names.is_live(i) && keep(i) {
