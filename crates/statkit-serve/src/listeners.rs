@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::config::Config;
+use crate::config::{Config, StatsdConfig};
 use crate::requests::GstatsSockets;
 
 /// How often a blocked receiver wakes to check for shutdown.
@@ -52,18 +52,14 @@ impl Listeners {
     /// a port free for both), the admin port, the HTTP port unless it is
     /// off, and the Unix socket if any.
     pub fn bind(config: &Config) -> Result<Self, BindError> {
-        let (udp, tcp) = bind_statsd(config)?;
+        let statsd = &config.statsd;
+        let (udp, tcp) = bind_statsd(statsd)?;
         let admin = TcpListener::bind(config.admin).map_err(|e| error("admin", config.admin, e))?;
-        let http = match config.http {
-            Some(address) => {
-                Some(TcpListener::bind(address).map_err(|e| error("http", address, e))?)
-            }
-            None => None,
-        };
-        let load = bind_optional("load", config.load_listen)?;
-        let statvent = bind_optional("statvent", config.statvent_listen)?;
-        let unix = match &config.unix_socket {
-            Some(path) => Some((bind_unix(path, config.rcvbuf)?, path.clone())),
+        let http = bind_optional("http", config.http.listen)?;
+        let load = bind_optional("load", config.http.load)?;
+        let statvent = bind_optional("statvent", config.http.statvent)?;
+        let unix = match &statsd.unix_socket {
+            Some(path) => Some((bind_unix(path, statsd.rcvbuf)?, path.clone())),
             None => None,
         };
         Ok(Self {
@@ -124,17 +120,17 @@ fn error(what: &'static str, address: impl ToString, source: io::Error) -> BindE
     }
 }
 
-fn bind_statsd(config: &Config) -> Result<(Vec<UdpSocket>, TcpListener), BindError> {
+fn bind_statsd(config: &StatsdConfig) -> Result<(Vec<UdpSocket>, TcpListener), BindError> {
     // With port 0 the kernel picks a UDP port that TCP may not have free;
     // try a few times before giving up.
-    let attempts = if config.statsd.port() == 0 { 50 } else { 1 };
+    let attempts = if config.listen.port() == 0 { 50 } else { 1 };
     let mut last = None;
     for _ in 0..attempts {
-        let first = udp_socket(config.statsd, config.rcvbuf)
-            .map_err(|e| error("statsd (udp)", config.statsd, e))?;
+        let first = udp_socket(config.listen, config.rcvbuf)
+            .map_err(|e| error("statsd (udp)", config.listen, e))?;
         let addr = first
             .local_addr()
-            .map_err(|e| error("statsd (udp)", config.statsd, e))?;
+            .map_err(|e| error("statsd (udp)", config.listen, e))?;
         match TcpListener::bind(addr) {
             Ok(tcp) => {
                 let mut udp = vec![first];
@@ -152,7 +148,7 @@ fn bind_statsd(config: &Config) -> Result<(Vec<UdpSocket>, TcpListener), BindErr
     Err(last.unwrap_or_else(|| {
         error(
             "statsd (tcp)",
-            config.statsd,
+            config.listen,
             io::ErrorKind::AddrInUse.into(),
         )
     }))

@@ -1,14 +1,13 @@
 //! Answers to admin commands, in etsy statsd's words.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 use statkit_agg::{Aggregator, Kind};
 
 use super::inspect::{object, Item};
-use crate::requests::{self, Query};
-use crate::source::lock;
-use crate::state::{unix_now, Shared};
+use super::Admin;
+use crate::requests::Query;
+use crate::support::unix_now;
 
 /// What to do after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,7 +20,7 @@ const HELP: &str = "Commands: stats, counters, timers, gauges, sets, delcounters
 
 /// The reply to one command line. `loopback` says whether the client may
 /// change state.
-pub(crate) fn respond(shared: &Shared, line: &str, loopback: bool) -> Reply {
+pub(crate) fn respond(admin: &Admin, line: &str, loopback: bool) -> Reply {
     let mut words = line.split_whitespace();
     let command = words.next().unwrap_or("");
     let parameters: Vec<&str> = words.collect();
@@ -37,26 +36,26 @@ pub(crate) fn respond(shared: &Shared, line: &str, loopback: bool) -> Reply {
     }
     Reply::Text(match command {
         "help" => HELP.to_owned(),
-        "config" => config(shared),
-        "health" => health(shared, parameters.first().copied()),
-        "stats" => stats(shared),
-        "counters" => with_current(shared, |a| {
+        "config" => crate::settings::plain_lines(&admin.settings),
+        "health" => health(admin, parameters.first().copied()),
+        "stats" => stats(admin),
+        "counters" => with_current(admin, |a| {
             object(a.counters().map(|(k, v)| (k, Item::Number(v))))
         }),
-        "gauges" => with_current(shared, |a| {
+        "gauges" => with_current(admin, |a| {
             object(a.gauges().map(|(k, v)| (k, Item::Number(v))))
         }),
-        "timers" => with_current(shared, |a| {
+        "timers" => with_current(admin, |a| {
             object(a.timers().map(|(k, t)| (k, Item::Numbers(t.values()))))
         }),
-        "sets" => with_current(shared, |a| {
+        "sets" => with_current(admin, |a| {
             object(a.sets().map(|(k, members)| (k, Item::Strings(members))))
         }),
-        "delcounters" => delete(shared, Kind::Counters, &parameters),
-        "deltimers" => delete(shared, Kind::Timers, &parameters),
-        "delgauges" => delete(shared, Kind::Gauges, &parameters),
-        "delsets" => delete(shared, Kind::Sets, &parameters),
-        "requests" => return requests(shared, &parameters),
+        "delcounters" => delete(admin, Kind::Counters, &parameters),
+        "deltimers" => delete(admin, Kind::Timers, &parameters),
+        "delgauges" => delete(admin, Kind::Gauges, &parameters),
+        "delsets" => delete(admin, Kind::Sets, &parameters),
+        "requests" => return requests(admin, &parameters),
         "quit" => return Reply::Close,
         _ => "ERROR\n".to_owned(),
     })
@@ -64,36 +63,34 @@ pub(crate) fn respond(shared: &Shared, line: &str, loopback: bool) -> Reply {
 
 /// The request view (gstats' collector commands), JSON framed as etsy
 /// frames listings; `quit` stops the server.
-fn requests(shared: &Shared, parameters: &[&str]) -> Reply {
+fn requests(admin: &Admin, parameters: &[&str]) -> Reply {
     let query = match parameters {
         [] | ["stats"] => Query::Stats,
         ["rtimes"] => Query::Rtimes,
         ["view"] => Query::View,
         ["reset"] => Query::Reset,
         ["quit"] => {
-            shared.quit.notify_one();
+            admin.status.quit();
             return Reply::Close;
         }
         _ => return Reply::Text("ERROR: usage: requests [stats|rtimes|view|reset|quit]\n".into()),
     };
-    Reply::Text(format!("{}\nEND\n\n", requests::answer(shared, query)))
+    Reply::Text(format!("{}\nEND\n\n", admin.requests.answer(query)))
 }
 
 /// Runs `show` on the aggregate including what receivers hold right now,
 /// and frames the answer as etsy does.
-fn with_current(shared: &Shared, show: impl FnOnce(&Aggregator) -> String) -> String {
-    let mut aggregator = lock(&shared.aggregator);
-    shared.absorb_all(&mut aggregator);
-    format!("{}\nEND\n\n", show(&aggregator))
+fn with_current(admin: &Admin, show: impl FnOnce(&Aggregator) -> String) -> String {
+    format!("{}\nEND\n\n", admin.pipeline.read(show))
 }
 
-fn health(shared: &Shared, action: Option<&str>) -> String {
+fn health(admin: &Admin, action: Option<&str>) -> String {
     match action.map(str::to_ascii_lowercase).as_deref() {
-        Some("up") => shared.healthy.store(true, Ordering::Relaxed),
-        Some("down") => shared.healthy.store(false, Ordering::Relaxed),
+        Some("up") => admin.status.set_healthy(true),
+        Some("down") => admin.status.set_healthy(false),
         _ => {}
     }
-    let status = if shared.healthy.load(Ordering::Relaxed) {
+    let status = if admin.status.is_healthy() {
         "up"
     } else {
         "down"
@@ -101,108 +98,31 @@ fn health(shared: &Shared, action: Option<&str>) -> String {
     format!("health: {status}\n")
 }
 
-fn stats(shared: &Shared) -> String {
+fn stats(admin: &Admin) -> String {
     let now = unix_now();
-    let mut out = format!("uptime: {}\n", now.saturating_sub(shared.started));
-    let (totals, _) = shared.ingest_totals();
-    let last = shared
-        .last_message
-        .load(Ordering::Relaxed)
-        .max(shared.started);
+    let started = admin.status.started;
+    let mut out = format!("uptime: {}\n", now.saturating_sub(started));
+    let (totals, _) = admin.pipeline.totals();
+    let last = admin.pipeline.last_message().max(started);
     let _ = writeln!(out, "messages.last_msg_seen: {}", now.saturating_sub(last));
     let _ = writeln!(out, "messages.bad_lines_seen: {}", totals.bad_lines);
-    for queue in &shared.queues {
-        let _ = writeln!(
-            out,
-            "{}.dropped_flushes: {}",
-            queue.name(),
-            queue.dropped.load(Ordering::Relaxed)
-        );
+    for (sink, dropped) in admin.sinks.drops() {
+        let _ = writeln!(out, "{sink}.dropped_flushes: {dropped}");
     }
     out.push_str("END\n\n");
     out
 }
 
-fn delete(shared: &Shared, kind: Kind, patterns: &[&str]) -> String {
-    let mut aggregator = lock(&shared.aggregator);
-    shared.absorb_all(&mut aggregator);
+fn delete(admin: &Admin, kind: Kind, patterns: &[&str]) -> String {
     let mut out = String::new();
-    for pattern in patterns {
-        let names = aggregator.matching(kind, pattern.as_bytes());
-        if names.is_empty() {
-            let _ = writeln!(out, "metric {pattern} not found");
+    for deleted in admin.pipeline.delete(kind, patterns) {
+        if deleted.names.is_empty() {
+            let _ = writeln!(out, "metric {} not found", deleted.pattern);
         }
-        for name in names {
-            aggregator.delete(kind, &name);
+        for name in deleted.names {
             let _ = writeln!(out, "deleted: {}", String::from_utf8_lossy(&name));
         }
     }
     out.push_str("END\n\n");
-    out
-}
-
-/// The effective settings, one `name: value` line each, as etsy lists its
-/// configuration.
-fn config(shared: &Shared) -> String {
-    let c = &shared.config;
-    let a = &c.aggregation;
-    let n = &c.naming;
-    let pcts: Vec<String> = a
-        .percentiles
-        .iter()
-        .map(|p| statkit_wire::jsnum::to_string(p.pct()))
-        .collect();
-    let mut out = String::from("\n");
-    let mut line = |name: &str, value: String| {
-        let _ = writeln!(out, "{name}: {value}");
-    };
-    line("statsd", c.statsd.to_string());
-    line("admin", c.admin.to_string());
-    line(
-        "http",
-        c.http.map_or_else(|| "off".to_owned(), |a| a.to_string()),
-    );
-    line(
-        "unix_socket",
-        c.unix_socket
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-    );
-    line(
-        "flush_interval",
-        statkit_wire::jsnum::to_string(a.interval_ms / 1000.0),
-    );
-    line("percent_thresholds", pcts.join(","));
-    line("graphite", c.graphite.join(","));
-    line("console", c.console.to_string());
-    line("receivers", c.receivers.to_string());
-    line("rcvbuf", c.rcvbuf.to_string());
-    line("max_datagram", c.max_datagram.to_string());
-    line(
-        "sample_rates",
-        format!("{:?}", a.table.weighting).to_lowercase(),
-    );
-    line("timer_exact_limit", a.table.timer_exact_limit.to_string());
-    line("max_series", a.table.max_series.to_string());
-    line("max_key_bytes", a.table.max_key_bytes.to_string());
-    line("max_set_members", a.table.max_set_members.to_string());
-    line("key_sanitize", a.table.sanitize_keys.to_string());
-    line("delete_counters", a.deletion.counters.to_string());
-    line("delete_gauges", a.deletion.gauges.to_string());
-    line("delete_timers", a.deletion.timers.to_string());
-    line("delete_sets", a.deletion.sets.to_string());
-    line("gauges_max_ttl", a.gauges_max_ttl.to_string());
-    line("prefix_stats", a.prefix_stats.clone());
-    line(
-        "graphite_names > legacy_namespace",
-        n.legacy_namespace.to_string(),
-    );
-    line("graphite_names > global_prefix", n.global_prefix.clone());
-    line(
-        "graphite_names > global_suffix",
-        n.global_suffix.clone().unwrap_or_default(),
-    );
-    line("graphite_names > flush_counts", n.flush_counts.to_string());
     out
 }

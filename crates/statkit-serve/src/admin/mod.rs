@@ -11,6 +11,7 @@
 
 mod command;
 mod inspect;
+pub(crate) mod settings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,8 +21,22 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use crate::state::Shared;
+use crate::pipeline::Pipeline;
+use crate::requests::RequestsReader;
+use crate::settings::Settings;
+use crate::sink::Fanout;
+use crate::status::Status;
 use command::Reply;
+
+/// What the admin port reads and changes.
+#[derive(Clone, Debug)]
+pub(crate) struct Admin {
+    pub pipeline: Arc<Pipeline>,
+    pub status: Arc<Status>,
+    pub sinks: Fanout,
+    pub requests: RequestsReader,
+    pub settings: Arc<Settings>,
+}
 
 /// Longest command line accepted; longer ones close the connection.
 const MAX_COMMAND: usize = 64 * 1024;
@@ -33,9 +48,10 @@ const IDLE: Duration = Duration::from_secs(600);
 /// Serves admin connections until `stop` changes.
 pub(crate) async fn serve(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    admin: Admin,
     mut stop: watch::Receiver<bool>,
 ) {
+    let admin = Arc::new(admin);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
@@ -46,9 +62,9 @@ pub(crate) async fn serve(
                         tracing::warn!("admin port: {MAX_CONNECTIONS} sessions open, refusing {peer}");
                         continue;
                     };
-                    let (shared, stop) = (shared.clone(), stop.clone());
+                    let (admin, stop) = (admin.clone(), stop.clone());
                     tokio::spawn(async move {
-                        connection(stream, peer, shared, stop).await;
+                        connection(stream, peer, admin, stop).await;
                         drop(permit);
                     });
                 }
@@ -64,7 +80,7 @@ pub(crate) async fn serve(
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    admin: Arc<Admin>,
     mut stop: watch::Receiver<bool>,
 ) {
     let (reader, mut writer) = stream.into_split();
@@ -90,10 +106,10 @@ async fn connection(
         // Answers lock the aggregator (which a flush holds) and may format
         // every series: off the async workers, so ingest over TCP, the
         // sinks and HTTP never wait for them.
-        let shared = shared.clone();
+        let admin = admin.clone();
         let loopback = peer.ip().is_loopback();
         let Ok(reply) =
-            tokio::task::spawn_blocking(move || command::respond(&shared, &text, loopback)).await
+            tokio::task::spawn_blocking(move || command::respond(&admin, &text, loopback)).await
         else {
             return;
         };

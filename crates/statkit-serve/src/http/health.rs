@@ -2,8 +2,6 @@
 //! the answer), `GET /api/v1/health` for people and scripts (what the
 //! server has done since it started).
 
-use std::sync::atomic::Ordering;
-
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -11,9 +9,8 @@ use axum::Json;
 use serde::Serialize;
 
 use super::errors::error;
-use super::App;
-use crate::source::kernel;
-use crate::state::{unix_now, Shared};
+use super::{App, Context};
+use crate::support::unix_now;
 
 /// etsy's health status, set with `health up|down` on the admin port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -24,8 +21,8 @@ pub(super) enum Status {
 }
 
 impl Status {
-    fn of(shared: &Shared) -> Self {
-        if shared.healthy.load(Ordering::Relaxed) {
+    fn of(context: &Context) -> Self {
+        if context.status.is_healthy() {
             Status::Up
         } else {
             Status::Down
@@ -95,15 +92,15 @@ impl Report {
     /// receivers hold since the last flush (read, not drained, so watching
     /// the server never changes what it flushes); taking the locks can
     /// block, so it runs off the async workers.
-    pub(super) fn gather(shared: &Shared, now: u64) -> Report {
-        let (totals, series) = shared.ingest_totals();
-        let last_flush = shared.last_flush.load(Ordering::Relaxed);
+    pub(super) fn gather(context: &Context, now: u64) -> Report {
+        let (totals, series) = context.pipeline.totals();
+        let started = context.status.started;
         Report {
-            status: Status::of(shared),
+            status: Status::of(context),
             version: env!("CARGO_PKG_VERSION"),
-            uptime_seconds: now.saturating_sub(shared.started),
-            started_unix: shared.started,
-            last_flush_unix: (last_flush != 0).then_some(last_flush),
+            uptime_seconds: now.saturating_sub(started),
+            started_unix: started,
+            last_flush_unix: context.status.last_flush(),
             series,
             ingest: Ingest {
                 packets: totals.packets,
@@ -114,15 +111,15 @@ impl Report {
                 refused_series: totals.refused_series,
                 refused_samples: totals.refused_samples,
                 oversized_datagrams: totals.oversized,
-                udp_kernel_drops: kernel::drops(&shared.udp_inodes),
-                tcp_connections_refused: shared.tcp_refused.load(Ordering::Relaxed),
+                udp_kernel_drops: context.counts.kernel_drops(),
+                tcp_connections_refused: context.counts.tcp_refused(),
             },
-            sinks: shared
-                .queues
-                .iter()
-                .map(|queue| Sink {
-                    name: queue.name().to_owned(),
-                    dropped_flushes: queue.dropped.load(Ordering::Relaxed),
+            sinks: context
+                .sinks
+                .drops()
+                .map(|(name, dropped)| Sink {
+                    name: name.to_owned(),
+                    dropped_flushes: dropped,
                 })
                 .collect(),
         }
@@ -140,7 +137,7 @@ fn fresh(status: StatusCode, body: impl Serialize) -> Response {
 
 /// `GET /health`: 200 `{"status":"up"}` or 503 `{"status":"down"}`.
 pub(super) async fn brief(State(app): State<App>) -> Response {
-    let status = Status::of(&app.shared);
+    let status = Status::of(&app.context);
     let code = match status {
         Status::Up => StatusCode::OK,
         Status::Down => StatusCode::SERVICE_UNAVAILABLE,
@@ -158,9 +155,9 @@ pub(super) async fn report(State(app): State<App>) -> Response {
     let Ok(permit) = app.reports.clone().acquire_owned().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down", PATH);
     };
-    let shared = app.shared.clone();
+    let context = app.context.clone();
     let gathered = tokio::task::spawn_blocking(move || {
-        let report = Report::gather(&shared, unix_now());
+        let report = Report::gather(&context, unix_now());
         drop(permit);
         report
     })
@@ -179,25 +176,25 @@ pub(super) const PATH: &str = "/api/v1/health";
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::Ordering;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use serde_json::json;
-    use statkit_agg::Table;
+    use statkit_agg::Snapshot;
 
     use super::{Brief, Report, Status};
-    use crate::config::{Config, RawConfig};
-    use crate::sink::Queue;
+    use crate::http::Context;
+    use crate::pipeline::Intake;
+    use crate::sink::{Fanout, Queue};
     use crate::source::kernel;
-    use crate::state::Shared;
 
-    /// A server state with one receiver table and a console sink, as if
-    /// started at Unix time 1000.
-    fn shared() -> Shared {
-        let config = Config::try_from(RawConfig::default()).unwrap();
-        let table = Arc::new(Mutex::new(Table::new(config.aggregation.table)));
+    /// A server with one receiver table and a console sink that has
+    /// dropped three flushes, as if started at Unix time 1000.
+    fn context() -> (Arc<Context>, Intake) {
         let queue = Arc::new(Queue::new("console".into(), 1));
-        Shared::new(config, vec![table], vec![queue], 1000, vec![])
+        for t in 0..4 {
+            queue.push(Arc::new(Snapshot::new(t, 1000.0, Arc::from([]))));
+        }
+        crate::testing::context(Fanout::of(vec![queue]))
     }
 
     #[test]
@@ -213,21 +210,15 @@ mod tests {
 
     #[test]
     fn report_counts_what_the_tables_hold_without_draining_them() {
-        let shared = shared();
+        let (context, intake) = context();
         // Two packets: three good lines, one bad, one event, one service check.
-        shared.tables[0]
-            .lock()
-            .unwrap()
-            .ingest(b"a:1|c\nb:2|g\nc:x|ms\n_e{1,1}:t|x");
-        shared.tables[0]
-            .lock()
-            .unwrap()
-            .ingest(b"_sc|check|0\nd:3|ms");
-        shared.healthy.store(false, Ordering::Relaxed);
-        shared.last_flush.store(1010, Ordering::Relaxed);
-        shared.tcp_refused.store(2, Ordering::Relaxed);
-        shared.queues[0].dropped.store(3, Ordering::Relaxed);
-        let report = serde_json::to_value(Report::gather(&shared, 1042)).unwrap();
+        intake.fill(|table| table.ingest(b"a:1|c\nb:2|g\nc:x|ms\n_e{1,1}:t|x"));
+        intake.fill(|table| table.ingest(b"_sc|check|0\nd:3|ms"));
+        context.status.set_healthy(false);
+        context.status.flushed(1010);
+        context.counts.refuse_tcp();
+        context.counts.refuse_tcp();
+        let report = serde_json::to_value(Report::gather(&context, 1042)).unwrap();
         let expected = json!({
             "status": "down",
             "version": env!("CARGO_PKG_VERSION"),
@@ -256,14 +247,14 @@ mod tests {
         assert_eq!(report, expected);
         // Reading drained nothing: the table still holds its interval, and
         // asking again gives the same counts.
-        assert_eq!(shared.tables[0].lock().unwrap().counts().lines, 6);
-        let again = serde_json::to_value(Report::gather(&shared, 1043)).unwrap();
+        assert_eq!(intake.fill(|table| table.counts().lines), 6);
+        let again = serde_json::to_value(Report::gather(&context, 1043)).unwrap();
         assert_eq!(again["ingest"], expected["ingest"]);
     }
 
     #[test]
     fn before_the_first_flush_last_flush_is_null() {
-        let report = serde_json::to_value(Report::gather(&shared(), 1000)).unwrap();
+        let report = serde_json::to_value(Report::gather(&context().0, 1000)).unwrap();
         assert_eq!(report["last_flush_unix"], serde_json::Value::Null);
         assert_eq!(report["status"], "up");
         assert_eq!(report["uptime_seconds"], 0);

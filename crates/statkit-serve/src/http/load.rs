@@ -12,7 +12,7 @@ use statkit_store::{LoadValue, FRAMES};
 use super::errors::error;
 use super::rendered::Key;
 use super::App;
-use crate::state::unix_now;
+use crate::support::unix_now;
 
 /// `/N`
 pub(super) async fn window(State(app): State<App>, Path(n): Path<String>, uri: Uri) -> Response {

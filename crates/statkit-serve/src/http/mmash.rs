@@ -123,7 +123,7 @@ async fn read(
         Some(g) => Some(glob::Pattern::new(g).map_err(|e| bad(format!("glob {g:?}: {e}")))?),
         None => None,
     };
-    let Some(dir) = app.shared.config.stats_dir.clone() else {
+    let Some(dir) = app.context.scan.stats_dir.clone() else {
         return Ok(Vec::new());
     };
     tokio::task::spawn_blocking(move || read_dir(&dir, pattern.as_ref()))

@@ -41,6 +41,7 @@ mod metrics;
 mod mmash;
 mod processes;
 mod rendered;
+pub(crate) mod settings;
 mod status;
 mod statvent;
 
@@ -58,7 +59,29 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::allow::AllowList;
-use crate::state::Shared;
+use crate::config::ScanConfig;
+use crate::pipeline::Pipeline;
+use crate::requests::RequestsReader;
+use crate::sink::Fanout;
+use crate::source::SourceCounts;
+use crate::status::Status;
+use crate::store::History;
+
+/// What the handlers read: the server's parts, each behind its own handle.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub pipeline: Arc<Pipeline>,
+    pub status: Arc<Status>,
+    pub history: Arc<History>,
+    pub sinks: Fanout,
+    pub counts: Arc<SourceCounts>,
+    pub requests: RequestsReader,
+    /// Who may read `/_status`.
+    pub status_allow: AllowList,
+    /// The stats and pipe folders `/stats`, `/files/` and the process list
+    /// read.
+    pub scan: ScanConfig,
+}
 
 /// How long a client may take, and how many may be connected at once.
 #[derive(Clone, Copy, Debug)]
@@ -113,16 +136,16 @@ impl Allow {
 /// What handlers share.
 #[derive(Clone, Debug)]
 struct App {
-    shared: Arc<Shared>,
+    context: Arc<Context>,
     /// One permit: reports that lock the tables run one at a time.
     reports: Arc<Semaphore>,
     rendered: Arc<rendered::Rendered>,
 }
 
 impl App {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(context: Arc<Context>) -> Self {
         Self {
-            shared,
+            context,
             reports: Arc::new(Semaphore::new(1)),
             rendered: Arc::default(),
         }
@@ -134,8 +157,8 @@ impl App {
         &self,
         read: impl FnOnce(&statkit_store::Store) -> T + Send + 'static,
     ) -> Result<T, axum::response::Response> {
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || read(&shared.store()))
+        let context = self.context.clone();
+        tokio::task::spawn_blocking(move || read(&context.history.read()))
             .await
             .map_err(|e| {
                 tracing::error!("reading the history store failed: {e}");
@@ -157,13 +180,13 @@ impl App {
         key: rendered::Key,
         render: impl FnOnce(&statkit_store::Store) -> Vec<u8> + Send + 'static,
     ) -> Result<axum::body::Bytes, axum::response::Response> {
-        if let Some(body) = self.rendered.get(key, self.shared.store_generation()) {
+        if let Some(body) = self.rendered.get(key, self.context.history.generation()) {
             return Ok(body);
         }
         let rendered = self.rendered.clone();
-        let shared = self.shared.clone();
+        let context = self.context.clone();
         self.read_store(move |store| {
-            let generation = shared.store_generation();
+            let generation = context.history.generation();
             rendered.get(key, generation).unwrap_or_else(|| {
                 let body = axum::body::Bytes::from(render(store));
                 rendered.put(key, generation, body.clone());
@@ -185,7 +208,7 @@ where
 
 /// Every route of the main HTTP server, with the handler deadline around
 /// them.
-pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
+pub(crate) fn router(context: Arc<Context>, limits: Limits) -> Router {
     Router::new()
         .merge(status::routes())
         .route("/", route(dashboard::page))
@@ -208,22 +231,22 @@ pub(crate) fn router(shared: Arc<Shared>, limits: Limits) -> Router {
             limits.handler,
             errors::deadline,
         ))
-        .with_state(App::new(shared))
+        .with_state(App::new(context))
 }
 
 /// statvent's web service on a listener of its own: `/stats`, and a 400 in
 /// statvent's shape for any other path.
-pub(crate) fn statvent_router(shared: Arc<Shared>, limits: Limits) -> Router {
+pub(crate) fn statvent_router(context: Arc<Context>, limits: Limits) -> Router {
     statvent::drop_in()
         .layer(middleware::from_fn_with_state(
             limits.handler,
             errors::deadline,
         ))
-        .with_state(App::new(shared))
+        .with_state(App::new(context))
 }
 
 /// gstatsd's load API on a listener of its own, at gstatsd's paths.
-pub(crate) fn load_router(shared: Arc<Shared>, limits: Limits) -> Router {
+pub(crate) fn load_router(context: Arc<Context>, limits: Limits) -> Router {
     Router::new()
         .route("/", route(load::one))
         .route("/{n}", route(load::window))
@@ -233,7 +256,7 @@ pub(crate) fn load_router(shared: Arc<Shared>, limits: Limits) -> Router {
             limits.handler,
             errors::deadline,
         ))
-        .with_state(App::new(shared))
+        .with_state(App::new(context))
 }
 
 /// Serves HTTP on `listener` until `stop` changes; then lets open

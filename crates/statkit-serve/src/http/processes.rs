@@ -29,8 +29,8 @@ pub(super) const MAX_PROCESSES: usize = 1000;
 pub(super) const MAX_VALUES: usize = 500;
 
 pub(super) async fn list(State(app): State<App>, uri: Uri) -> Response {
-    let dir = app.shared.config.stats_dir.clone();
-    let pipes = app.shared.config.pipes.clone();
+    let dir = app.context.scan.stats_dir.clone();
+    let pipes = app.context.scan.pipes.clone();
     let gathered = tokio::task::spawn_blocking(move || gather(dir.as_deref(), &pipes)).await;
     match gathered {
         Ok(answer) => Json(answer).into_response(),

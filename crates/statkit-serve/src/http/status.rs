@@ -10,7 +10,7 @@ use axum::{Extension, Router};
 
 use super::errors::{error, method_not_allowed};
 use super::{App, Peer};
-use crate::requests::{answer, Query};
+use crate::requests::Query;
 
 const PATH: &str = "/_status";
 
@@ -22,16 +22,16 @@ pub(super) fn routes() -> Router<App> {
 }
 
 async fn status(State(app): State<App>, Extension(Peer(peer)): Extension<Peer>) -> Response {
-    if !app.shared.config.requests.status_allow.allows(peer.ip()) {
+    if !app.context.status_allow.allows(peer.ip()) {
         return (StatusCode::FORBIDDEN, "You are not allowed to see this!").into_response();
     }
     // Like the health report: one reader of the tables at a time.
     let Ok(permit) = app.reports.clone().acquire_owned().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down", PATH);
     };
-    let shared = app.shared.clone();
+    let requests = app.context.requests.clone();
     let json = tokio::task::spawn_blocking(move || {
-        let json = answer(&shared, Query::Stats);
+        let json = requests.answer(Query::Stats);
         drop(permit);
         json
     })

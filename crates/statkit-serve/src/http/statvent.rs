@@ -95,8 +95,8 @@ struct Found {
 }
 
 async fn read(app: &App) -> Result<Found, String> {
-    let options = app.shared.config.pipes.clone();
-    let stats_dir = app.shared.config.stats_dir.clone();
+    let options = app.context.scan.pipes.clone();
+    let stats_dir = app.context.scan.stats_dir.clone();
     let scanned = tokio::task::spawn_blocking(move || {
         let pipes = crate::source::pipes::read(&options)?;
         let files = stats_dir.as_deref().map(files_as_pipes).unwrap_or_default();

@@ -2,22 +2,20 @@
 //! every limit that protects it from clients.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use statkit_agg::Table;
 use statkit_testkit::http::Answer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{router, serve, Allow, Limits};
+use super::{router, serve, Allow, Context, Limits};
 use crate::allow::AllowList;
-use crate::config::{Config, RawConfig};
-use crate::state::Shared;
+use crate::pipeline::Intake;
+use crate::sink::Fanout;
 
 /// The longest any wait here may take; passing tests never come close.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,7 +34,8 @@ fn short_limits() -> Limits {
 /// A server on a loopback port, stopped (and waited for) on drop.
 struct Server {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    context: Arc<Context>,
+    intake: Intake,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -47,22 +46,21 @@ impl Server {
     }
 
     async fn start_allowing(limits: Limits, allow: Allow) -> Server {
-        let config = Config::try_from(RawConfig::default()).unwrap();
-        let table = Arc::new(Mutex::new(Table::new(config.aggregation.table)));
-        let shared = Arc::new(Shared::new(config, vec![table], vec![], 1000, vec![]));
+        let (context, intake) = crate::testing::context(Fanout::default());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(serve(
             listener,
-            router(shared.clone(), limits),
+            router(context.clone(), limits),
             limits,
             allow,
             stop_rx,
         ));
         Server {
             addr,
-            shared,
+            context,
+            intake,
             stop,
             task: Some(task),
         }
@@ -138,7 +136,7 @@ async fn health_follows_the_admin_status() {
     assert_eq!((up.status, up.json()), (200, json!({"status": "up"})));
     assert_eq!(up.header("content-type"), Some("application/json"));
     assert_eq!(up.header("cache-control"), Some("no-store"));
-    server.shared.healthy.store(false, Ordering::Relaxed);
+    server.context.status.set_healthy(false);
     let down = request(server.addr, "GET", "/health").await;
     assert_eq!((down.status, down.json()), (503, json!({"status": "down"})));
     let report = request(server.addr, "GET", "/api/v1/health").await;
@@ -216,11 +214,12 @@ async fn a_handler_that_cannot_answer_in_time_gets_a_503() {
     // its own until the test lets go.
     let (locked_tx, locked) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
-    let shared = server.shared.clone();
+    let pipeline = server.context.pipeline.clone();
     let holder = std::thread::spawn(move || {
-        let _guard = shared.aggregator.lock().unwrap();
-        locked_tx.send(()).unwrap();
-        let _ = release_rx.recv_timeout(TIMEOUT);
+        pipeline.read(|_| {
+            locked_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(TIMEOUT);
+        });
     });
     locked.recv_timeout(TIMEOUT).unwrap();
     let answer = request(server.addr, "GET", "/api/v1/health").await;
@@ -274,26 +273,21 @@ async fn stopping_closes_open_connections_within_the_grace() {
 
 /// Feeds the server's store one flush at `time` of `lines`, as the flusher
 /// would.
-fn feed(shared: &Shared, time: u64, lines: &str) {
-    let mut table = Table::new(shared.config.aggregation.table);
-    table.ingest(lines.as_bytes());
-    let snapshot = {
-        let mut aggregator = shared.aggregator.lock().unwrap();
-        aggregator.absorb(&mut table);
-        aggregator.flush(time)
-    };
-    shared.store_mut().ingest(&snapshot);
+fn feed(server: &Server, time: u64, lines: &str) {
+    server.intake.fill(|table| table.ingest(lines.as_bytes()));
+    let snapshot = server.context.pipeline.flush(time);
+    server.context.history.write().ingest(&snapshot);
 }
 
 fn now() -> u64 {
-    crate::state::unix_now()
+    crate::support::unix_now()
 }
 
 #[tokio::test]
 async fn metrics_list_pages_and_filters() {
     let server = Server::start(Limits::default()).await;
     feed(
-        &server.shared,
+        &server,
         now(),
         "app.req:5|c|#env:prod\napp.load:2.5|g\napp.lat:10|ms\nother:1|c",
     );
@@ -348,8 +342,8 @@ async fn metrics_list_pages_and_filters() {
 async fn history_comes_as_columns() {
     let server = Server::start(Limits::default()).await;
     let t = now();
-    feed(&server.shared, t - 20, "g:1|g\nt:10|ms\nt:30|ms");
-    feed(&server.shared, t - 10, "g:2|g");
+    feed(&server, t - 20, "g:1|g\nt:10|ms\nt:30|ms");
+    feed(&server, t - 10, "g:2|g");
     let g = request(server.addr, "GET", "/api/v1/history?kind=gauge&name=g").await;
     assert_eq!(g.status, 200);
     assert_eq!(
@@ -398,7 +392,7 @@ async fn openmetrics(addr: SocketAddr) -> Answer {
 #[tokio::test]
 async fn prometheus_text_or_openmetrics_by_accept() {
     let server = Server::start(Limits::default()).await;
-    feed(&server.shared, now(), "hits:3|c|#code:200\nlat:7|ms");
+    feed(&server, now(), "hits:3|c|#code:200\nlat:7|ms");
     let text = request(server.addr, "GET", "/metrics").await;
     assert_eq!(text.status, 200);
     assert_eq!(
@@ -424,14 +418,14 @@ async fn prometheus_text_or_openmetrics_by_accept() {
 async fn repeated_answers_follow_every_flush() {
     let server = Server::start(Limits::default()).await;
     let t = now();
-    feed(&server.shared, t, "before:1|c");
+    feed(&server, t, "before:1|c");
     let first = request(server.addr, "GET", "/metrics").await.body;
     assert_eq!(request(server.addr, "GET", "/metrics").await.body, first);
     assert_eq!(
         request(server.addr, "GET", "/load/1").await.json()["Stat"]["before"],
         1.0
     );
-    feed(&server.shared, t, "after:2|c");
+    feed(&server, t, "after:2|c");
     let second = request(server.addr, "GET", "/metrics").await.body;
     assert!(!first.contains("after_total") && second.contains("after_total 2\n"));
     assert_eq!(
@@ -449,8 +443,8 @@ async fn repeated_answers_follow_every_flush() {
 async fn load_windows_on_both_routers() {
     let server = Server::start(Limits::default()).await;
     let t = now();
-    feed(&server.shared, t, "t:10|ms\nt:20|ms\nt:30|ms\nc:3|c");
-    feed(&server.shared, t, "t:5|ms\nc:1|c");
+    feed(&server, t, "t:10|ms\nt:20|ms\nt:30|ms\nc:3|c");
+    feed(&server, t, "t:5|ms\nc:1|c");
     let answer = request(server.addr, "GET", "/load/1").await;
     assert_eq!(answer.status, 200);
     let body = answer.json();
@@ -473,7 +467,7 @@ async fn load_windows_on_both_routers() {
     let limits = Limits::default();
     let task = tokio::spawn(serve(
         listener,
-        super::load_router(server.shared.clone(), limits),
+        super::load_router(server.context.clone(), limits),
         limits,
         Allow::default(),
         stop_rx,

@@ -1,33 +1,46 @@
-//! The request view inside the server (gstats' collector): fed from the
-//! receivers' tables when the aggregator drains them, read by the admin
+//! The request view inside the server (gstats' collector): it observes the
+//! receivers' tables as the pipeline drains them, and is read by the admin
 //! port's `requests` commands, the HTTP `/_status` route and, when
 //! configured, gstats' ZeroMQ endpoints.
 //!
 //! Receivers are untouched: they aggregate request names like any other.
-//! The view looks at a table's names just before the aggregator absorbs
-//! it (at each flush, and when a reader asks), so a request is seen once,
-//! and a reading is never older than the flush interval.
+//! The view sees a table's names just before the aggregator absorbs it (at
+//! each flush, and when a reader asks), so a request is seen once, and a
+//! reading is never older than the flush interval.
 
-mod config;
 mod feed;
+pub(crate) mod settings;
 mod wire;
 
-pub use config::{RawRequests, RequestsConfig};
-pub(crate) use feed::observe;
+use std::sync::{Arc, Mutex};
+
+use statkit_agg::Table;
+use statkit_requests::{format, PrefixReport, RequestView};
+
+pub use settings::RequestsConfig;
 pub use wire::{GstatsSockets, WireBindError};
 
-use statkit_requests::{format, PrefixReport};
+use crate::pipeline::{Observer, Pipeline};
+use crate::support::{lock, unix_now};
 
-use crate::source::lock;
-use crate::state::{unix_now, Shared};
+/// The view, as the pipeline's observer.
+#[derive(Debug)]
+pub(crate) struct Requests {
+    view: Mutex<RequestView>,
+}
 
-/// Every prefix as of now, including what the receivers hold right now.
-pub(crate) fn report(shared: &Shared) -> Vec<PrefixReport> {
-    {
-        let mut aggregator = lock(&shared.aggregator);
-        shared.absorb_all(&mut aggregator);
+impl Requests {
+    pub(crate) fn new(settings: statkit_requests::Settings) -> Self {
+        Self {
+            view: Mutex::new(RequestView::new(settings)),
+        }
     }
-    lock(&shared.requests).report(unix_now())
+}
+
+impl Observer for Requests {
+    fn observe(&self, table: &Table, now: u64) {
+        feed::observe(&mut lock(&self.view), table, now);
+    }
 }
 
 /// The commands gstats' collector answered, as statkit answers them.
@@ -43,23 +56,46 @@ pub(crate) enum Query {
     Reset,
 }
 
-/// The JSON answer to `query`.
-pub(crate) fn answer(shared: &Shared, query: Query) -> String {
-    match query {
-        Query::Stats => format::stats_json(&report(shared)),
-        Query::Rtimes => format::rtimes_json(&report(shared)),
-        Query::View => {
-            let reports = report(shared);
-            format::view_json(&reports, &lock(&shared.requests).counts())
-        }
-        Query::Reset => {
-            {
-                // What the receivers hold belongs to before the reset.
-                let mut aggregator = lock(&shared.aggregator);
-                shared.absorb_all(&mut aggregator);
+/// The view's readers' handle: the view and the pipeline that feeds it, so
+/// every answer includes what the receivers hold right now.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestsReader {
+    requests: Arc<Requests>,
+    pipeline: Arc<Pipeline>,
+}
+
+impl RequestsReader {
+    pub(crate) fn new(requests: Arc<Requests>, pipeline: Arc<Pipeline>) -> Self {
+        Self { requests, pipeline }
+    }
+
+    /// Every prefix as of now.
+    fn report(&self) -> Vec<PrefixReport> {
+        self.pipeline.drain();
+        lock(&self.requests.view).report(unix_now())
+    }
+
+    /// The JSON answer to `query`.
+    pub(crate) fn answer(&self, query: Query) -> String {
+        match query {
+            Query::Stats => format::stats_json(&self.report()),
+            Query::Rtimes => format::rtimes_json(&self.report()),
+            Query::View => {
+                let reports = self.report();
+                format::view_json(&reports, &lock(&self.requests.view).counts())
             }
-            lock(&shared.requests).reset();
-            "null".to_owned()
+            Query::Reset => {
+                // What the receivers hold belongs to before the reset.
+                self.pipeline.drain();
+                lock(&self.requests.view).reset();
+                "null".to_owned()
+            }
         }
+    }
+
+    /// Runs `change` on the view itself (gstats' PULL endpoint feeds it
+    /// directly).
+    pub(crate) fn change<T>(&self, change: impl FnOnce(&mut RequestView) -> T) -> T {
+        change(&mut lock(&self.requests.view))
     }
 }

@@ -18,9 +18,9 @@ use statkit_requests::{Reading, Signal};
 use tokio::sync::watch;
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
-use super::{answer, Query};
-use crate::source::lock;
-use crate::state::{unix_now, Shared};
+use super::{Query, RequestsReader};
+use crate::status::Status;
+use crate::support::unix_now;
 
 /// A gstats endpoint that cannot be bound.
 #[derive(Debug, thiserror::Error)]
@@ -74,18 +74,21 @@ impl GstatsSockets {
         self.rep.as_ref().map(|(_, e)| e.as_str())
     }
 
-    /// Serves both until `stop` changes.
+    /// Serves both until `stop` changes; a `QUIT` asks `status` to stop
+    /// the server.
     pub(crate) fn spawn(
         self,
-        shared: &Arc<Shared>,
+        reader: &RequestsReader,
+        status: &Arc<Status>,
         stop: &watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
         if let Some((socket, _)) = self.pull {
-            tasks.push(tokio::spawn(pull(socket, shared.clone(), stop.clone())));
+            tasks.push(tokio::spawn(pull(socket, reader.clone(), stop.clone())));
         }
         if let Some((socket, _)) = self.rep {
-            tasks.push(tokio::spawn(rep(socket, shared.clone(), stop.clone())));
+            let (reader, status) = (reader.clone(), status.clone());
+            tasks.push(tokio::spawn(rep(socket, reader, status, stop.clone())));
         }
         tasks
     }
@@ -139,7 +142,7 @@ fn event(message: &ZmqMessage) -> Option<Event<'_>> {
 
 async fn pull(
     mut socket: zeromq::PullSocket,
-    shared: Arc<Shared>,
+    reader: RequestsReader,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -149,8 +152,7 @@ async fn pull(
         };
         let Ok(message) = message else { continue };
         let now = unix_now();
-        let mut view = lock(&shared.requests);
-        match event(&message) {
+        reader.change(|view| match event(&message) {
             Some(Event::Started(prefix)) => {
                 view.apply(prefix, Signal::Started, Reading::Counter(1.0), now);
             }
@@ -159,12 +161,12 @@ async fn pull(
                 view.apply(prefix, Signal::Finished, Reading::Timer(durations), now);
             }
             None => view.refuse(),
-        }
+        });
     }
 }
 
 /// The answer to one REP request; `None` for `QUIT`.
-fn reply(shared: &Shared, request: &[u8]) -> Option<Vec<u8>> {
+fn reply(reader: &RequestsReader, request: &[u8]) -> Option<Vec<u8>> {
     let query = match request {
         b"STATS" => Query::Stats,
         b"RTIMES" => Query::Rtimes,
@@ -172,10 +174,15 @@ fn reply(shared: &Shared, request: &[u8]) -> Option<Vec<u8>> {
         b"QUIT" => return None,
         _ => return Some(b"ERROR".to_vec()),
     };
-    Some(answer(shared, query).into_bytes())
+    Some(reader.answer(query).into_bytes())
 }
 
-async fn rep(mut socket: zeromq::RepSocket, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn rep(
+    mut socket: zeromq::RepSocket,
+    reader: RequestsReader,
+    status: Arc<Status>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let request = tokio::select! {
             _ = stop.changed() => return,
@@ -184,14 +191,14 @@ async fn rep(mut socket: zeromq::RepSocket, shared: Arc<Shared>, mut stop: watch
         let Ok(request) = request else { continue };
         let first = request.get(0).map(|f| f.to_vec()).unwrap_or_default();
         // Answers lock the aggregator, which a flush holds.
-        let shared_now = shared.clone();
-        let Ok(answer) = tokio::task::spawn_blocking(move || reply(&shared_now, &first)).await
+        let reader_now = reader.clone();
+        let Ok(answer) = tokio::task::spawn_blocking(move || reply(&reader_now, &first)).await
         else {
             return;
         };
         let Some(answer) = answer else {
             // gstats' QUIT: the collector exits without answering.
-            shared.quit.notify_one();
+            status.quit();
             return;
         };
         if let Err(e) = socket.send(ZmqMessage::from(answer)).await {

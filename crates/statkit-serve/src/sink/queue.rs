@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use statkit_agg::Snapshot;
 use tokio::sync::Notify;
 
-use crate::source::lock;
+use crate::support::lock;
 
 #[derive(Debug, Default)]
 struct State {
@@ -29,7 +29,7 @@ pub(crate) struct Queue {
     state: Mutex<State>,
     ready: Notify,
     /// Flushes dropped since start (never reset), for self-metrics.
-    pub(crate) dropped: AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl Queue {
@@ -45,6 +45,16 @@ impl Queue {
 
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Flushes dropped since start.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts a flush the sink gave up on.
+    pub(crate) fn count_drop(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Queues a flush without ever blocking.
@@ -102,7 +112,6 @@ impl Queue {
 mod tests {
     use super::Queue;
     use statkit_agg::Snapshot;
-    use std::sync::atomic::Ordering;
     use std::sync::Arc;
 
     fn snap(timestamp: u64) -> Arc<Snapshot> {
@@ -115,7 +124,7 @@ mod tests {
         for t in 1..=4 {
             q.push(snap(t));
         }
-        assert_eq!(q.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(q.dropped(), 2);
         q.close();
         q.push(snap(5));
         assert_eq!(q.pop().await.unwrap().timestamp, 3);

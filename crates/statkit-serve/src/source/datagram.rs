@@ -16,12 +16,11 @@
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use statkit_agg::Table;
 
-use super::lock;
+use crate::pipeline::Intake;
 
 /// Datagrams per `recvmmsg` call. Gains flatten past 8-16; 32 keeps the
 /// syscall count low under bursts without much memory.
@@ -38,17 +37,14 @@ const BUFFER_SHARE: usize = 4;
 /// Naps shorter than this are not worth a sleep's wake-up.
 const MIN_NAP: Duration = Duration::from_micros(200);
 
-/// Receives on `socket` into `table` until `stop` is set, then drains what
-/// the kernel still holds for the socket before returning. `drain_early`
-/// hands the table to the aggregator when it asks to be
-/// ([`Table::wants_drain`]), called with the table unlocked.
+/// Receives on `socket` into `intake` until `stop` is set, then drains
+/// what the kernel still holds for the socket before returning.
 pub(crate) fn receive(
-    socket: &impl AsRawFd,
-    table: &Mutex<Table>,
+    socket: &(impl AsRawFd + ?Sized),
+    intake: &Intake,
     stop: &AtomicBool,
     max_datagram: usize,
     coalesce: Duration,
-    drain_early: impl Fn(),
 ) {
     let mut batch = Batch::new(max_datagram);
     let fd = socket.as_raw_fd();
@@ -56,13 +52,7 @@ pub(crate) fn receive(
     while !stop.load(Ordering::Relaxed) {
         match batch.receive(fd, libc::MSG_WAITFORONE) {
             Ok(n) => {
-                let (bytes, full) = {
-                    let mut table = lock(table);
-                    (batch.ingest(n, &mut table), table.wants_drain())
-                };
-                if full {
-                    drain_early();
-                }
+                let bytes = intake.fill(|table| batch.ingest(n, table));
                 if let Some(nap) = pace.after_batch(n, bytes, Instant::now()) {
                     std::thread::sleep(nap);
                 }
@@ -70,7 +60,7 @@ pub(crate) fn receive(
             Err(e) if is_transient(&e) => {}
             Err(e) => {
                 tracing::error!("receive failed, retrying: {e}");
-                std::thread::sleep(super::super::listeners::RECEIVE_TIMEOUT);
+                std::thread::sleep(crate::listeners::RECEIVE_TIMEOUT);
             }
         }
     }
@@ -79,7 +69,7 @@ pub(crate) fn receive(
     for _ in 0..4096 {
         match batch.receive(fd, libc::MSG_DONTWAIT) {
             Ok(n) => {
-                batch.ingest(n, &mut lock(table));
+                intake.fill(|table| batch.ingest(n, table));
             }
             Err(_) => break,
         }

@@ -6,14 +6,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statkit_agg::Table;
 use statkit_scan::feed::Feed;
 use statkit_scan::{discover, read_file};
 
-use super::lock;
+use crate::pipeline::Intake;
 
 /// Counters and histograms whose last values are remembered between scans.
 const MAX_SERIES: usize = 100_000;
@@ -27,8 +26,8 @@ pub(crate) struct Folders {
     pub pipes: Option<statkit_pipe::read::Options>,
 }
 
-/// Scans `folders` every `interval` into `table` until `stop` is set.
-pub(crate) fn run(folders: &Folders, interval: Duration, table: &Mutex<Table>, stop: &AtomicBool) {
+/// Scans `folders` every `interval` into `intake` until `stop` is set.
+pub(crate) fn run(folders: &Folders, interval: Duration, intake: &Intake, stop: &AtomicBool) {
     let mut feed = Feed::new(MAX_SERIES);
     let mut lines = Vec::new();
     let mut reported_skips = 0;
@@ -43,7 +42,7 @@ pub(crate) fn run(folders: &Folders, interval: Duration, table: &Mutex<Table>, s
             &mut lines,
         );
         if !lines.is_empty() {
-            lock(table).ingest(&lines);
+            intake.fill(|table| table.ingest(&lines));
         }
         if feed.skipped > reported_skips {
             tracing::warn!(
@@ -95,10 +94,10 @@ pub(crate) fn read_all(dir: &Path) -> Vec<(PathBuf, statkit_format::StatFile)> {
 pub(crate) fn start(
     folders: Folders,
     interval: Duration,
-    table: Arc<Mutex<Table>>,
+    intake: Intake,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("statkit-files".into())
-        .spawn(move || run(&folders, interval, &table, &stop))
+        .spawn(move || run(&folders, interval, &intake, &stop))
 }

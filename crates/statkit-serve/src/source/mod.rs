@@ -1,20 +1,46 @@
 //! Where samples come from: datagram sockets (UDP, Unix) on threads of
 //! their own, TCP connections on the async runtime, and the shared-memory
-//! stats folder and statvent's pipe folder on a thread that scans them. Each source fills a
-//! [`Table`](statkit_agg::Table) that the flusher drains.
+//! stats folder and statvent's pipe folder on a thread that scans them.
+//! Each source fills its own [`Intake`](crate::pipeline::Intake).
 
 pub(crate) mod datagram;
 pub(crate) mod files;
 pub(crate) mod kernel;
 pub(crate) mod pipes;
+pub(crate) mod settings;
 pub(crate) mod tcp;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Locks a table even if a thread panicked while holding it: a table is
-/// plain counts, still valid after any panic.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// What the sources lost that the tables never saw: datagrams the kernel
+/// dropped and TCP connections refused.
+#[derive(Debug, Default)]
+pub(crate) struct SourceCounts {
+    /// Inodes of the UDP sockets, for the kernel's drop counts.
+    udp_inodes: Vec<u64>,
+    /// TCP connections refused past the connection limit.
+    tcp_refused: AtomicU64,
+}
+
+impl SourceCounts {
+    pub(crate) fn new(udp_inodes: Vec<u64>) -> Self {
+        Self {
+            udp_inodes,
+            tcp_refused: AtomicU64::new(0),
+        }
+    }
+
+    /// Datagrams the kernel dropped on the UDP sockets since they opened,
+    /// or `None` where the kernel does not tell.
+    pub(crate) fn kernel_drops(&self) -> Option<u64> {
+        kernel::drops(&self.udp_inodes)
+    }
+
+    pub(crate) fn tcp_refused(&self) -> u64 {
+        self.tcp_refused.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn refuse_tcp(&self) {
+        self.tcp_refused.fetch_add(1, Ordering::Relaxed);
+    }
 }

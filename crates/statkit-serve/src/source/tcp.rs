@@ -7,8 +7,7 @@
 //! shutdown every connection reads what the kernel already holds for it
 //! before the final flush, which waits for them all.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use statkit_agg::Table;
 use tokio::io::AsyncReadExt;
@@ -16,15 +15,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use super::lock;
+use super::SourceCounts;
+use crate::pipeline::Intake;
 
 /// Accepts connections until `stop` changes.
 pub(crate) async fn serve(
     listener: TcpListener,
-    table: Arc<Mutex<Table>>,
+    intake: Intake,
     max_line: usize,
     max_connections: usize,
-    refused: Arc<AtomicU64>,
+    counts: Arc<SourceCounts>,
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
@@ -37,12 +37,12 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let Ok(permit) = slots.clone().try_acquire_owned() else {
-                        refused.fetch_add(1, Ordering::Relaxed);
+                        counts.refuse_tcp();
                         continue;
                     };
-                    let (table, stop) = (table.clone(), stop.clone());
+                    let (intake, stop) = (intake.clone(), stop.clone());
                     connections.spawn(async move {
-                        connection(stream, &table, max_line, stop).await;
+                        connection(stream, &intake, max_line, stop).await;
                         drop(permit);
                     });
                 }
@@ -60,7 +60,7 @@ pub(crate) async fn serve(
 
 async fn connection(
     mut stream: TcpStream,
-    table: &Mutex<Table>,
+    intake: &Intake,
     max_line: usize,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -68,27 +68,27 @@ async fn connection(
     loop {
         let read = tokio::select! {
             _ = stop.changed() => {
-                drain(&stream, &mut framer, table);
+                drain(&stream, &mut framer, intake);
                 break;
             }
             read = stream.read_buf(framer.buffer()) => read,
         };
         match read {
             Ok(0) | Err(_) => break,
-            Ok(_) => framer.feed(&mut lock(table)),
+            Ok(_) => intake.fill(|table| framer.feed(table)),
         }
     }
     // A last line without its newline still counts, as in a datagram.
-    framer.finish(&mut lock(table));
+    intake.fill(|table| framer.finish(table));
 }
 
 /// At shutdown: takes in what the client sent before it, without waiting
 /// for more (bounded, in case a client keeps writing).
-fn drain(stream: &TcpStream, framer: &mut Framer, table: &Mutex<Table>) {
+fn drain(stream: &TcpStream, framer: &mut Framer, intake: &Intake) {
     for _ in 0..1024 {
         match stream.try_read_buf(framer.buffer()) {
             Ok(0) | Err(_) => return,
-            Ok(_) => framer.feed(&mut lock(table)),
+            Ok(_) => intake.fill(|table| framer.feed(table)),
         }
     }
 }

@@ -11,20 +11,27 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use statkit_store::{state, Kind};
 use tokio::sync::watch;
 
-use crate::config::StateFile;
-use crate::source::lock;
-use crate::state::{unix_now, Shared};
+use super::settings::StateFile;
+use super::History;
+use crate::pipeline::Pipeline;
+use crate::support::unix_now;
 
 /// Loads the state file into the shared store, if there is one, and puts
 /// the gauges' last values back into the aggregator so the next flush
 /// reports them. Never fails: what cannot be loaded is logged.
-pub(crate) fn load(shared: &Shared, file: &StateFile) {
+pub(crate) fn load(
+    history: &History,
+    pipeline: &Pipeline,
+    file: &StateFile,
+    options: statkit_store::Options,
+) {
     let bytes = match std::fs::read(&file.path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -42,27 +49,25 @@ pub(crate) fn load(shared: &Shared, file: &StateFile) {
             return;
         }
     };
-    let store = match state::decode(&bytes, shared.config.store.clone()) {
+    let store = match state::decode(&bytes, options) {
         Ok(store) => store,
         Err(e) => {
             set_aside(&file.path, &e.to_string());
             return;
         }
     };
-    let mut aggregator = lock(&shared.aggregator);
     let mut gauges = 0;
     for (kind, key, series) in store.iter() {
-        if kind == Kind::Gauge && aggregator.restore_gauge(key, series.last[0]) {
+        if kind == Kind::Gauge && pipeline.restore_gauge(key, series.last[0]) {
             gauges += 1;
         }
     }
-    drop(aggregator);
     tracing::info!(
         "loaded {} series ({gauges} gauges) from state file {}",
         store.len(),
         file.path.display()
     );
-    *shared.store_mut() = store;
+    *history.write() = store;
 }
 
 /// Renames a state file that could not be loaded out of the way.
@@ -92,7 +97,13 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// Writes a state file's `bytes` to `path` atomically.
 fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
     let temporary = sibling(path, "tmp");
-    let mut file = File::create(&temporary)?;
+    // Only the server's user reads what it kept.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -106,12 +117,12 @@ fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
 }
 
 /// Saves the shared store now, on a blocking thread; logs a failure.
-pub(crate) async fn save_now(shared: &Arc<Shared>, path: &Path) {
-    let (shared, target) = (shared.clone(), path.to_owned());
+pub(crate) async fn save_now(history: &Arc<History>, path: &Path) {
+    let (history, target) = (history.clone(), path.to_owned());
     let saved = tokio::task::spawn_blocking(move || {
         // Encode under the read lock (the flusher's next write waits a
         // moment), write without it.
-        let bytes = state::encode(&shared.store());
+        let bytes = state::encode(&history.read());
         save(&bytes, &target)
     })
     .await;
@@ -123,14 +134,14 @@ pub(crate) async fn save_now(shared: &Arc<Shared>, path: &Path) {
 }
 
 /// Saves every `file.save_interval` until `stop` changes.
-pub(crate) async fn run(shared: Arc<Shared>, file: StateFile, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run(history: Arc<History>, file: StateFile, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(file.save_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await; // the first tick is immediate; nothing new to save
     loop {
         tokio::select! {
             _ = stop.changed() => return,
-            _ = ticks.tick() => save_now(&shared, &file.path).await,
+            _ = ticks.tick() => save_now(&history, &file.path).await,
         }
     }
 }
