@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use statkit_agg::{Bin, Deletion, HistogramSetting, Percentile, SampleWeighting, TableOptions};
-use statkit_wire::graphite::NamingOptions;
+use statkit_encode::graphite::NamingOptions;
 
 use crate::allow::AllowList;
 use crate::requests::{RawRequests, RequestsConfig};

@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use statkit_agg::Table;
-use statkit_wire::graphite::Names;
+use statkit_encode::graphite::Names;
 use tokio::sync::watch;
 
 pub use config::{Config, ConfigError, RawConfig};

@@ -4,8 +4,8 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use statkit_agg::{Aggregator, Kind};
+use statkit_encode::inspect::{object, Item};
 
-use super::inspect::{object, Item};
 use crate::requests::{self, Query};
 use crate::source::lock;
 use crate::state::{unix_now, Shared};

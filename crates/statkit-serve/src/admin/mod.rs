@@ -10,7 +10,6 @@
 //! most 64 sessions are open at once, and one idle for ten minutes closes.
 
 mod command;
-mod inspect;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

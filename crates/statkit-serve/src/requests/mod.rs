@@ -16,7 +16,8 @@ pub use config::{RawRequests, RequestsConfig};
 pub(crate) use feed::observe;
 pub use wire::{GstatsSockets, WireBindError};
 
-use statkit_requests::{format, PrefixReport};
+use statkit_encode::gstats as format;
+use statkit_requests::PrefixReport;
 
 use crate::source::lock;
 use crate::state::{unix_now, Shared};

@@ -6,18 +6,15 @@
 //! away long enough for the queue to fill, the oldest flushes are dropped
 //! and counted there. Ingestion never waits for any of this.
 
-mod encode;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statkit_wire::graphite::Names;
+use statkit_encode::graphite::{Encoder, Names, Telemetry};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::queue::Queue;
 use crate::state::unix_now;
-use encode::{Encoder, Telemetry};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
