@@ -4,8 +4,7 @@
 //! [`statkit_encode::munin::metrics`]; this is the plug-in's environment,
 //! its HTTP requests and its standard output.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,7 +14,8 @@ use statkit_encode::munin::metrics::{self, Pattern, Selection};
 
 /// The link names' stem.
 pub const STEM: &str = "statkit_metrics_";
-/// To connect and to read each answer: munin gives a plug-in 10 s in all.
+/// To connect, to send, and to read each answer's head and body: munin
+/// gives a plug-in 10 s in all.
 const TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Runs the plug-in linked as `name` with munin's `action`.
@@ -62,6 +62,7 @@ pub fn run_as(name: &str, action: Option<&str>) -> anyhow::Result<ExitCode> {
 /// 127.0.0.1:8127.
 struct Server {
     address: String,
+    agent: ureq::Agent,
 }
 
 impl Server {
@@ -74,38 +75,40 @@ impl Server {
             .unwrap_or(&address)
             .trim_end_matches('/')
             .to_owned();
-        Server { address }
+        // Straight to the server: no proxy from the environment, no
+        // redirects followed; any status but 200 is reported by `get`.
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(TIMEOUT))
+            .timeout_send_request(Some(TIMEOUT))
+            .timeout_recv_response(Some(TIMEOUT))
+            .timeout_recv_body(Some(TIMEOUT))
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Server { address, agent }
     }
 
-    /// `GET path` as HTTP/1.0, so the answer is the body up to the end of
-    /// the stream (no chunks); a status other than 200 is an error.
+    /// `GET path`: the JSON body of a 200 answer; any other status is an
+    /// error carrying the body.
     fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let to = self
-            .address
-            .to_socket_addrs()
-            .with_context(|| format!("HTTP address {}", self.address))?
-            .next()
-            .with_context(|| format!("HTTP address {}: no address", self.address))?;
-        let mut stream = TcpStream::connect_timeout(&to, TIMEOUT)
-            .with_context(|| format!("connecting to statkit's HTTP port {to}"))?;
-        stream.set_read_timeout(Some(TIMEOUT))?;
-        stream.set_write_timeout(Some(TIMEOUT))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.address
-        )?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .with_context(|| format!("reading GET {path} from {to}"))?;
-        let raw = String::from_utf8_lossy(&raw);
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .with_context(|| format!("GET {path}: not an HTTP answer"))?;
-        let status = head.split_whitespace().nth(1).unwrap_or_default();
-        anyhow::ensure!(status == "200", "GET {path}: status {status}: {body}");
-        serde_json::from_str(body).with_context(|| format!("GET {path}: not JSON"))
+        let url = format!("http://{}{path}", self.address);
+        let mut answer = self
+            .agent
+            .get(&url)
+            .call()
+            .with_context(|| format!("GET {path} from statkit's HTTP port {}", self.address))?;
+        let raw = answer
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .with_context(|| format!("reading GET {path} from {}", self.address))?;
+        let body = String::from_utf8_lossy(&raw);
+        let status = answer.status().as_u16();
+        anyhow::ensure!(status == 200, "GET {path}: status {status}: {body}");
+        serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))
     }
 
     /// The series matching `patterns`, read a page at a time.
