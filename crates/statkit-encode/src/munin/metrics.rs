@@ -290,6 +290,29 @@ mod tests {
     }
 
     #[test]
+    fn pages_keep_the_matching_series_once_in_key_order() {
+        let pattern = Pattern::Prefix("web.".into());
+        assert_eq!(
+            page_path(&pattern, 20),
+            "/api/v1/metrics?limit=10000&offset=20&filter=web."
+        );
+        let mut selection = Selection::default();
+        let first = json!({"pct": "99", "next_offset": 2, "metrics": [
+            {"key": "web.b", "kind": "gauge", "last": {"value": 1.0}},
+            {"key": "webx", "kind": "gauge", "last": {"value": 2.0}},
+        ]});
+        let second = json!({"metrics": [
+            {"key": "web.a", "kind": "gauge", "last": {"value": 3.0}},
+            {"key": "web.b", "kind": "gauge", "last": {"value": 4.0}},
+        ]});
+        assert_eq!(selection.add_page(&pattern, &first), Some(2));
+        assert_eq!(selection.add_page(&pattern, &second), None);
+        assert_eq!(selection.pct, "99");
+        let fields = selection.into_fields();
+        assert_eq!(fetch(&fields), "web_a.value 3\nweb_b.value 4\n");
+    }
+
+    #[test]
     fn filters_are_percent_encoded() {
         assert_eq!(encode("a.b;env=prod"), "a.b%3Benv%3Dprod");
     }
