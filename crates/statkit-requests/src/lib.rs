@@ -7,19 +7,16 @@
 //!   and population standard deviation of the durations of requests that
 //!   finished in the last `buffer_length` seconds, requests per second over
 //!   1, 5 and 15 minutes, and the most recent durations.
-//! - [`format`](mod@format): gstats' JSON shapes, gstatsctl's text, and Python 2's
-//!   float printing which both gstatsctl and munin show.
-//! - [`munin`]: the munin plug-ins' `config` and fetch output.
+//!
+//! gstats' JSON and text and the munin plug-ins' output are written from
+//! the view's reports by statkit-encode.
 //!
 //! Nothing here does I/O or reads a clock: callers pass the time in Unix
 //! seconds, so expiry is tested without waiting.
 
-pub mod format;
-pub mod munin;
 pub mod names;
 mod stats;
 mod view;
 
-pub use format::{PrefixStats, ProcessingTime};
 pub use names::{Reading, Signal};
 pub use view::{PrefixReport, RequestView, Settings, ViewCounts};

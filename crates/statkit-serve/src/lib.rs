@@ -87,7 +87,11 @@ pub async fn run(
     server.start_state(&mut running);
     let mut datagrams: Vec<(String, Box<dyn std::os::fd::AsRawFd + Send>, _)> = Vec::new();
     for (i, socket) in udp.into_iter().enumerate() {
-        datagrams.push((format!("statkit-udp-{i}"), Box::new(socket), intakes.remove(0)));
+        datagrams.push((
+            format!("statkit-udp-{i}"),
+            Box::new(socket),
+            intakes.remove(0),
+        ));
     }
     if let Some((socket, _)) = unix {
         datagrams.push(("statkit-unix".into(), Box::new(socket), intakes.remove(0)));

@@ -55,7 +55,11 @@ impl Server {
     /// The handles for `config`, with one intake per receiver `intakes`
     /// asks for; `udp_inodes` name the UDP sockets for the kernel's drop
     /// counts.
-    pub(crate) fn new(config: Config, intakes: usize, udp_inodes: Vec<u64>) -> (Server, Vec<Intake>) {
+    pub(crate) fn new(
+        config: Config,
+        intakes: usize,
+        udp_inodes: Vec<u64>,
+    ) -> (Server, Vec<Intake>) {
         let started = unix_now();
         let requests = Arc::new(Requests::new(config.requests.view));
         let (pipeline, intakes) = Pipeline::new(
@@ -86,7 +90,7 @@ impl Server {
     /// Graphite destinations, the console, the history store.
     pub(crate) fn start_sinks(&mut self) {
         let sinks = &self.config.sinks;
-        let names = statkit_wire::graphite::Names::new(&sinks.naming);
+        let names = statkit_encode::graphite::Names::new(&sinks.naming);
         for address in &sinks.graphite {
             let graphite = Graphite::new(address.clone(), names.clone(), self.status.started);
             self.sinks
@@ -133,7 +137,11 @@ impl Server {
     }
 
     /// The thread that scans the stats and pipe folders, when there is one.
-    pub(crate) fn start_scanner(&self, intake: Intake, running: &mut Running) -> Result<(), ServeError> {
+    pub(crate) fn start_scanner(
+        &self,
+        intake: Intake,
+        running: &mut Running,
+    ) -> Result<(), ServeError> {
         let scan = &self.config.scan;
         let folders = source::files::Folders {
             stats: scan.stats_dir.clone(),
@@ -151,7 +159,12 @@ impl Server {
         config.scan.stats_dir.is_some() || config.scan.pipe_scan
     }
 
-    pub(crate) fn start_tcp(&self, listener: std::net::TcpListener, intake: Intake, running: &mut Running) -> Result<(), ServeError> {
+    pub(crate) fn start_tcp(
+        &self,
+        listener: std::net::TcpListener,
+        intake: Intake,
+        running: &mut Running,
+    ) -> Result<(), ServeError> {
         let statsd = &self.config.statsd;
         running.listeners.push(tokio::spawn(source::tcp::serve(
             async_listener(listener)?,
@@ -164,7 +177,11 @@ impl Server {
         Ok(())
     }
 
-    pub(crate) fn start_admin(&self, listener: std::net::TcpListener, running: &mut Running) -> Result<(), ServeError> {
+    pub(crate) fn start_admin(
+        &self,
+        listener: std::net::TcpListener,
+        running: &mut Running,
+    ) -> Result<(), ServeError> {
         let admin = Admin {
             pipeline: self.pipeline.clone(),
             status: self.status.clone(),
@@ -229,7 +246,9 @@ impl Server {
             sinks: self.fanout.clone(),
             counts: self.counts.clone(),
             status: self.status.clone(),
-            interval: std::time::Duration::from_secs_f64(self.config.aggregation.interval_ms / 1000.0),
+            interval: std::time::Duration::from_secs_f64(
+                self.config.aggregation.interval_ms / 1000.0,
+            ),
         };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()

@@ -6,7 +6,6 @@
 //!   resolution for the last hour and at one-minute resolution for the
 //!   last day ([`Series::history`]), within a byte budget per series, and
 //!   its load frames (60 s each, the last 15).
-//! - [`prometheus`]: the store as Prometheus text 0.0.4 or OpenMetrics 1.0.
 //! - [`load()`]: gstatsd's load view of the frames.
 //! - [`state`]: the store as a versioned, checksummed state file's bytes.
 //!
@@ -17,7 +16,6 @@ mod frames;
 mod key;
 mod kind;
 mod load;
-pub mod prometheus;
 mod ring;
 mod series;
 pub mod state;

@@ -7,12 +7,11 @@
 //! - [`statsd`]: the statsd line protocol with the DogStatsD extensions
 //!   (tags, value packing, timestamps, container ids, events, service
 //!   checks), parsed without allocating, plus etsy statsd's key sanitizing.
-//! - [`graphite`]: Graphite plaintext lines and etsy statsd's naming scheme.
 //! - [`jsnum`]: numbers printed the way JavaScript prints them, so that our
-//!   Graphite output matches etsy statsd's byte for byte.
+//!   Graphite output (written by statkit-encode) matches etsy statsd's byte
+//!   for byte.
 
 #![deny(unsafe_code)]
 
-pub mod graphite;
 pub mod jsnum;
 pub mod statsd;

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use statkit_requests::format;
+use statkit_encode::gstats;
 
 use super::UsageError;
 
@@ -131,18 +131,18 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             let text = if args.json {
                 json_line(&json)
             } else {
-                format::stats_text(&format::parse_stats(&json)?)
+                gstats::stats_text(&gstats::parse_stats(&json)?)
             };
             out.write_all(text.as_bytes())?;
         }
         ["rtimes", prefix] => {
-            let rtimes = format::parse_rtimes(&admin.requests("rtimes")?)?;
+            let rtimes = gstats::parse_rtimes(&admin.requests("rtimes")?)?;
             let text = if args.json {
-                let one: format::RtimesReply =
+                let one: gstats::RtimesReply =
                     rtimes.into_iter().filter(|(p, _)| p == prefix).collect();
                 serde_json::to_string(&one)? + "\n"
             } else {
-                format::rtimes_text(&rtimes, prefix)
+                gstats::rtimes_text(&rtimes, prefix)
             };
             out.write_all(text.as_bytes())?;
         }

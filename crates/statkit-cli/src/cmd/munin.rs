@@ -2,7 +2,7 @@
 //! and any series as `statkit_metrics_<name>` ([`super::munin_metrics`]).
 //!
 //! munin runs a plug-in by its file name, so the binary is linked under the
-//! names [`statkit_requests::munin`] reads (`statkit_requests_<slug>`,
+//! names [`statkit_encode::munin`] reads (`statkit_requests_<slug>`,
 //! `gunicorn-request-time_<slug>`, ...) and `main` hands such a call here
 //! (see [`link_name`]). `statkit munin --name NAME [ACTION]` does the same
 //! from the command line. The numbers come from the admin port: munin's
@@ -12,8 +12,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use statkit_requests::format::{self, StatsReply};
-use statkit_requests::munin::{self, Plugin};
+use statkit_encode::gstats::{self, StatsReply};
+use statkit_encode::munin::{self, Plugin};
 
 use super::ctl::Admin;
 use super::munin_metrics;
@@ -70,7 +70,7 @@ pub fn run_as(name: &str, action: Option<&str>) -> anyhow::Result<ExitCode> {
     };
     let admin = Admin::new(&address(), TIMEOUT)?;
     let stats =
-        || -> anyhow::Result<StatsReply> { Ok(format::parse_stats(&admin.requests("stats")?)?) };
+        || -> anyhow::Result<StatsReply> { Ok(gstats::parse_stats(&admin.requests("stats")?)?) };
     let text = match (action, &plugin) {
         (Some("autoconf"), _) => match stats() {
             Ok(_) => "yes\n".to_owned(),

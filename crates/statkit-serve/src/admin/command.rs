@@ -4,7 +4,8 @@ use std::fmt::Write;
 
 use statkit_agg::{Aggregator, Kind};
 
-use super::inspect::{object, Item};
+use statkit_encode::inspect::{object, Item};
+
 use super::Admin;
 use crate::requests::Query;
 use crate::support::unix_now;

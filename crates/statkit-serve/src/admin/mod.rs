@@ -10,7 +10,6 @@
 //! most 64 sessions are open at once, and one idle for ten minutes closes.
 
 mod command;
-mod inspect;
 pub(crate) mod settings;
 
 use std::net::SocketAddr;
@@ -46,11 +45,7 @@ const MAX_CONNECTIONS: usize = 64;
 const IDLE: Duration = Duration::from_secs(600);
 
 /// Serves admin connections until `stop` changes.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    admin: Admin,
-    mut stop: watch::Receiver<bool>,
-) {
+pub(crate) async fn serve(listener: TcpListener, admin: Admin, mut stop: watch::Receiver<bool>) {
     let admin = Arc::new(admin);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {

@@ -17,8 +17,13 @@ fn parse(toml_text: &str) -> Result<Config, String> {
 fn every_default_reads_and_every_name_is_unique() {
     let mut names = BTreeSet::new();
     for setting in registry() {
-        assert!(setting.default_reads(), "{}'s default does not read", setting.key());
-        let spellings = std::iter::once(setting.key()).chain(setting.aliases().iter().map(|a| a.key));
+        assert!(
+            setting.default_reads(),
+            "{}'s default does not read",
+            setting.key()
+        );
+        let spellings =
+            std::iter::once(setting.key()).chain(setting.aliases().iter().map(|a| a.key));
         for name in spellings {
             assert!(names.insert(name.to_owned()), "{name} is declared twice");
         }
@@ -36,8 +41,16 @@ fn defaults_listen_on_loopback() {
     );
     assert_eq!(c.aggregation.interval_ms, 10_000.0);
     assert!(c.sinks.naming.legacy_namespace);
-    assert!(c.sinks.console, "with no sink configured, flushes are printed");
-    assert!(!parse("graphite = [\"127.0.0.1:2003\"]").unwrap().sinks.console);
+    assert!(
+        c.sinks.console,
+        "with no sink configured, flushes are printed"
+    );
+    assert!(
+        !parse("graphite = [\"127.0.0.1:2003\"]")
+            .unwrap()
+            .sinks
+            .console
+    );
     assert_eq!(c.statsd.receivers, 1);
     assert_eq!(c.statsd.receive_coalesce, Duration::from_millis(50));
 }
@@ -50,7 +63,11 @@ fn receive_coalesce_takes_units_and_its_former_milliseconds() {
     assert_eq!(c.statsd.receive_coalesce, Duration::from_millis(20));
     let c = parse("receive_coalesce_ms = 0").unwrap();
     assert!(c.statsd.receive_coalesce.is_zero());
-    for bad in ["receive_coalesce_ms = -1", "receive_coalesce_ms = 100.5", "receive_coalesce = \"1s\""] {
+    for bad in [
+        "receive_coalesce_ms = -1",
+        "receive_coalesce_ms = 100.5",
+        "receive_coalesce = \"1s\"",
+    ] {
         let error = parse(bad).unwrap_err();
         assert!(error.contains("receive_coalesce"), "{error}");
     }
@@ -68,13 +85,21 @@ fn durations_take_units() {
 #[test]
 fn http_takes_an_address_or_off_under_either_name() {
     let c = parse("http = \"127.0.0.1:0\"").unwrap();
-    assert_eq!(c.http.listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:0"));
+    assert_eq!(
+        c.http.listen.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:0")
+    );
     let c = parse("[http]\nlisten = \"127.0.0.1:0\"\nallow = [\"::1\"]").unwrap();
-    assert_eq!(c.http.listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:0"));
+    assert_eq!(
+        c.http.listen.map(|a| a.to_string()).as_deref(),
+        Some("127.0.0.1:0")
+    );
     assert_eq!(c.http.allow.len(), 1);
     assert_eq!(parse("http = \"off\"").unwrap().http.listen, None);
     // Only the one spelling turns it off; anything else must resolve.
-    assert!(parse("http = \"OFF\"").unwrap_err().starts_with("http.listen"));
+    assert!(parse("http = \"OFF\"")
+        .unwrap_err()
+        .starts_with("http.listen"));
     assert!(parse("http = \"\"").unwrap_err().starts_with("http.listen"));
 }
 
@@ -82,7 +107,10 @@ fn http_takes_an_address_or_off_under_either_name() {
 fn delete_idle_stats_sets_every_kind_unless_overridden() {
     let c = parse("delete_idle_stats = true\ndelete_gauges = false").unwrap();
     let d = c.aggregation.deletion;
-    assert_eq!((d.counters, d.gauges, d.timers, d.sets), (true, false, true, true));
+    assert_eq!(
+        (d.counters, d.gauges, d.timers, d.sets),
+        (true, false, true, true)
+    );
 }
 
 #[test]
@@ -99,7 +127,10 @@ fn rejects_bad_values_naming_the_setting() {
         ("http_allow = [\"10.0.0.0/33\"]", "http.allow"),
         ("pipe_max_bytes = 0", "pipe.max_bytes"),
         ("[requests]\nbuffer_length = 0", "requests.buffer_length"),
-        ("[requests]\ngstats_pull = \"127.0.0.1:1\"", "requests.gstats_pull"),
+        (
+            "[requests]\ngstats_pull = \"127.0.0.1:1\"",
+            "requests.gstats_pull",
+        ),
     ] {
         let error = parse(text).unwrap_err();
         assert!(error.contains(named), "{text}: {error}");
@@ -114,10 +145,18 @@ fn unknown_keys_are_refused_with_a_suggestion() {
         "{error}"
     );
     let error = parse("[http]\nalow = []").unwrap_err();
-    assert!(error.contains("`http.alow`; did you mean `http.allow`?"), "{error}");
-    assert!(parse("[nonsense]\nx = 1").unwrap_err().contains("unknown setting `nonsense`"));
+    assert!(
+        error.contains("`http.alow`; did you mean `http.allow`?"),
+        "{error}"
+    );
+    assert!(parse("[nonsense]\nx = 1")
+        .unwrap_err()
+        .contains("unknown setting `nonsense`"));
     let error = parse("flush_interval = \"soon\"").unwrap_err();
-    assert!(error.starts_with("config file test.toml: flush_interval:"), "{error}");
+    assert!(
+        error.starts_with("config file test.toml: flush_interval:"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -140,7 +179,10 @@ fn layers_replace_the_ones_below() {
     assert_eq!(c.aggregation.interval_ms, 500.0);
     assert!(c.sinks.console);
     assert_eq!(
-        (c.sinks.naming.global_prefix.as_str(), c.sinks.naming.legacy_namespace),
+        (
+            c.sinks.naming.global_prefix.as_str(),
+            c.sinks.naming.legacy_namespace
+        ),
         ("a", false)
     );
 }
@@ -157,17 +199,23 @@ fn legacy_variables_give_defaults_or_add_entries() {
     let c = Config::try_from(env(&[("STATKIT_DIR", "/x")]).resolve().unwrap()).unwrap();
     assert_eq!(c.scan.stats_dir.as_deref(), Some(Path::new("/x")));
     let c = Config::try_from(
-        env(&[("STATKIT_DIR", "/x"), ("STATKIT_STATS_DIR", "off")]).resolve().unwrap(),
+        env(&[("STATKIT_DIR", "/x"), ("STATKIT_STATS_DIR", "off")])
+            .resolve()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(c.scan.stats_dir, None);
     let c = Config::try_from(
-        env(&[("GSTATS_COMM_ADDR", "tcp://127.0.0.1:9")]).resolve().unwrap(),
+        env(&[("GSTATS_COMM_ADDR", "tcp://127.0.0.1:9")])
+            .resolve()
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(c.requests.gstats_rep.as_deref(), Some("tcp://127.0.0.1:9"));
     let mut layers = env(&[("GSTATS_ALLOWED_IPS", "127.0.0.3:127.0.0.1")]);
-    layers.flag("status_allow", &["127.0.1.0/24".into()]).unwrap();
+    layers
+        .flag("status_allow", &["127.0.1.0/24".into()])
+        .unwrap();
     let c = Config::try_from(layers.resolve().unwrap()).unwrap();
     let allowed = |ip: &str| c.requests.status_allow.allows(ip.parse().unwrap());
     assert!(allowed("127.0.0.3") && allowed("127.0.0.1") && allowed("127.0.1.9"));
@@ -207,7 +255,10 @@ fn pipes_default_to_statvents_folder() {
     assert!(c.http.statvent.is_none());
     let c = parse("pipe_dir = \"/run/p\"\npipe_max_pipes = 3\nstatvent_listen = \"127.0.0.1:0\"")
         .unwrap();
-    assert_eq!((c.scan.pipes.dir.to_str(), c.scan.pipes.max_pipes), (Some("/run/p"), 3));
+    assert_eq!(
+        (c.scan.pipes.dir.to_str(), c.scan.pipes.max_pipes),
+        (Some("/run/p"), 3)
+    );
     assert!(c.http.statvent.is_some());
 }
 
@@ -226,7 +277,10 @@ fn printed_configuration_reads_back_the_same() {
     let mut second = layers();
     second.toml(&printed, Path::new("printed.toml")).unwrap();
     assert_eq!(print_toml(&second.resolve().unwrap()), printed);
-    assert!(printed.contains("\nflush_interval = \"1500ms\"\n"), "{printed}");
+    assert!(
+        printed.contains("\nflush_interval = \"1500ms\"\n"),
+        "{printed}"
+    );
     assert!(printed.contains("\n# unix_socket = <PATH>\n"), "{printed}");
 }
 
@@ -237,8 +291,13 @@ fn docs_table_is_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/serve.md");
     let text = std::fs::read_to_string(&path).unwrap();
     let (begin, end) = ("<!-- settings: begin -->\n", "<!-- settings: end -->");
-    let start = text.find(begin).expect("docs/serve.md lacks the settings markers") + begin.len();
-    let stop = text.find(end).expect("docs/serve.md lacks the settings end marker");
+    let start = text
+        .find(begin)
+        .expect("docs/serve.md lacks the settings markers")
+        + begin.len();
+    let stop = text
+        .find(end)
+        .expect("docs/serve.md lacks the settings end marker");
     let table = docs_table(&registry());
     if text[start..stop] != table {
         if std::env::var_os("STATKIT_BLESS").is_some() {

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use statkit_store::prometheus::{render, Format};
+use statkit_encode::prometheus::{render, Format};
 
 use super::rendered::Key;
 use super::App;

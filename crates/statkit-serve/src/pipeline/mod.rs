@@ -193,7 +193,8 @@ impl Intake {
             let mut table = lock(table);
             // The flusher may have drained it meanwhile.
             if table.wants_drain() {
-                self.pipeline.absorb(&mut aggregator, &mut table, unix_now());
+                self.pipeline
+                    .absorb(&mut aggregator, &mut table, unix_now());
             }
         }
         result

@@ -110,7 +110,9 @@ impl SettingType for Histogram {
             .as_table()
             .ok_or("expected a table with metric and bins")?;
         if let Some(other) = table.keys().find(|k| *k != "metric" && *k != "bins") {
-            return Err(format!("unknown field `{other}`, expected `metric` or `bins`"));
+            return Err(format!(
+                "unknown field `{other}`, expected `metric` or `bins`"
+            ));
         }
         let metric = table
             .get("metric")

@@ -23,7 +23,11 @@ fn pipeline(intakes: usize) -> (Arc<Pipeline>, Vec<super::Intake>, Arc<Spy>) {
 }
 
 fn counter(pipeline: &Pipeline, name: &str) -> Option<f64> {
-    pipeline.read(|a| a.counters().find(|(k, _)| *k == name.as_bytes()).map(|(_, v)| v))
+    pipeline.read(|a| {
+        a.counters()
+            .find(|(k, _)| *k == name.as_bytes())
+            .map(|(_, v)| v)
+    })
 }
 
 #[test]
@@ -35,7 +39,13 @@ fn the_observer_sees_each_line_once_whoever_drains() {
     assert_eq!(counter(&pipeline, "a"), Some(4.0));
     intakes[1].fill(|t| t.ingest(b"a:1|c"));
     let snapshot = pipeline.flush(2000);
-    assert_eq!(snapshot.counters().find(|(k, _)| *k == b"a").map(|(_, c)| c.count), Some(5.0));
+    assert_eq!(
+        snapshot
+            .counters()
+            .find(|(k, _)| *k == b"a")
+            .map(|(_, c)| c.count),
+        Some(5.0)
+    );
     assert_eq!(*spy.lines.lock().unwrap(), 4);
 }
 
@@ -68,6 +78,9 @@ fn a_table_with_many_new_names_is_drained_by_its_own_intake() {
         .collect();
     intakes[0].fill(|t| t.ingest(lines.as_bytes()));
     assert_eq!(intakes[0].fill(|t| t.counts().lines), 0, "drained early");
-    assert_eq!(*spy.lines.lock().unwrap() as usize, statkit_agg::EARLY_DRAIN_NAMES + 1);
+    assert_eq!(
+        *spy.lines.lock().unwrap() as usize,
+        statkit_agg::EARLY_DRAIN_NAMES + 1
+    );
     assert_eq!(counter(&pipeline, "n0"), Some(1.0));
 }

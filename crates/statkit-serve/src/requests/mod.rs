@@ -15,7 +15,8 @@ mod wire;
 use std::sync::{Arc, Mutex};
 
 use statkit_agg::Table;
-use statkit_requests::{format, PrefixReport, RequestView};
+use statkit_encode::gstats as format;
+use statkit_requests::{PrefixReport, RequestView};
 
 pub use settings::RequestsConfig;
 pub use wire::{GstatsSockets, WireBindError};

@@ -55,7 +55,10 @@ pub struct RequestsConfig {
 }
 
 /// A ZeroMQ TCP endpoint, `tcp://host:port`, as gstats took them.
-fn endpoint(setting: &Setting<Option<String>>, s: &Settings) -> Result<Option<String>, ConfigError> {
+fn endpoint(
+    setting: &Setting<Option<String>>,
+    s: &Settings,
+) -> Result<Option<String>, ConfigError> {
     let Some(value) = s.get(setting) else {
         return Ok(None);
     };

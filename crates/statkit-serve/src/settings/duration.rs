@@ -52,7 +52,9 @@ pub fn from_seconds(seconds: f64) -> Result<Duration, String> {
     }
     let whole = seconds.floor();
     let nanos = ((seconds - whole) * 1e9).round() as u64;
-    Duration::from_secs(whole as u64).checked_add(Duration::from_nanos(nanos)).ok_or_else(invalid)
+    Duration::from_secs(whole as u64)
+        .checked_add(Duration::from_nanos(nanos))
+        .ok_or_else(invalid)
 }
 
 fn from_nanos(nanos: f64) -> Option<Duration> {
@@ -104,7 +106,10 @@ mod tests {
 
     #[test]
     fn printed_as_seconds() {
-        assert_eq!(to_seconds(Duration::from_secs(10)), toml::Value::Integer(10));
+        assert_eq!(
+            to_seconds(Duration::from_secs(10)),
+            toml::Value::Integer(10)
+        );
         assert_eq!(
             to_seconds(Duration::from_millis(50)),
             toml::Value::String("50ms".into())

@@ -99,14 +99,21 @@ impl Layers {
     pub fn toml(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
         // The full message names the line, shows it, and says what was
         // expected there.
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-            path: path.into(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: path.into(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
         self.table(&table, "", &Origin::File(path.into()))
     }
 
-    fn table(&mut self, table: &toml::Table, prefix: &str, origin: &Origin) -> Result<(), ConfigError> {
+    fn table(
+        &mut self,
+        table: &toml::Table,
+        prefix: &str,
+        origin: &Origin,
+    ) -> Result<(), ConfigError> {
         for (name, value) in table {
             let key = if prefix.is_empty() {
                 name.clone()
@@ -119,10 +126,13 @@ impl Layers {
             match self.find(&key) {
                 Some((setting, alias)) if !section => {
                     let value = scale(value, alias);
-                    let value = setting.read_toml(&value).map_err(|message| ConfigError::Value {
-                        origin: origin.to_string(),
-                        message: format!("{key}: {message}"),
-                    })?;
+                    let value =
+                        setting
+                            .read_toml(&value)
+                            .map_err(|message| ConfigError::Value {
+                                origin: origin.to_string(),
+                                message: format!("{key}: {message}"),
+                            })?;
                     self.set(setting, value, origin.clone());
                 }
                 _ if section => {
@@ -155,7 +165,10 @@ impl Layers {
 
     /// Reads `STATKIT_*` variables (and former names). A variable set to
     /// nothing is taken as not set.
-    pub fn env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
+    pub fn env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
         self.env = vars.into_iter().collect();
         for setting in self.registry.clone() {
             if setting.is_file_only() {
@@ -259,7 +272,12 @@ impl Layers {
 
     /// Adds the entries of the variable `name` to what the environment or
     /// flags gave `setting`, or makes them its value.
-    fn extend(&mut self, setting: &'static dyn Declared, name: &str, separator: char) -> Result<(), ConfigError> {
+    fn extend(
+        &mut self,
+        setting: &'static dyn Declared,
+        name: &str,
+        separator: char,
+    ) -> Result<(), ConfigError> {
         let Some(text) = self.env.get(name).filter(|v| !v.is_empty()) else {
             return Ok(());
         };

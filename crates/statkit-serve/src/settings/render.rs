@@ -84,7 +84,11 @@ pub fn docs_table(registry: &[&'static dyn Declared]) -> String {
         let given = if setting.is_file_only() {
             "file only".to_owned()
         } else {
-            let repeat = if setting.is_list() { " (repeatable)" } else { "" };
+            let repeat = if setting.is_list() {
+                " (repeatable)"
+            } else {
+                ""
+            };
             format!("`{}`{repeat}, `{}`", setting.flag(), setting.env())
         };
         let mut meaning = setting.help().replace('|', "\\|");

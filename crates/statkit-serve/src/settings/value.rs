@@ -59,7 +59,9 @@ impl SettingType for bool {
     }
 
     fn from_toml(value: &Value) -> Result<Self, String> {
-        value.as_bool().ok_or_else(|| expected("true or false", value))
+        value
+            .as_bool()
+            .ok_or_else(|| expected("true or false", value))
     }
 
     fn to_toml(&self) -> Value {

@@ -1,7 +1,7 @@
 //! Where flushes go: Graphite destinations and etsy's naming options, the
 //! console, and how far a sink may fall behind.
 
-use statkit_wire::graphite::NamingOptions;
+use statkit_encode::graphite::NamingOptions;
 
 use crate::settings::{declare, Setting};
 use crate::source::settings::positive;

@@ -11,7 +11,11 @@ struct Spy {
 }
 
 impl Sink for Spy {
-    async fn deliver(&mut self, snapshot: &Arc<Snapshot>, attempt: Attempt) -> Result<(), SinkError> {
+    async fn deliver(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        attempt: Attempt,
+    ) -> Result<(), SinkError> {
         if self.failures > 0 {
             self.failures -= 1;
             return Err(std::io::Error::other("down").into());

@@ -107,7 +107,10 @@ impl StatsdConfig {
     pub(crate) fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let max_datagram = positive(&MAX_DATAGRAM, s)?;
         if max_datagram > 1 << 20 {
-            return Err(ConfigError::invalid("max_datagram", "must be at most 1 MiB"));
+            return Err(ConfigError::invalid(
+                "max_datagram",
+                "must be at most 1 MiB",
+            ));
         }
         // Longer naps delay lines visibly.
         let receive_coalesce = s.get(&RECEIVE_COALESCE);

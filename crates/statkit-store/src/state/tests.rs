@@ -24,12 +24,13 @@ fn fed() -> Store {
 /// Everything observable about a store, for comparing two.
 fn view(store: &Store) -> String {
     let mut out = String::new();
-    crate::prometheus::render(store, crate::prometheus::Format::Text, &mut out);
     for (kind, key, s) in store.iter() {
         out.push_str(&format!(
             "{kind:?} {key:?} {:?} {:?}\n",
             s.last, s.last_time
         ));
+        // The running totals, what Prometheus scrapes.
+        out.push_str(&format!("{:?} {:?} {:?}\n", s.total, s.sum, s.buckets));
         for resolution in [Resolution::Flush, Resolution::Minute] {
             out.push_str(&format!(
                 "{:?}\n",

@@ -6,8 +6,14 @@
 //! non-legacy layout puts everything under a global prefix with one prefix
 //! per kind (`stats.counters.<key>.rate`). Tags stay at the end of the path,
 //! after any global suffix (`stats.timers.req.mean;env=prod`).
+//!
+//! [`Names`] builds the paths; [`Encoder`] writes a whole flush with them.
 
-use crate::jsnum;
+mod encoder;
+
+use statkit_wire::jsnum;
+
+pub use encoder::{Encoder, Telemetry};
 
 /// The naming options of etsy statsd's Graphite backend, with its defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,7 +193,7 @@ impl Names {
         let start = out.len();
         out.extend_from_slice(name);
         if self.sanitize_names {
-            crate::statsd::sanitize_tail(out, start);
+            statkit_wire::statsd::sanitize_tail(out, start);
         }
         for part in stat.iter().filter(|p| !p.is_empty()) {
             out.push(b'.');

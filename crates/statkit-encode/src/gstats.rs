@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::view::{PrefixReport, ViewCounts};
+use statkit_requests::{PrefixReport, ViewCounts};
 
 /// One prefix in gstats' `STATS` reply.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

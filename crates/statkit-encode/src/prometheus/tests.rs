@@ -1,7 +1,44 @@
 use proptest::prelude::*;
 
+use std::sync::Arc;
+
+use statkit_agg::{Aggregator, Snapshot, Table};
+use statkit_store::Options;
+
 use super::*;
-use crate::tests::{store, Feed};
+
+/// Flushes of an aggregator with a 10 s interval and bucket bounds (as
+/// statkit-store's own tests feed a store).
+struct Feed {
+    aggregator: Aggregator,
+}
+
+impl Feed {
+    fn new(bounds: &[f64]) -> Self {
+        let options = statkit_agg::Options {
+            buckets: Arc::from(bounds),
+            ..statkit_agg::Options::default()
+        };
+        Self {
+            aggregator: Aggregator::new(options),
+        }
+    }
+
+    /// The flush at `time` of an interval that received `lines`.
+    fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
+        let mut table = Table::new(self.aggregator.options().table);
+        table.ingest(lines.as_bytes());
+        self.aggregator.absorb(&mut table);
+        self.aggregator.flush(time)
+    }
+}
+
+fn store(bounds: &[f64]) -> Store {
+    Store::new(Options {
+        bounds: Arc::from(bounds),
+        ..Options::default()
+    })
+}
 
 fn rendered(lines: &str, format: Format) -> String {
     let mut feed = Feed::new(&[10.0, 100.0]);

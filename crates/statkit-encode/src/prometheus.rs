@@ -17,10 +17,7 @@
 
 use std::fmt::Write;
 
-use crate::key::{split_key, Tag};
-use crate::kind::Kind;
-use crate::series::Series;
-use crate::store::Store;
+use statkit_store::{split_key, Kind, Series, Store, Tag};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,10 +8,15 @@
 //! lowercased with every character outside `[0-9a-z_]` made `_`. Linked
 //! with no slug (`statkit_requests`), it graphs every prefix at once as a
 //! munin multigraph, when munin-node supports that.
+//!
+//! [`metrics`] is the other plug-in, `statkit_metrics_<name>`: a graph of
+//! any series read from the HTTP server's `/api/v1/metrics`.
+
+pub mod metrics;
 
 use std::fmt::Write;
 
-use crate::format::{py2_float, PrefixStats, ProcessingTime, StatsReply};
+use crate::gstats::{py2_float, PrefixStats, ProcessingTime, StatsReply};
 
 /// The two graphs gstats drew per prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,7 +170,7 @@ pub fn multigraph(stats: &StatsReply, with_config: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::parse_stats;
+    use crate::gstats::parse_stats;
 
     const SAMPLE: &[u8] = br#"{"my_app":{"started":3,"processing_time":{"std":8.172182550023296,"avg":20.21765708923333},"finished":3},"other.App-1":{"started":1,"processing_time":{"std":0.0,"avg":0.0},"finished":0}}"#;
 

@@ -8,15 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use statkit_agg::Snapshot;
-use statkit_wire::graphite::Names;
+use statkit_encode::graphite::{Encoder, Names, Telemetry};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::{Attempt, Sink, SinkError};
 use crate::support::unix_now;
-use encode::{Encoder, Telemetry};
-
-mod encode;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +54,11 @@ impl Graphite {
             let mut piece = std::mem::take(&mut self.piece);
             piece.clear();
             let more = encoder.fill(&mut piece, PIECE);
-            let sent = if more { self.send(&piece).await } else { Ok(()) };
+            let sent = if more {
+                self.send(&piece).await
+            } else {
+                Ok(())
+            };
             length += piece.len() as u64;
             self.piece = piece;
             sent?;
@@ -95,7 +96,11 @@ impl Graphite {
 }
 
 impl Sink for Graphite {
-    async fn deliver(&mut self, snapshot: &Arc<Snapshot>, attempt: Attempt) -> Result<(), SinkError> {
+    async fn deliver(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        attempt: Attempt,
+    ) -> Result<(), SinkError> {
         let began = Instant::now();
         self.telemetry.dropped_flushes = attempt.dropped;
         // A flush cut short by a failure is sent again whole on the next

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use statkit_agg::{Aggregator, Table};
-use statkit_store::prometheus::{render, Format};
+use statkit_encode::prometheus::{render, Format};
 use statkit_store::{Options, Store};
 
 /// 100k series: 60k counters (a third tagged), 20k gauges, 20k timers.

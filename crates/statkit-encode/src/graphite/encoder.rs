@@ -11,11 +11,12 @@
 use std::time::{Duration, Instant};
 
 use statkit_agg::{Snapshot, TimerSummary};
-use statkit_wire::graphite::{push_value, Names};
+
+use super::{push_value, Names};
 
 /// What etsy's backend reports about its own previous send.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Telemetry {
+pub struct Telemetry {
     /// Unix seconds of the last failed send, 0 if none.
     pub last_exception: u64,
     /// Unix seconds of the last successful send (the start time before one).
@@ -33,7 +34,8 @@ pub(crate) struct Telemetry {
 /// Writes a flush a piece at a time, so a flush of a million series never
 /// needs its whole text in memory: each [`Encoder::fill`] appends whole
 /// lines until the buffer reaches a size, and remembers where it stopped.
-pub(crate) struct Encoder<'a> {
+#[derive(Debug)]
+pub struct Encoder<'a> {
     snapshot: &'a Snapshot,
     names: &'a Names,
     telemetry: Telemetry,
@@ -54,7 +56,7 @@ enum Cursor {
 }
 
 impl<'a> Encoder<'a> {
-    pub(crate) fn new(snapshot: &'a Snapshot, names: &'a Names, telemetry: Telemetry) -> Self {
+    pub fn new(snapshot: &'a Snapshot, names: &'a Names, telemetry: Telemetry) -> Self {
         Self {
             snapshot,
             names,
@@ -66,7 +68,7 @@ impl<'a> Encoder<'a> {
 
     /// Appends lines to `out` until it holds at least `limit` bytes or the
     /// flush is fully written. Returns false once nothing is left.
-    pub(crate) fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> bool {
+    pub fn fill(&mut self, out: &mut Vec<u8>, limit: usize) -> bool {
         let started = Instant::now();
         let (s, names, ts) = (self.snapshot, self.names, self.snapshot.timestamp);
         while out.len() < limit {
@@ -208,10 +210,10 @@ fn timer_lines(
 #[cfg(test)]
 mod tests {
     use super::{Encoder, Telemetry};
+    use crate::graphite::{Names, NamingOptions};
     use statkit_agg::{
         Aggregator, Bin, HistogramSetting, Options, Percentile, Table, TableOptions,
     };
-    use statkit_wire::graphite::{Names, NamingOptions};
 
     fn flush(lines: &str, options: Options) -> String {
         let mut agg = Aggregator::new(options);

@@ -5,7 +5,8 @@
 use statkit_wire::jsnum;
 
 /// A value inside an inspected object.
-pub(crate) enum Item<'a> {
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item<'a> {
     Number(f64),
     Numbers(&'a [f64]),
     Strings(Vec<&'a [u8]>),
@@ -15,7 +16,7 @@ pub(crate) enum Item<'a> {
 const BREAK_LENGTH: usize = 72;
 
 /// `{ key: value, 'dotted.key': value }`, or one entry per line when long.
-pub(crate) fn object<'a>(entries: impl Iterator<Item = (&'a [u8], Item<'a>)>) -> String {
+pub fn object<'a>(entries: impl Iterator<Item = (&'a [u8], Item<'a>)>) -> String {
     let parts: Vec<String> = entries
         .map(|(key, item)| format!("{}: {}", key_text(key), item_text(&item)))
         .collect();
