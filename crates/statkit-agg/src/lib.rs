@@ -10,6 +10,8 @@
 //!
 //! Nothing here does I/O or reads a clock except to time its own work.
 
+#![deny(unsafe_code)]
+
 mod aggregator;
 mod names;
 pub mod sketch;

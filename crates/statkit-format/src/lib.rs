@@ -12,6 +12,8 @@
 //! readers in `statkit-scan` map files and call in here. The byte-exact
 //! specification is `docs/format.md` in the repository.
 
+#![deny(unsafe_code)]
+
 pub mod bytes;
 pub mod cell;
 pub mod decode;

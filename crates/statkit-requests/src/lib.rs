@@ -14,6 +14,8 @@
 //! Nothing here does I/O or reads a clock: callers pass the time in Unix
 //! seconds, so expiry is tested without waiting.
 
+#![deny(unsafe_code)]
+
 pub mod names;
 mod stats;
 mod view;

@@ -12,6 +12,8 @@
 //! Nothing here does I/O or reads a clock: times come from the snapshots
 //! and from the caller.
 
+#![deny(unsafe_code)]
+
 mod frames;
 mod key;
 mod kind;

@@ -1,13 +1,11 @@
 //! `statkit serve` end to end: every way statsd gets in, every way flushes
 //! get out (and what happens when they cannot), and the admin port.
 
-mod util;
-
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use util::{admin, send_tcp, send_udp, Dir, GraphiteReceiver, Statkit, TIMEOUT};
+use crate::util::{self, admin, send_tcp, send_udp, Dir, GraphiteReceiver, Statkit, TIMEOUT};
 
 /// The sum of every value sent for `name`, over every line received (not
 /// per flush, so two flushes the receiver grouped together both count).

@@ -3,8 +3,6 @@
 //! encoder, and by mmstats 0.8 itself (the samples in statkit-format's
 //! testdata).
 
-mod util;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,6 +10,8 @@ use serde_json::Value as Json;
 use statkit::shm::{Options, Registry};
 use statkit_format::layout::header;
 use statkit_format::{encode, Identity, Stat, Value};
+
+use crate::util;
 
 fn mmstats_samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../statkit-format/tests/testdata/mmstats")

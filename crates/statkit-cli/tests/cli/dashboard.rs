@@ -4,8 +4,6 @@
 //! values, the server's health and a drawn chart for each, and the process
 //! table a row for a stats file the statkit library writes in this test.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use util::{chromium, http_get, poll_until, run_bounded, send_udp, Dir, Statkit};
+use crate::util::{self, chromium, http_get, poll_until, run_bounded, send_udp, Dir, Statkit};
 
 /// Chromium headless with a profile of its own in `dir`, its scripts given
 /// `budget` of virtual time (fetches included) before it writes its output.

@@ -170,7 +170,12 @@ fn exit_helper() {
 fn the_fifo_is_removed_at_normal_exit() {
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "exit_helper", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "pipe::exit_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(EXIT_HELPER, dir.path())
         .output()
         .unwrap();

@@ -2,8 +2,6 @@
 //! library chains continuation files while other threads keep writing, and
 //! `statkit slurp --json` and the Python reader follow the chain.
 
-mod util;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use serde_json::{json, Value as Json};
 use statkit::shm::{Options, RegisterError, Registry};
+
+use crate::util;
 
 /// Entries per segment: small, so the chain gets long.
 const CAPACITY: u32 = 16;

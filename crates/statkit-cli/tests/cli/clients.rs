@@ -5,12 +5,10 @@
 //! (`scripts/test.sh` installs it), and the test asserts the exact values
 //! statkit then flushed to a loopback Graphite receiver.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::process::Command;
 
-use util::{Flush, GraphiteReceiver, Process, Statkit, TIMEOUT};
+use crate::util::{self, Flush, GraphiteReceiver, Process, Statkit, TIMEOUT};
 
 /// Drives `statsd.StatsClient` / `statsd.TCPStatsClient`. Both clients
 /// drop sampled calls at random; the script makes every call go out so the

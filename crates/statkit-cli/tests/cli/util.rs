@@ -10,9 +10,6 @@
 //! find them through the `STATKIT_TEST_*` variables `scripts/test.sh`
 //! exports, and fail, never skip, with a message saying how to install them.
 
-// Each test file compiles this module on its own and uses part of it.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
@@ -845,11 +842,6 @@ impl GraphiteReceiver {
                 .find(|line| pred(line))
                 .cloned()
         })
-    }
-
-    /// The sum of `name`'s values over every flush so far.
-    pub fn sum(&self, name: &str) -> f64 {
-        self.flushes().iter().filter_map(|f| f.value(name)).sum()
     }
 }
 

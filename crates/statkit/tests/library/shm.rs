@@ -277,7 +277,7 @@ fn the_default_registry_removes_its_file_at_exit() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "the_default_registry_removes_its_file_at_exit",
+            "shm::the_default_registry_removes_its_file_at_exit",
             "--nocapture",
         ])
         .env(CHILD, "1")

@@ -3,16 +3,14 @@
 //! ctl`, `/_status` and the munin plug-in all show them. Then statkit
 //! stops, and gunicorn goes on answering as before.
 
-mod util;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::util::{self, Process, Statkit, TIMEOUT};
 use statkit_testkit::http::Answer;
-use util::{Process, Statkit, TIMEOUT};
 
 const REQUESTS: usize = 40;
 

@@ -3,13 +3,11 @@
 //! as mmash did over the same files (the research samples), and over files
 //! the statkit library writes in this test.
 
-mod util;
-
 use std::path::Path;
 
+use crate::util::{http_get, Statkit};
 use serde_json::{json, Value};
 use statkit_format::mmstats::{encode, MmValue};
-use util::{http_get, Statkit};
 
 fn mmstats_samples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../statkit-format/tests/testdata/mmstats")

@@ -1,11 +1,9 @@
 //! `statkit serve` as a process: how it refuses bad flags and configuration
 //! files, and how it stops.
 
-mod util;
-
 use std::process::Output;
 
-use util::{GraphiteReceiver, Statkit, TIMEOUT};
+use crate::util::{self, GraphiteReceiver, Statkit, TIMEOUT};
 
 /// Asserts exit code 2 and a message on stderr that mentions each of
 /// `mentions` (what the user got wrong, so they can find it).

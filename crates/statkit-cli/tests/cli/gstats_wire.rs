@@ -2,11 +2,9 @@
 //! hooks (PUSH `[prefix, ms]`) and gstatsctl (REQ `STATS`, `RTIMES`,
 //! `RESET`, `QUIT`), byte for byte as seeds.md 4.2 records them.
 
-mod util;
-
 use std::process::Command;
 
-use util::{Statkit, TIMEOUT};
+use crate::util::{self, Statkit, TIMEOUT};
 
 /// Pushes the messages of gstats' sample session over one PUSH socket (the
 /// hooks opened one per message, but then ZeroMQ does not keep their order,

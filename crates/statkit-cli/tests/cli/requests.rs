@@ -2,15 +2,13 @@
 //! read back with `statkit ctl` (gstatsctl's text, JSON and exit codes), the
 //! admin port and `/_status` with its allow list.
 
-mod util;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::util::{self, Statkit, TIMEOUT};
 use statkit_testkit::http::Answer;
-use util::{Statkit, TIMEOUT};
 
 /// What gstats' sample collector state was fed (seeds.md 4.2), as the
 /// statkit hooks send it.

@@ -2,8 +2,6 @@
 //! statkit library writes in this test process, a dead writer's file, an
 //! mmstats 0.8 file, and a statvent pipe served by a thread of this test.
 
-mod util;
-
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -12,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::util::{http_get, Statkit, TIMEOUT};
 use serde_json::Value;
 use statkit::shm::{Options, Registry};
 use statkit_format::{encode, Identity, Stat};
-use util::{http_get, Statkit, TIMEOUT};
 
 fn mmstats_samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../statkit-format/tests/testdata/mmstats")

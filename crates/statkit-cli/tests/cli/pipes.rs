@@ -5,8 +5,6 @@
 //! program following statvent's exact format (`fixtures/statvent_writer.py`;
 //! statvent 1.0.1 itself needs Python 2).
 
-mod util;
-
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -18,11 +16,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::util::{self, http_get, poll_until, statkit_command, Dir, Process, Statkit, TIMEOUT};
 use serde_json::{json, Value};
-use util::{http_get, poll_until, statkit_command, Dir, Process, Statkit, TIMEOUT};
 
 /// statvent 1.0.1's snapshot of process "a" (research samples).
-const SAMPLE_A: &str = include_str!("../../statkit-pipe/tests/fixtures/statvent-a.stats");
+const SAMPLE_A: &str = include_str!("../../../statkit-pipe/tests/fixtures/statvent-a.stats");
 
 fn mkfifo(path: &Path) {
     let c = CString::new(path.as_os_str().as_bytes()).unwrap();
@@ -201,7 +199,7 @@ fn two_writer_processes_merge_without_statvents_summing_bug() {
         .clone();
     // The Python writer wrote statvent's process "b" exactly.
     let b = statkit_pipe::parse(include_bytes!(
-        "../../statkit-pipe/tests/fixtures/statvent-b.stats"
+        "../../../statkit-pipe/tests/fixtures/statvent-b.stats"
     ));
     let b: serde_json::Map<String, Value> =
         b.stats.into_iter().map(|(n, v)| (n, json!(v))).collect();

@@ -13,8 +13,6 @@
 //! burst (the server's own series at rest) and, where the settings delete
 //! idle series, the idle flush after it.
 
-mod util;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{SocketAddr, UdpSocket};
@@ -22,7 +20,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use util::{GraphiteReceiver, Process, Statkit, TIMEOUT};
+use crate::util::{self, GraphiteReceiver, Process, Statkit, TIMEOUT};
 
 /// The traffic, one datagram per entry, sent in this order. It opens and
 /// closes with a sentinel counter: both must be in the compared flush, or

@@ -2,12 +2,10 @@
 //! munin-node) from a plug-in directory of links and a plug-in
 //! configuration of this test's own (never /etc/munin).
 
-mod util;
-
 use std::os::unix::fs::symlink;
 use std::process::{Command, Output};
 
-use util::{Dir, Statkit, TIMEOUT};
+use crate::util::{self, Dir, Statkit, TIMEOUT};
 
 /// gstats' sample state (seeds.md 4.2), as the statkit hooks send it.
 const SAMPLE: &[&str] = &[

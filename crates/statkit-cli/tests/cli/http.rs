@@ -4,14 +4,12 @@
 //! The bodies are compared as whole strings: the server writes compact JSON
 //! with its fields in a fixed order, so the exact text is the exact shape.
 
-mod util;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::util::{self, admin, send_udp, Statkit, TIMEOUT};
 use statkit_testkit::http::Answer;
-use util::{admin, send_udp, Statkit, TIMEOUT};
 
 /// What these tests check of every JSON answer.
 trait JsonAnswer {

@@ -2,14 +2,12 @@
 //! SIGTERM, or on schedule before a `kill -9`) a restarted server shows and
 //! goes on flushing; a corrupt file is set aside, never fatal.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::util::{http_get, poll_until, send_udp, Dir, Statkit, TIMEOUT};
 use serde_json::Value;
-use util::{http_get, poll_until, send_udp, Dir, Statkit, TIMEOUT};
 
 fn start(state: &Path, extra: &[&str]) -> Statkit {
     let state = state.to_str().expect("a UTF-8 temp path");

@@ -3,14 +3,14 @@
 //! statkit was fed: counter totals, a gauge, a timer's histogram, tags as
 //! labels.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::util::{
+    self, free_tcp_port, http_get, poll_until, prometheus, send_udp, Dir, Process, Statkit,
+};
 use serde_json::Value;
-use util::{free_tcp_port, http_get, poll_until, prometheus, send_udp, Dir, Process, Statkit};
 
 /// Percent-encodes a PromQL query for a URL.
 fn encode(query: &str) -> String {

@@ -1,0 +1,25 @@
+//! The integration tests of the `statkit` command, as one test binary so
+//! that the shared harness (`util`) compiles once. Each module is one area;
+//! its tests run alone with `cargo test -p statkit-cli --test cli NAME::`.
+
+mod util;
+
+mod bench;
+mod clients;
+mod dashboard;
+mod etsy_compat;
+mod gstats_wire;
+mod gunicorn_requests;
+mod http;
+mod mmash;
+mod munin;
+mod pipes;
+mod processes;
+mod prometheus;
+mod requests;
+mod send;
+mod serve;
+mod serve_cli;
+mod shm;
+mod shm_growth;
+mod state;
