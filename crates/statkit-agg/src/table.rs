@@ -243,6 +243,17 @@ impl Table {
         statsd::parse_datagram(datagram, self);
     }
 
+    /// Aggregates samples that did not arrive as statsd text (the stats-file
+    /// scanner's), counted as one packet of one line each, as if they had
+    /// been sent.
+    pub fn record_all<'s>(&mut self, samples: impl IntoIterator<Item = Sample<'s>>) {
+        self.counts.packets += 1;
+        for sample in samples {
+            self.counts.lines += 1;
+            self.record(&sample);
+        }
+    }
+
     /// Counts a datagram the socket truncated.
     pub fn note_oversized(&mut self) {
         self.counts.oversized += 1;

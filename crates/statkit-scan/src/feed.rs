@@ -1,5 +1,8 @@
-//! Stats files as statsd lines, so `statkit serve` aggregates them like
-//! anything else it receives and every sink sees them.
+//! Stats files as statsd samples, so `statkit serve` aggregates them like
+//! anything else it receives and every sink sees them. The feed gives
+//! [`Reading`]s (a counter's change or a gauge's value, named as a statsd
+//! key with DogStatsD tags); the server records them into a table
+//! directly, without printing and parsing them.
 //!
 //! Every scan, for each process' file (key prefix `shm.<file stem>.`) and
 //! for the host totals over all files, retired totals included (prefix
@@ -19,11 +22,10 @@
 //! as counters (their change), the rest and `record()`'s percentiles and
 //! means as gauges.
 //!
-//! Tags (`name{k=v}`) become DogStatsD tags (`|#k:v`). The memory of last
+//! Tags (`name{k=v}`) become DogStatsD tags (`k:v`). The memory of last
 //! values is bounded (`max_series`); series past it are skipped and counted.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use statkit_format::histogram::BUCKETS;
@@ -33,6 +35,26 @@ use statkit_pipe::read::Process;
 use statkit_pipe::Value as PipeValue;
 
 use crate::Totals;
+
+/// How a reading aggregates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A change to add up over the flush interval.
+    Counter,
+    /// A value that stands until the next.
+    Gauge,
+}
+
+/// One value of one scan, as a statsd sample would carry it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// The statsd key, without tags.
+    pub name: String,
+    /// DogStatsD tags, comma-separated (`k:v,k2:v2`), or empty.
+    pub tags: String,
+    pub kind: Kind,
+    pub value: f64,
+}
 
 /// What a series looked like at the last scan.
 #[derive(Debug, Clone)]
@@ -64,15 +86,15 @@ impl Feed {
         }
     }
 
-    /// Appends to `out` the statsd lines (newline-separated) for one scan of
-    /// `files` and statvent `pipes`.
+    /// Appends to `out` the readings of one scan of `files` and statvent
+    /// `pipes`.
     pub fn scan<'a>(
         &mut self,
         files: impl IntoIterator<Item = (&'a Path, &'a StatFile)>,
         pipes: &[Process],
-        out: &mut Vec<u8>,
+        out: &mut Vec<Reading>,
     ) {
-        let mut text = String::new();
+        let text = out;
         let mut totals = Totals::default();
         for (path, file) in files {
             totals.add(file);
@@ -86,39 +108,38 @@ impl Feed {
                 .unwrap_or_default();
             let prefix = format!("shm.{}.", clean(&stem));
             for stat in &file.stats {
-                self.stat(&prefix, &stat.label, &stat.value, &mut text);
+                self.stat(&prefix, &stat.label, &stat.value, text);
             }
         }
         for stat in totals.stats() {
-            self.stat("shm.host.", &stat.label, &stat.value, &mut text);
+            self.stat("shm.host.", &stat.label, &stat.value, text);
         }
         for pipe in pipes {
-            self.pipe(&format!("pipe.{}.", pipe.pid), &pipe.stats, &mut text);
+            self.pipe(&format!("pipe.{}.", pipe.pid), &pipe.stats, text);
         }
         if !pipes.is_empty() {
             let merged: Vec<_> = statkit_pipe::merge(pipes).into_iter().collect();
-            self.pipe("pipe.host.", &merged, &mut text);
+            self.pipe("pipe.host.", &merged, text);
         }
         // Series not seen in this scan are forgotten.
         self.last = std::mem::take(&mut self.seen);
         self.first = false;
-        out.extend_from_slice(text.as_bytes());
     }
 
-    fn stat(&mut self, prefix: &str, label: &str, value: &Value, out: &mut String) {
+    fn stat(&mut self, prefix: &str, label: &str, value: &Value, out: &mut Vec<Reading>) {
         let (name, tags) = split_label(label);
         let key = format!("{prefix}{}", clean(name));
         match value {
             Value::Counter(now) => {
-                if let Some(delta) = self.counter_delta(&format!("{key}{tags}"), *now) {
-                    line(out, &key, &delta.to_string(), "c", &tags);
+                if let Some(delta) = self.counter_delta(&format!("{key}|{tags}"), *now) {
+                    push(out, key, &tags, Kind::Counter, delta as f64);
                 }
             }
             Value::Histogram(h) => self.histogram(&key, &tags, h, out),
             Value::Text(_) => {}
             other => {
                 if let Some(x) = crate::number(other).filter(|x| x.is_finite()) {
-                    gauge(out, &key, x, &tags);
+                    push(out, key, &tags, Kind::Gauge, x);
                 }
             }
         }
@@ -128,7 +149,7 @@ impl Feed {
     /// a value is: a whole number of `record()`'s percentile family is a
     /// gauge, any other whole number at least 0 a counter (statvent's
     /// `incr`), anything else a gauge.
-    fn pipe(&mut self, prefix: &str, stats: &[(String, PipeValue)], out: &mut String) {
+    fn pipe(&mut self, prefix: &str, stats: &[(String, PipeValue)], out: &mut Vec<Reading>) {
         let roles = statkit_pipe::merge::roles_of(stats);
         for (name, value) in stats {
             let summed = !roles.contains_key(name.as_str());
@@ -157,8 +178,8 @@ impl Feed {
         }
     }
 
-    fn histogram(&mut self, key: &str, tags: &str, h: &Histogram, out: &mut String) {
-        let series = format!("{key}{tags}");
+    fn histogram(&mut self, key: &str, tags: &str, h: &Histogram, out: &mut Vec<Reading>) {
+        let series = format!("{key}|{tags}");
         let (before_count, before) = match self.last.get(&series) {
             Some(Last::Buckets(count, buckets)) => (Some(*count), Some(buckets.clone())),
             _ => (None, None),
@@ -175,7 +196,13 @@ impl Feed {
         if delta == 0 {
             return;
         }
-        line(out, &format!("{key}.count"), &delta.to_string(), "c", tags);
+        push(
+            out,
+            format!("{key}.count"),
+            tags,
+            Kind::Counter,
+            delta as f64,
+        );
         let mut interval = Histogram {
             count: delta,
             sum: 0.0,
@@ -198,7 +225,7 @@ impl Feed {
         }
         for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)] {
             if let Some(x) = interval.quantile(q).filter(|x| x.is_finite()) {
-                gauge(out, &format!("{key}.{name}"), x, tags);
+                push(out, format!("{key}.{name}"), tags, Kind::Gauge, x);
             }
         }
     }
@@ -214,7 +241,7 @@ impl Feed {
     }
 }
 
-/// `name{k=v,k2=v2}` as the name and DogStatsD tags `|#k:v,k2:v2`.
+/// `name{k=v,k2=v2}` as the name and DogStatsD tags `k:v,k2:v2`.
 fn split_label(label: &str) -> (&str, String) {
     match label.split_once('{') {
         Some((name, rest)) => {
@@ -227,7 +254,7 @@ fn split_label(label: &str) -> (&str, String) {
                     None => clean(tag),
                 })
                 .collect();
-            (name, format!("|#{}", tags.join(",")))
+            (name, tags.join(","))
         }
         None => (label, String::new()),
     }
@@ -243,17 +270,13 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
-fn line(out: &mut String, key: &str, value: &str, kind: &str, tags: &str) {
-    let _ = writeln!(out, "{key}:{value}|{kind}{tags}");
-}
-
-/// A gauge set to `x`; statsd reads a leading `-` as a change, so a
-/// negative value is set by zeroing first.
-fn gauge(out: &mut String, key: &str, x: f64, tags: &str) {
-    if x < 0.0 {
-        line(out, key, "0", "g", tags);
-    }
-    line(out, key, &format!("{x:?}"), "g", tags);
+fn push(out: &mut Vec<Reading>, name: String, tags: &str, kind: Kind, value: f64) {
+    out.push(Reading {
+        name,
+        tags: tags.to_owned(),
+        kind,
+        value,
+    });
 }
 
 #[cfg(test)]
@@ -282,10 +305,29 @@ mod tests {
         }
     }
 
+    /// Readings as the statsd lines that would carry them.
+    fn text(readings: &[Reading]) -> String {
+        readings
+            .iter()
+            .map(|r| {
+                let (value, kind) = match r.kind {
+                    Kind::Counter => ((r.value as u64).to_string(), "c"),
+                    Kind::Gauge => (format!("{:?}", r.value), "g"),
+                };
+                let tags = if r.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!("|#{}", r.tags)
+                };
+                format!("{}:{value}|{kind}{tags}\n", r.name)
+            })
+            .collect()
+    }
+
     fn scan(feed: &mut Feed, files: &[(&str, StatFile)]) -> String {
         let mut out = Vec::new();
         feed.scan(files.iter().map(|(p, f)| (Path::new(*p), f)), &[], &mut out);
-        String::from_utf8(out).unwrap()
+        text(&out)
     }
 
     #[test]
@@ -301,10 +343,7 @@ mod tests {
             )
         };
         let first = scan(&mut feed, &[("/d/web-7.statkit", at(10))]);
-        assert_eq!(
-            first,
-            "shm.web-7.q:0|g\nshm.web-7.q:-2.5|g\nshm.host.q:0|g\nshm.host.q:-2.5|g\n"
-        );
+        assert_eq!(first, "shm.web-7.q:-2.5|g\nshm.host.q:-2.5|g\n");
         let second = scan(&mut feed, &[("/d/web-7.statkit", at(15))]);
         assert!(second.contains("shm.web-7.req:5|c|#code:200\n"), "{second}");
         assert!(second.contains("shm.host.req:5|c|#code:200\n"), "{second}");
@@ -330,13 +369,13 @@ mod tests {
         let mut feed = Feed::new(100);
         let mut out = Vec::new();
         feed.scan([], &[pipe(7, 10, 5), pipe(8, 1, 100)], &mut out);
-        let first = String::from_utf8(std::mem::take(&mut out)).unwrap();
+        let first = text(&std::mem::take(&mut out));
         assert!(!first.contains("|c"), "a baseline: {first}");
         assert!(first.contains("pipe.7.lat.median:5.0|g\n"), "{first}");
         assert!(first.contains("pipe.host.lat.median:100.0|g\n"), "{first}");
         assert!(first.contains("pipe.host.load:1.0|g\n"), "{first}");
         feed.scan([], &[pipe(7, 13, 5), pipe(8, 2, 100)], &mut out);
-        let second = String::from_utf8(out).unwrap();
+        let second = text(&out);
         assert!(second.contains("pipe.7.requests:3|c\n"), "{second}");
         assert!(second.contains("pipe.8.requests:1|c\n"), "{second}");
         assert!(second.contains("pipe.host.requests:4|c\n"), "{second}");
@@ -388,7 +427,7 @@ mod tests {
 
     #[test]
     fn statsd_bytes_in_names_are_replaced() {
-        assert_eq!(split_label("a{k=v:w,x=1}"), ("a", "|#k:v_w,x:1".to_owned()));
+        assert_eq!(split_label("a{k=v:w,x=1}"), ("a", "k:v_w,x:1".to_owned()));
         assert_eq!(clean("a:b|c d"), "a_b_c_d");
     }
 }

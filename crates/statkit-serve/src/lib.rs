@@ -19,8 +19,6 @@
 //! admin, http, requests (read, delete) ─────────────────────────┘
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-
 mod admin;
 mod allow;
 pub mod config;

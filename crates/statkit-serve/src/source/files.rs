@@ -1,16 +1,17 @@
 //! The shared-memory stats folder and statvent's pipe folder as a source:
 //! a thread reads every stats file and every pipe each scan interval and
 //! feeds what changed, per process and summed over the host, into a table
-//! of its own as statsd lines (`statkit_scan::feed` has the naming), so the
-//! flusher and every sink treat them like received samples.
+//! of its own as statsd samples (`statkit_scan::feed` has the naming), so
+//! the flusher and every sink treat them like received ones.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use statkit_scan::feed::Feed;
+use statkit_scan::feed::{Feed, Kind, Reading};
 use statkit_scan::{discover, read_file};
+use statkit_wire::statsd::{MetricType, Sample, Value};
 
 use crate::pipeline::Intake;
 
@@ -29,20 +30,20 @@ pub(crate) struct Folders {
 /// Scans `folders` every `interval` into `intake` until `stop` is set.
 pub(crate) fn run(folders: &Folders, interval: Duration, intake: &Intake, stop: &AtomicBool) {
     let mut feed = Feed::new(MAX_SERIES);
-    let mut lines = Vec::new();
+    let mut readings = Vec::new();
     let mut reported_skips = 0;
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let files = folders.stats.as_deref().map(read_all).unwrap_or_default();
         let pipes = folders.pipes.as_ref().map(read_pipes).unwrap_or_default();
-        lines.clear();
+        readings.clear();
         feed.scan(
             files.iter().map(|(path, file)| (path.as_path(), file)),
             &pipes,
-            &mut lines,
+            &mut readings,
         );
-        if !lines.is_empty() {
-            intake.fill(|table| table.ingest(&lines));
+        if !readings.is_empty() {
+            intake.fill(|table| table.record_all(readings.iter().map(sample)));
         }
         if feed.skipped > reported_skips {
             tracing::warn!(
@@ -54,6 +55,22 @@ pub(crate) fn run(folders: &Folders, interval: Duration, intake: &Intake, stop: 
         while started.elapsed() < interval && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(STOP_CHECK.min(interval));
         }
+    }
+}
+
+/// A reading as the statsd sample it stands for.
+fn sample(reading: &Reading) -> Sample<'_> {
+    let metric_type = match reading.kind {
+        Kind::Counter => MetricType::Counter,
+        Kind::Gauge => MetricType::Gauge,
+    };
+    Sample {
+        name: reading.name.as_bytes(),
+        tags: reading.tags.as_bytes(),
+        metric_type,
+        value: Value::Number(reading.value),
+        sample_rate: 1.0,
+        timestamp: None,
     }
 }
 
