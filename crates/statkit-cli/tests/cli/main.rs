@@ -20,6 +20,7 @@ mod requests;
 mod send;
 mod serve;
 mod serve_cli;
+mod settings;
 mod shm;
 mod shm_growth;
 mod state;

@@ -58,13 +58,13 @@ declare! {
         "Delete idle counters, gauges, timers and sets instead of reporting zeros (etsy's deleteIdleStats)",
     );
     DELETE_COUNTERS: Option<bool> = Setting::new("delete_counters", "", "etsy's deleteCounters")
-        .shown("delete_idle_stats");
+        .shown("as delete_idle_stats");
     DELETE_GAUGES: Option<bool> = Setting::new("delete_gauges", "", "etsy's deleteGauges")
-        .shown("delete_idle_stats");
+        .shown("as delete_idle_stats");
     DELETE_TIMERS: Option<bool> = Setting::new("delete_timers", "", "etsy's deleteTimers")
-        .shown("delete_idle_stats");
+        .shown("as delete_idle_stats");
     DELETE_SETS: Option<bool> = Setting::new("delete_sets", "", "etsy's deleteSets")
-        .shown("delete_idle_stats");
+        .shown("as delete_idle_stats");
     GAUGES_MAX_TTL: usize = Setting::new(
         "gauges_max_ttl",
         "1",
