@@ -14,6 +14,7 @@ use crate::settings::{declare, Declared, Layers, Setting, Settings};
 use crate::{admin, http, pipeline, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
+pub use admin::settings::{AdminConfig, Changes};
 pub use http::settings::HttpConfig;
 pub use requests::settings::RequestsConfig;
 pub use sink::settings::SinksConfig;
@@ -57,7 +58,7 @@ pub fn layers() -> Layers {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub statsd: StatsdConfig,
-    pub admin: SocketAddr,
+    pub admin: AdminConfig,
     pub aggregation: statkit_agg::Options,
     pub sinks: SinksConfig,
     pub http: HttpConfig,
@@ -98,7 +99,7 @@ impl TryFrom<Settings> for Config {
         };
         Ok(Config {
             statsd: StatsdConfig::from_settings(&s)?,
-            admin: resolve("admin", &s.get(&admin::settings::ADMIN))?,
+            admin: AdminConfig::from_settings(&s)?,
             aggregation: pipeline::settings::options(&s, timer_buckets)?,
             sinks: SinksConfig::from_settings(&s)?,
             store: store::settings::options(&s, bounds)?,

@@ -68,6 +68,7 @@ pub async fn run(
         udp,
         tcp,
         admin,
+        admin_socket,
         http,
         load,
         statvent,
@@ -99,7 +100,7 @@ pub async fn run(
     if scans {
         server.start_scanner(intakes.remove(0), &mut running)?;
     }
-    server.start_admin(admin, &mut running)?;
+    server.start_admin(admin, admin_socket, &mut running)?;
     server.start_gstats(gstats, &mut running);
     server.start_http([http, load, statvent], &mut running)?;
     server.start_flusher(&mut running)?;

@@ -6,8 +6,9 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -35,6 +36,8 @@ pub struct Listeners {
     pub udp: Vec<UdpSocket>,
     pub tcp: TcpListener,
     pub admin: TcpListener,
+    /// The admin port's Unix socket, when `admin.socket` is set.
+    pub admin_socket: Option<UnixListener>,
     /// The HTTP server's listener, unless `http` is off.
     pub http: Option<TcpListener>,
     /// gstatsd's load API listener, when `load_listen` is set.
@@ -54,7 +57,14 @@ impl Listeners {
     pub fn bind(config: &Config) -> Result<Self, BindError> {
         let statsd = &config.statsd;
         let (udp, tcp) = bind_statsd(statsd)?;
-        let admin = TcpListener::bind(config.admin).map_err(|e| error("admin", config.admin, e))?;
+        let address = config.admin.listen;
+        let admin = TcpListener::bind(address).map_err(|e| error("admin", address, e))?;
+        let admin_socket = config
+            .admin
+            .socket
+            .as_deref()
+            .map(bind_admin_socket)
+            .transpose()?;
         let http = bind_optional("http", config.http.listen)?;
         let load = bind_optional("load", config.http.load)?;
         let statvent = bind_optional("statvent", config.http.statvent)?;
@@ -66,6 +76,7 @@ impl Listeners {
             udp,
             tcp,
             admin,
+            admin_socket,
             http,
             load,
             statvent,
@@ -167,27 +178,33 @@ fn udp_socket(addr: SocketAddr, rcvbuf: usize) -> io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
+/// Makes way for a socket at `path`: a socket file left by a dead server
+/// is removed; anything else (a live socket, a file that is not a socket:
+/// a mistyped path must not delete somebody's file) is an error.
+fn clear_stale_socket(path: &Path, in_use: impl Fn(&Path) -> bool) -> io::Result<()> {
+    let Ok(existing) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !std::os::unix::fs::FileTypeExt::is_socket(&existing.file_type()) {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "a file that is not a socket is in the way",
+        ));
+    }
+    if in_use(path) {
+        return Err(io::ErrorKind::AddrInUse.into());
+    }
+    std::fs::remove_file(path)
+}
+
 fn bind_unix(path: &PathBuf, rcvbuf: usize) -> Result<UnixDatagram, BindError> {
     let fail = |e| error("statsd (unix)", path.display(), e);
-    if let Ok(existing) = std::fs::symlink_metadata(path) {
-        // Only a socket is ever replaced: a mistyped path must not delete
-        // somebody's file.
-        if !std::os::unix::fs::FileTypeExt::is_socket(&existing.file_type()) {
-            return Err(fail(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "a file that is not a socket is in the way",
-            )));
-        }
-        // A socket file left by a dead server is replaced; one a live
-        // process still receives on is not.
-        if UnixDatagram::unbound()
-            .and_then(|probe| probe.connect(path))
+    let in_use = |p: &Path| {
+        UnixDatagram::unbound()
+            .and_then(|probe| probe.connect(p))
             .is_ok()
-        {
-            return Err(fail(io::ErrorKind::AddrInUse.into()));
-        }
-        std::fs::remove_file(path).map_err(fail)?;
-    }
+    };
+    clear_stale_socket(path, in_use).map_err(fail)?;
     let socket = UnixDatagram::bind(path).map_err(fail)?;
     let sock = socket2::SockRef::from(&socket);
     let _ = sock.set_recv_buffer_size(rcvbuf);
@@ -195,4 +212,14 @@ fn bind_unix(path: &PathBuf, rcvbuf: usize) -> Result<UnixDatagram, BindError> {
         .set_read_timeout(Some(RECEIVE_TIMEOUT))
         .map_err(fail)?;
     Ok(socket)
+}
+
+/// The admin port's Unix socket, readable and writable by the server's
+/// user only (connections are checked for that user too).
+fn bind_admin_socket(path: &Path) -> Result<UnixListener, BindError> {
+    let fail = |e| error("admin (unix)", path.display(), e);
+    clear_stale_socket(path, |p| UnixStream::connect(p).is_ok()).map_err(fail)?;
+    let listener = UnixListener::bind(path).map_err(fail)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    Ok(listener)
 }

@@ -166,11 +166,15 @@ impl Server {
         running: &mut Running,
     ) -> Result<(), ServeError> {
         let statsd = &self.config.statsd;
+        let limits = source::tcp::Limits {
+            max_line: statsd.max_datagram,
+            max_connections: statsd.tcp_max_connections,
+            idle_timeout: statsd.tcp_idle_timeout,
+        };
         running.listeners.push(tokio::spawn(source::tcp::serve(
             async_listener(listener)?,
             intake,
-            statsd.max_datagram,
-            statsd.tcp_max_connections,
+            limits,
             self.counts.clone(),
             self.stop.clone(),
         )));
@@ -180,6 +184,7 @@ impl Server {
     pub(crate) fn start_admin(
         &self,
         listener: std::net::TcpListener,
+        socket: Option<std::os::unix::net::UnixListener>,
         running: &mut Running,
     ) -> Result<(), ServeError> {
         let admin = Admin {
@@ -189,7 +194,21 @@ impl Server {
             requests: self.requests.clone(),
             settings: self.config.settings.clone(),
         };
-        let serve = crate::admin::serve(async_listener(listener)?, admin, self.stop.clone());
+        let socket = socket
+            .map(|socket| {
+                socket.set_nonblocking(true)?;
+                tokio::net::UnixListener::from_std(socket)
+            })
+            .transpose()
+            .map_err(ServeError::Socket)?;
+        let config = self.config.admin.clone();
+        let serve = crate::admin::serve(
+            async_listener(listener)?,
+            socket,
+            admin,
+            config,
+            self.stop.clone(),
+        );
         running.listeners.push(tokio::spawn(serve));
         Ok(())
     }
@@ -290,8 +309,10 @@ impl Server {
             // After the store took the final flush.
             store::persist::save_now(history, &file.path).await;
         }
-        if let Some(path) = &self.config.statsd.unix_socket {
-            let _ = std::fs::remove_file(path);
+        for path in [&self.config.statsd.unix_socket, &self.config.admin.socket] {
+            if let Some(path) = path {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 }

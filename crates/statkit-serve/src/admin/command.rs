@@ -6,7 +6,7 @@ use statkit_agg::{Aggregator, Kind};
 
 use statkit_encode::inspect::{object, Item};
 
-use super::Admin;
+use super::{Admin, May};
 use crate::requests::Query;
 use crate::support::unix_now;
 
@@ -19,9 +19,9 @@ pub(crate) enum Reply {
 
 const HELP: &str = "Commands: stats, counters, timers, gauges, sets, delcounters, deltimers, delgauges, delsets, health, config, requests [stats|rtimes|view|reset|quit], quit\n\n";
 
-/// The reply to one command line. `loopback` says whether the client may
-/// change state.
-pub(crate) fn respond(admin: &Admin, line: &str, loopback: bool) -> Reply {
+/// The reply to one command line, from a session that `may` change the
+/// server or not.
+pub(crate) fn respond(admin: &Admin, line: &str, may: May) -> Reply {
     let mut words = line.split_whitespace();
     let command = words.next().unwrap_or("");
     let parameters: Vec<&str> = words.collect();
@@ -30,10 +30,16 @@ pub(crate) fn respond(admin: &Admin, line: &str, loopback: bool) -> Reply {
         "quit" | "delcounters" | "deltimers" | "delgauges" | "delsets"
     ) || (command == "health" && !parameters.is_empty())
         || (command == "requests" && matches!(parameters.first(), Some(&("reset" | "quit"))));
-    if changes_state && !loopback {
-        return Reply::Text(format!(
-            "ERROR: {command} is only accepted from loopback clients\n"
-        ));
+    if changes_state {
+        let refusal = match may {
+            May::Change => None,
+            May::NotFromAfar => Some("is only accepted from loopback clients"),
+            May::OnlyOnTheSocket => Some("is only accepted on the admin socket (admin.changes)"),
+            May::Never => Some("is turned off (admin.changes)"),
+        };
+        if let Some(refusal) = refusal {
+            return Reply::Text(format!("ERROR: {command} {refusal}\n"));
+        }
     }
     Reply::Text(match command {
         "help" => HELP.to_owned(),
@@ -126,4 +132,63 @@ fn delete(admin: &Admin, kind: Kind, patterns: &[&str]) -> String {
     }
     out.push_str("END\n\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{respond, Reply};
+    use crate::admin::{Admin, May};
+    use crate::sink::Fanout;
+
+    fn admin() -> (Admin, crate::pipeline::Intake) {
+        let (context, intake) = crate::testing::context(Fanout::default());
+        let admin = Admin {
+            pipeline: context.pipeline.clone(),
+            status: context.status.clone(),
+            sinks: Fanout::default(),
+            requests: context.requests.clone(),
+            settings: Arc::new(crate::config::layers().resolve().unwrap()),
+        };
+        (admin, intake)
+    }
+
+    fn text(reply: Reply) -> String {
+        match reply {
+            Reply::Text(text) => text,
+            Reply::Close => "<closed>".into(),
+        }
+    }
+
+    #[test]
+    fn clients_from_afar_may_read_but_not_change() {
+        let (admin, intake) = admin();
+        intake.fill(|t| t.ingest(b"kept:1|c"));
+        for command in [
+            "delcounters kept",
+            "health down",
+            "requests reset",
+            "requests quit",
+            "quit",
+        ] {
+            let reply = text(respond(&admin, command, May::NotFromAfar));
+            let word = command.split(' ').next().unwrap();
+            assert_eq!(
+                reply,
+                format!("ERROR: {word} is only accepted from loopback clients\n")
+            );
+        }
+        assert!(text(respond(&admin, "counters", May::NotFromAfar)).contains("kept: 1"));
+        assert_eq!(
+            text(respond(&admin, "health", May::NotFromAfar)),
+            "health: up\n"
+        );
+        assert!(admin.status.is_healthy());
+        assert_eq!(
+            text(respond(&admin, "delcounters kept", May::Change)),
+            "deleted: kept\nEND\n\n"
+        );
+        assert_eq!(text(respond(&admin, "quit", May::Change)), "<closed>");
+    }
 }

@@ -34,7 +34,7 @@ fn every_default_reads_and_every_name_is_unique() {
 fn defaults_listen_on_loopback() {
     let c = parse("").unwrap();
     assert_eq!(c.statsd.listen.to_string(), "127.0.0.1:8125");
-    assert_eq!(c.admin.to_string(), "127.0.0.1:8126");
+    assert_eq!(c.admin.listen.to_string(), "127.0.0.1:8126");
     assert_eq!(
         c.http.listen.map(|a| a.to_string()).as_deref(),
         Some("127.0.0.1:8127")

@@ -42,6 +42,11 @@ declare! {
         "1024",
         "statsd TCP clients at once; more are closed and counted",
     );
+    TCP_IDLE_TIMEOUT: Duration = Setting::new(
+        "tcp_idle_timeout",
+        "60",
+        "A statsd TCP connection that sends nothing for this long is closed, so idle clients cannot hold every slot",
+    );
     RECEIVE_COALESCE: Duration = Setting::new(
         "receive_coalesce",
         "50ms",
@@ -99,6 +104,7 @@ pub struct StatsdConfig {
     pub rcvbuf: usize,
     pub max_datagram: usize,
     pub tcp_max_connections: usize,
+    pub tcp_idle_timeout: Duration,
     /// See [`RECEIVE_COALESCE`].
     pub receive_coalesce: Duration,
 }
@@ -127,6 +133,11 @@ impl StatsdConfig {
             rcvbuf: positive(&RCVBUF, s)?,
             max_datagram,
             tcp_max_connections: positive(&TCP_MAX_CONNECTIONS, s)?,
+            tcp_idle_timeout: within(
+                &TCP_IDLE_TIMEOUT,
+                s,
+                Duration::from_secs(1)..=Duration::from_secs(86_400),
+            )?,
             receive_coalesce,
         })
     }

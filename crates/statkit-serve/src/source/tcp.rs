@@ -3,7 +3,9 @@
 //! Every connection reads into its own buffer and hands whole lines to the
 //! table shared by all TCP clients (locked once per read). A line longer
 //! than the datagram limit is counted as oversized and skipped up to its
-//! newline; connections past the limit are closed at once and counted. At
+//! newline; connections past the limit are closed at once, counted and
+//! logged (at most once a minute), and a connection idle for
+//! `tcp_idle_timeout` is closed. At
 //! shutdown every connection reads what the kernel already holds for it
 //! before the final flush, which waits for them all.
 
@@ -17,17 +19,28 @@ use tokio::task::JoinSet;
 
 use super::SourceCounts;
 use crate::pipeline::Intake;
+use crate::support::Tally;
+
+/// What bounds the TCP clients.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// The longest line taken whole.
+    pub max_line: usize,
+    pub max_connections: usize,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: std::time::Duration,
+}
 
 /// Accepts connections until `stop` changes.
 pub(crate) async fn serve(
     listener: TcpListener,
     intake: Intake,
-    max_line: usize,
-    max_connections: usize,
+    limits: Limits,
     counts: Arc<SourceCounts>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refused = Tally::new("statsd TCP connections refused (tcp_max_connections open)");
     let mut connections = JoinSet::new();
     loop {
         // Reap finished connections so the set stays as small as the load.
@@ -38,11 +51,12 @@ pub(crate) async fn serve(
                 Ok((stream, _)) => {
                     let Ok(permit) = slots.clone().try_acquire_owned() else {
                         counts.refuse_tcp();
+                        refused.note();
                         continue;
                     };
                     let (intake, stop) = (intake.clone(), stop.clone());
                     connections.spawn(async move {
-                        connection(stream, &intake, max_line, stop).await;
+                        connection(stream, &intake, limits, stop).await;
                         drop(permit);
                     });
                 }
@@ -61,16 +75,18 @@ pub(crate) async fn serve(
 async fn connection(
     mut stream: TcpStream,
     intake: &Intake,
-    max_line: usize,
+    limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut framer = Framer::new(max_line);
+    let mut framer = Framer::new(limits.max_line);
     loop {
         let read = tokio::select! {
             _ = stop.changed() => {
                 drain(&stream, &mut framer, intake);
                 break;
             }
+            // A client that sends nothing for this long gives its slot back.
+            _ = tokio::time::sleep(limits.idle_timeout) => break,
             read = stream.read_buf(framer.buffer()) => read,
         };
         match read {
