@@ -15,7 +15,7 @@ use crate::{admin, http, pipeline, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
-pub use http::settings::HttpConfig;
+pub use http::settings::{HttpConfig, LISTEN as HTTP_LISTEN};
 pub use requests::settings::RequestsConfig;
 pub use sink::settings::SinksConfig;
 pub use source::settings::{ScanConfig, StatsdConfig};

@@ -309,10 +309,9 @@ impl Server {
             // After the store took the final flush.
             store::persist::save_now(history, &file.path).await;
         }
-        for path in [&self.config.statsd.unix_socket, &self.config.admin.socket] {
-            if let Some(path) = path {
-                let _ = std::fs::remove_file(path);
-            }
+        let sockets = [&self.config.statsd.unix_socket, &self.config.admin.socket];
+        for path in sockets.into_iter().flatten() {
+            let _ = std::fs::remove_file(path);
         }
     }
 }

@@ -58,8 +58,9 @@ pub fn run_as(name: &str, action: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// statkit's HTTP port: munin's `env.http_addr`, else `STATKIT_HTTP`, else
-/// 127.0.0.1:8127.
+/// statkit's HTTP port: munin's `env.http_addr`, else the server's own
+/// variable (`STATKIT_HTTP_LISTEN`, or its former name `STATKIT_HTTP`), else
+/// its default.
 struct Server {
     address: String,
     agent: ureq::Agent,
@@ -68,8 +69,9 @@ struct Server {
 impl Server {
     fn from_env() -> Server {
         let address = std::env::var("http_addr")
+            .or_else(|_| std::env::var("STATKIT_HTTP_LISTEN"))
             .or_else(|_| std::env::var("STATKIT_HTTP"))
-            .unwrap_or_else(|_| "127.0.0.1:8127".to_owned());
+            .unwrap_or_else(|_| statkit_serve::config::HTTP_LISTEN.default_text().to_owned());
         let address = address
             .strip_prefix("http://")
             .unwrap_or(&address)

@@ -111,6 +111,11 @@ impl<T> Setting<T> {
     pub fn key(&self) -> &'static str {
         self.key
     }
+
+    /// The default as declared (empty for none).
+    pub fn default_text(&self) -> &'static str {
+        self.default
+    }
 }
 
 /// A setting with its type erased: what the layers, the command line and
