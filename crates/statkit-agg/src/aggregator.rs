@@ -246,8 +246,15 @@ impl Aggregator {
     /// Ends the interval at `timestamp` (unix seconds): reports it and
     /// resets the state for the next one.
     pub fn flush(&mut self, timestamp: u64) -> Snapshot {
+        self.flush_after(timestamp, self.options.interval_ms)
+    }
+
+    /// [`Aggregator::flush`] for an interval that lasted `interval_ms`
+    /// rather than the configured one (the last, cut short by a shutdown):
+    /// per-second rates divide by the time that really passed.
+    pub fn flush_after(&mut self, timestamp: u64, interval_ms: f64) -> Snapshot {
         if let Some(previous) = self.last_flush {
-            let lag = timestamp as f64 - previous as f64 - self.options.interval_ms / 1000.0;
+            let lag = timestamp as f64 - previous as f64 - interval_ms / 1000.0;
             if let Some(gauge) =
                 self.gauges
                     .get_or_insert_with(&self.own.timestamp_lag, usize::MAX, || Gauge {
@@ -260,14 +267,14 @@ impl Aggregator {
         }
         self.last_flush = Some(timestamp);
         let started = Instant::now();
-        let snapshot = self.report(timestamp, started);
+        let snapshot = self.report(timestamp, interval_ms, started);
         self.reset();
         snapshot
     }
 
-    fn report(&mut self, timestamp: u64, started: Instant) -> Snapshot {
+    fn report(&mut self, timestamp: u64, interval_ms: f64, started: Instant) -> Snapshot {
         let o = &self.options;
-        let mut snapshot = Snapshot::new(timestamp, o.interval_ms, o.percentiles.clone());
+        let mut snapshot = Snapshot::new(timestamp, interval_ms, o.percentiles.clone());
         snapshot.counters = self.counters.share(|_, &mut count| count).into();
         let mut sketched = 0;
         snapshot.timers = (self.timers)
@@ -277,7 +284,7 @@ impl Aggregator {
                     .iter()
                     .find(|h| contains(name, h.metric.as_bytes()))
                     .map_or(&[][..], |h| &h.bins);
-                let mut summary = summarize(values, &o.percentiles, bins, o.interval_ms);
+                let mut summary = summarize(values, &o.percentiles, bins, interval_ms);
                 fill_buckets(&mut summary, values, &o.buckets);
                 sketched += usize::from(summary.stats.as_ref().is_some_and(|s| s.sketched));
                 summary

@@ -43,6 +43,7 @@ impl Flusher {
         let start = Instant::now();
         // u64: at a millisecond interval a u32 would wrap after 49 days.
         let mut ticks: u64 = 1;
+        let mut last = start;
         loop {
             let deadline = start + self.interval.mul_f64(ticks as f64);
             let wait = deadline.saturating_duration_since(Instant::now());
@@ -50,7 +51,14 @@ impl Flusher {
                 Err(RecvTimeoutError::Timeout) => false,
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
             };
-            self.flush_once(&mut totals);
+            // The last interval ends when the server stops: its rates use
+            // the time it lasted (at least a millisecond).
+            let lasted = last.elapsed().max(Duration::from_millis(1));
+            self.flush_once(
+                &mut totals,
+                (stopping && lasted < self.interval).then_some(lasted),
+            );
+            last = Instant::now();
             if stopping {
                 return;
             }
@@ -60,9 +68,9 @@ impl Flusher {
         }
     }
 
-    fn flush_once(&self, totals: &mut Totals) {
+    fn flush_once(&self, totals: &mut Totals, cut_short: Option<Duration>) {
         let now = unix_now();
-        let mut snapshot = self.pipeline.flush(now);
+        let mut snapshot = self.pipeline.flush(now, cut_short);
         self.status.flushed(now);
         let kernel_drops = self.counts.kernel_drops().unwrap_or(totals.kernel_drops);
         let tcp_refused = self.counts.tcp_refused();

@@ -193,3 +193,14 @@ fn restored_gauges_flush_until_a_new_value_comes() {
     let s = agg.flush(110);
     assert_eq!(s.gauge(0), Some((&b"g"[..], 8.5)));
 }
+
+#[test]
+fn a_short_last_interval_divides_rates_by_the_time_that_passed() {
+    let mut agg = Aggregator::new(options(10_000.0, Deletion::default()));
+    agg.absorb(&mut table("a:5|c\nt:1|ms\nt:3|ms"));
+    let s = agg.flush_after(100, 2_000.0);
+    assert_eq!(s.interval_ms, 2_000.0);
+    assert!(counters(&s).contains(&("a".into(), 5.0, 2.5)));
+    let (_, timer) = s.timers().find(|(k, _)| *k == b"t").unwrap();
+    assert_eq!(timer.count_ps, 1.0);
+}

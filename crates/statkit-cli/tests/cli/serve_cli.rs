@@ -104,6 +104,37 @@ fn final_flush_on(signal: libc::c_int, name: &str) {
     util::assert_lines_eq("the final flush", &expected, &got);
 }
 
+/// A shutdown ends the interval early: the last flush's rates divide by the
+/// time that passed, not by the whole (hour-long) interval.
+#[test]
+fn the_final_flush_divides_rates_by_the_time_that_passed() {
+    let graphite = GraphiteReceiver::start();
+    let mut statkit = Statkit::start(&[
+        "--flush-interval",
+        "3600",
+        "--graphite",
+        &graphite.addr().to_string(),
+    ]);
+    util::send_udp(statkit.udp, &["short.count:10|c"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    statkit
+        .process
+        .signal(libc::SIGTERM)
+        .expect("signal statkit serve");
+    assert!(statkit
+        .process
+        .wait_timeout(TIMEOUT)
+        .is_some_and(|s| s.success()));
+    let values = graphite
+        .wait_for_flush(0, TIMEOUT)
+        .values()
+        .expect("a whole flush");
+    let rate: f64 = values["stats.short.count"].parse().unwrap();
+    // 10 over at most the test's whole run; an hour would give 0.0028.
+    assert!(rate > 10.0 / TIMEOUT.as_secs_f64(), "rate {rate}");
+    assert_eq!(values["stats_counts.short.count"], "10");
+}
+
 #[test]
 fn sigterm_flushes_what_was_sent_then_exits_0() {
     final_flush_on(libc::SIGTERM, "term");

@@ -84,10 +84,15 @@ impl Pipeline {
     }
 
     /// Ends the interval: drains every table and flushes the aggregate.
-    pub(crate) fn flush(&self, now: u64) -> Snapshot {
+    /// `cut_short` is how long an interval lasted that ended before its
+    /// time (the last one, at shutdown), so rates use the time that passed.
+    pub(crate) fn flush(&self, now: u64, cut_short: Option<std::time::Duration>) -> Snapshot {
         let mut aggregator = lock(&self.aggregator);
         self.absorb_all(&mut aggregator);
-        aggregator.flush(now)
+        match cut_short {
+            Some(lasted) => aggregator.flush_after(now, lasted.as_secs_f64() * 1000.0),
+            None => aggregator.flush(now),
+        }
     }
 
     /// Drains every table, so what was received so far is in the aggregate
