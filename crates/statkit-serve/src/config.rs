@@ -6,7 +6,6 @@
 //! the configuration file, the environment, `--print-config` and the docs
 //! are made from.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,9 +19,6 @@ pub use requests::settings::RequestsConfig;
 pub use sink::settings::SinksConfig;
 pub use source::settings::{ScanConfig, StatsdConfig};
 pub use store::settings::StateFile;
-
-/// The value that turns a listener or a folder off.
-pub const OFF: &str = "off";
 
 declare! {
     LOG: String = Setting::new(
@@ -111,20 +107,6 @@ impl TryFrom<Settings> for Config {
             settings: Arc::new(s),
         })
     }
-}
-
-/// Resolves an address setting's value.
-pub(crate) fn resolve(setting: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
-    let error = |reason: String| ConfigError::Address {
-        setting,
-        value: value.to_owned(),
-        reason,
-    };
-    value
-        .to_socket_addrs()
-        .map_err(|e| error(e.to_string()))?
-        .next()
-        .ok_or_else(|| error("no address found".into()))
 }
 
 #[cfg(test)]

@@ -43,7 +43,6 @@ pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
 pub use settings::Settings;
 
-use config::resolve;
 use server::{Running, Server};
 
 /// Why the server stopped with an error.

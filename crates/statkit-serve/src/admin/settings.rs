@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::settings::check::{positive, resolve, within};
 use crate::settings::{declare, Alias, Setting};
-use crate::source::settings::{positive, within};
-use crate::{resolve, ConfigError, Settings};
+use crate::{ConfigError, Settings};
 
 declare! {
     LISTEN: String = Setting::new(

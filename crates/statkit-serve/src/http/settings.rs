@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 
 use crate::allow::AllowList;
+use crate::settings::check::{resolve, OFF};
 use crate::settings::{declare, Alias, Setting};
-use crate::{resolve, ConfigError, Settings};
+use crate::{ConfigError, Settings};
 
 declare! {
     LISTEN: String = Setting::new(
@@ -60,7 +61,7 @@ impl HttpConfig {
                 .transpose()
         };
         let listen = match s.get(&LISTEN).as_str() {
-            crate::config::OFF => None,
+            OFF => None,
             address => Some(resolve(LISTEN.key(), address)?),
         };
         let allow = s.get(&ALLOW);

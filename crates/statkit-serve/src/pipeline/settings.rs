@@ -7,8 +7,8 @@ use std::time::Duration;
 use statkit_agg::{Bin, Deletion, HistogramSetting, Percentile, SampleWeighting, TableOptions};
 use toml::Value;
 
+use crate::settings::check::{positive, within};
 use crate::settings::{declare, Alias, Setting, SettingType};
-use crate::source::settings::{positive, within};
 use crate::{ConfigError, Settings};
 
 declare! {

@@ -84,7 +84,7 @@ impl RequestsConfig {
                 format!("{buffer_length} is not between 1 and 604800 seconds"),
             ));
         }
-        let max_prefixes = crate::source::settings::positive(&MAX_PREFIXES, s)?;
+        let max_prefixes = crate::settings::check::positive(&MAX_PREFIXES, s)?;
         let allow = s.get(&STATUS_ALLOW);
         let status_allow = AllowList::parse(allow.iter().map(String::as_str)).map_err(|entry| {
             ConfigError::invalid(

@@ -12,6 +12,7 @@
 //! and values of the wrong type, and [`Layers::resolve`] gives the
 //! [`Settings`] the server's [`Config`](crate::Config) is validated from.
 
+pub mod check;
 mod duration;
 mod error;
 mod layers;

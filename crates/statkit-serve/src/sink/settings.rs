@@ -3,9 +3,9 @@
 
 use statkit_encode::graphite::NamingOptions;
 
+use crate::settings::check::{positive, resolve};
 use crate::settings::{declare, Setting};
-use crate::source::settings::positive;
-use crate::{resolve, ConfigError, Settings};
+use crate::{ConfigError, Settings};
 
 declare! {
     GRAPHITE: Vec<String> = Setting::new(

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::settings::check::{positive, resolve, within, OFF};
 use crate::settings::{declare, Alias, Legacy, Setting};
-use crate::{resolve, ConfigError, Settings};
+use crate::{ConfigError, Settings};
 
 declare! {
     STATSD: String = Setting::new(
@@ -143,36 +144,6 @@ impl StatsdConfig {
     }
 }
 
-/// A count setting that must be at least 1.
-pub(crate) fn positive(setting: &Setting<usize>, s: &Settings) -> Result<usize, ConfigError> {
-    match s.get(setting) {
-        0 => Err(ConfigError::invalid(setting.key(), "must be at least 1")),
-        n => Ok(n),
-    }
-}
-
-/// A duration setting within `range`.
-pub(crate) fn within(
-    setting: &Setting<Duration>,
-    s: &Settings,
-    range: std::ops::RangeInclusive<Duration>,
-) -> Result<Duration, ConfigError> {
-    let value = s.get(setting);
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::invalid(
-            setting.key(),
-            format!(
-                "{} is not between {} and {} seconds",
-                value.as_secs_f64(),
-                range.start().as_secs_f64(),
-                range.end().as_secs_f64()
-            ),
-        ))
-    }
-}
-
 /// What the scanner reads, and `/stats` too.
 #[derive(Clone, Debug)]
 pub struct ScanConfig {
@@ -189,7 +160,7 @@ impl ScanConfig {
         let dir = s.get(&STATS_DIR);
         let defaults = statkit_pipe::read::Options::default();
         Ok(ScanConfig {
-            stats_dir: (dir != crate::config::OFF).then(|| PathBuf::from(dir)),
+            stats_dir: (dir != OFF).then(|| PathBuf::from(dir)),
             interval: within(
                 &STATS_SCAN_INTERVAL,
                 s,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::settings::check::{positive, within};
 use crate::settings::{declare, Alias, Setting};
-use crate::source::settings::{positive, within};
 use crate::{ConfigError, Settings};
 
 declare! {
