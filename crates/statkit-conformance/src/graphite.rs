@@ -57,6 +57,24 @@ pub enum Namespace {
     New,
 }
 
+/// Why `case` cannot be played over the network, if it cannot: it needs
+/// settings other than the defaults a target is asked to run, or compares
+/// a rate, which depends on the target's flush interval.
+pub fn unplayable(case: &Case) -> Option<String> {
+    if !case.settings.is_default() {
+        return Some(format!(
+            "needs settings the target is not known to run ({})",
+            case.settings.describe()
+        ));
+    }
+    let answers = std::iter::once(&case.expect)
+        .chain(case.dialects.values().filter_map(|d| d.expect.as_ref()));
+    let rates = answers
+        .flat_map(|e| &e.series)
+        .any(|s| s.rate.is_some() || s.count_ps.is_some());
+    rates.then(|| "compares a rate, which depends on the target's flush interval".to_owned())
+}
+
 /// Where and how to play the suite.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -129,6 +147,13 @@ impl Runner {
     /// The address the listener got (the chosen port, for a port 0).
     pub fn graphite_addr(&self) -> SocketAddr {
         self.target.graphite_listen
+    }
+
+    /// Waits for the target's first flush, which shows that it runs,
+    /// receives statsd (its socket is bound before its first flush) and
+    /// reaches this listener; datagrams sent earlier could be lost.
+    pub fn wait_ready(&self) -> Result<(), GraphiteError> {
+        self.wait_for(|_| true).map(drop)
     }
 
     /// Plays `case` and returns the flush that holds it.

@@ -31,7 +31,12 @@ fn every_case_passes_in_process_with_default_settings() {
             (verdict != Verdict::Pass).then(|| verdict.line(&case.id))
         })
         .collect();
-    assert!(failures.is_empty(), "{} cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -40,8 +45,14 @@ fn etsy_strict_settings_give_statkits_or_etsys_answer() {
         .iter()
         .filter_map(|case| {
             let verdict = judge(case, &in_process::run(case, Profile::EtsyStrict), None);
-            matches!(verdict, Verdict::Fail(_) | Verdict::Skipped(_)).then(|| verdict.line(&case.id))
+            matches!(verdict, Verdict::Fail(_) | Verdict::Skipped(_))
+                .then(|| verdict.line(&case.id))
         })
         .collect();
-    assert!(failures.is_empty(), "{} cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

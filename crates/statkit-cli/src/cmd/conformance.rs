@@ -11,8 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use statkit_conformance::case::DIALECTS;
-use statkit_conformance::graphite::{Namespace, Runner, Target};
+use statkit_conformance::graphite::{unplayable, Namespace, Runner, Target};
 use statkit_conformance::in_process::{self, Profile};
 use statkit_conformance::outcome::Tally;
 use statkit_conformance::{judge, load_suite, Case, Verdict};
@@ -77,7 +79,11 @@ pub fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
     let cases: Vec<Case> = load_suite(&args.suite)
         .map_err(|e| UsageError(e.to_string()))?
         .into_iter()
-        .filter(|c| args.filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
+        .filter(|c| {
+            args.filter
+                .as_ref()
+                .is_none_or(|f| c.id.contains(f.as_str()))
+        })
         .collect();
     let dialect = args.dialect.as_deref();
     let mut tally = Tally::default();
@@ -88,14 +94,18 @@ pub fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
     match (&args.target, &args.graphite_listen) {
         (Some(target), Some(listen)) => {
             let mut runner = Runner::start(network_target(&args, target, listen)?)?;
+            runner
+                .wait_ready()
+                .context("waiting for the target's first flush")?;
             for case in &cases {
-                let verdict = if case.settings.is_default() {
-                    judge(case, &runner.run(case)?, dialect)
-                } else {
-                    Verdict::Skipped(format!(
-                        "needs settings the target is not known to run ({})",
-                        case.settings.describe()
-                    ))
+                let verdict = match unplayable(case) {
+                    None => {
+                        let observed = runner
+                            .run(case)
+                            .with_context(|| format!("playing {}", case.id))?;
+                        judge(case, &observed, dialect)
+                    }
+                    Some(why) => Verdict::Skipped(why),
                 };
                 report(case, verdict);
             }
