@@ -135,6 +135,33 @@ impl Settings {
         *self == Self::default()
     }
 
+    /// These settings without statkit's own (limits, sample-rate mode):
+    /// what a server of another dialect can be told. etsy has no limits
+    /// and only its own sample rates, which is what its documented answers
+    /// already say.
+    pub fn dialect_visible(&self) -> Settings {
+        Settings {
+            flush_interval: self.flush_interval,
+            percentiles: self.percentiles.clone(),
+            key_sanitize: self.key_sanitize,
+            histogram: self.histogram.clone(),
+            ..Settings::default()
+        }
+    }
+
+    /// Settings read from a TOML file of their own (the keys of a case's
+    /// `[settings]`), such as the ones a network target runs.
+    pub fn from_file(path: &Path) -> Result<Settings, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| LoadError::Toml {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
     /// The settings that differ from the defaults, for a skipped case's
     /// reason.
     pub fn describe(&self) -> String {

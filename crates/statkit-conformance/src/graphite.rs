@@ -9,8 +9,8 @@
 //!
 //! The server must delete idle series (etsy's `deleteIdleStats: true`,
 //! statkit's `--delete-idle-stats`), so that one case's series do not
-//! linger into the next case's flush, and run the suite's default settings
-//! (cases that need others are skipped). Every wait is bounded.
+//! linger into the next case's flush. Cases that need settings other than
+//! the ones the target is said to run are skipped. Every wait is bounded.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, ErrorKind};
@@ -20,7 +20,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::case::{Case, Kind};
+use crate::case::{Case, Kind, Settings};
 use crate::outcome::Observed;
 
 /// Why the runner could not do its work (as opposed to a case failing).
@@ -57,22 +57,49 @@ pub enum Namespace {
     New,
 }
 
-/// Why `case` cannot be played over the network, if it cannot: it needs
-/// settings other than the defaults a target is asked to run, or compares
-/// a rate, which depends on the target's flush interval.
-pub fn unplayable(case: &Case) -> Option<String> {
-    if !case.settings.is_default() {
-        return Some(format!(
-            "needs settings the target is not known to run ({})",
-            case.settings.describe()
-        ));
-    }
+/// Why `case` cannot be played against a target running `target`
+/// settings, if it cannot. Judged for `dialect`, statkit's own settings
+/// (limits, sample-rate mode) are left out of the match: a server of
+/// another dialect has none, and the dialect's documented answer is what
+/// it gives without them. A case comparing a rate is never played: rates
+/// depend on the target's flush interval, which a case does not set, and
+/// the interval matters to nothing else.
+pub fn unplayable(case: &Case, target: &Settings, dialect: Option<&str>) -> Option<String> {
     let answers = std::iter::once(&case.expect)
         .chain(case.dialects.values().filter_map(|d| d.expect.as_ref()));
     let rates = answers
         .flat_map(|e| &e.series)
         .any(|s| s.rate.is_some() || s.count_ps.is_some());
-    rates.then(|| "compares a rate, which depends on the target's flush interval".to_owned())
+    if rates {
+        return Some("compares a rate, which depends on the target's flush interval".to_owned());
+    }
+    if dialect.is_none()
+        && (case.settings.max_series.is_some() || case.settings.max_key_bytes.is_some())
+    {
+        return Some(
+            "limits series or keys, which the runner's own sentinel counters would be subject to"
+                .to_owned(),
+        );
+    }
+    let comparable = |s: &Settings| {
+        let s = if dialect.is_some() {
+            s.dialect_visible()
+        } else {
+            s.clone()
+        };
+        Settings {
+            flush_interval: None,
+            ..s
+        }
+    };
+    let (needed, runs) = (comparable(&case.settings), comparable(target));
+    (needed != runs).then(|| {
+        let needed = match needed.describe() {
+            d if d.is_empty() => "the defaults".to_owned(),
+            d => d,
+        };
+        format!("needs settings the target does not run ({needed})")
+    })
 }
 
 /// Where and how to play the suite.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use statkit_conformance::case::DIALECTS;
+use statkit_conformance::case::{Settings, DIALECTS};
 use statkit_conformance::graphite::{unplayable, Namespace, Runner, Target};
 use statkit_conformance::in_process::{self, Profile};
 use statkit_conformance::outcome::Tally;
@@ -34,8 +34,8 @@ pub struct ConformanceArgs {
     profile: String,
 
     /// A statsd server to play the suite against over UDP. It must flush
-    /// Graphite plaintext to --graphite-listen, delete idle series
-    /// (etsy's deleteIdleStats) and run default settings otherwise.
+    /// Graphite plaintext to --graphite-listen and delete idle series
+    /// (etsy's deleteIdleStats); see --target-settings for the rest.
     #[arg(long, value_name = "HOST:PORT", requires = "graphite_listen")]
     target: Option<String>,
 
@@ -47,6 +47,12 @@ pub struct ConformanceArgs {
     /// or the `new` one (legacyNamespace false).
     #[arg(long, value_name = "LAYOUT", default_value = "legacy", value_parser = ["legacy", "new"])]
     namespace: String,
+
+    /// A TOML file of the settings the target runs (the keys of a case's
+    /// `[settings]`); cases needing other settings are skipped. Without
+    /// it the target is taken to run the defaults.
+    #[arg(long, value_name = "FILE", requires = "target")]
+    target_settings: Option<PathBuf>,
 
     /// The longest wait for one flush of the target, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
@@ -97,8 +103,12 @@ pub fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
             runner
                 .wait_ready()
                 .context("waiting for the target's first flush")?;
+            let settings = match &args.target_settings {
+                Some(path) => Settings::from_file(path).map_err(|e| UsageError(e.to_string()))?,
+                None => Settings::default(),
+            };
             for case in &cases {
-                let verdict = match unplayable(case) {
+                let verdict = match unplayable(case, &settings, dialect) {
                     None => {
                         let observed = runner
                             .run(case)
