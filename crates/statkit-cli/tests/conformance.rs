@@ -69,6 +69,23 @@ fn successful(output: &Output, what: &str) -> String {
     stdout
 }
 
+/// Keeps a network run's report for `scripts/conformance-table.sh`, which
+/// sets `STATKIT_CONFORMANCE_REPORTS` to a folder: the published table is
+/// made from what these tests saw, not copied by hand.
+fn keep_report(name: &str, stdout: &str) {
+    let Some(dir) = std::env::var_os("STATKIT_CONFORMANCE_REPORTS") else {
+        return;
+    };
+    let path = Path::new(&dir).join(format!("{name}.txt"));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    std::io::Write::write_all(&mut file, stdout.as_bytes())
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
 /// How many cases a run played (passed or differing as documented).
 fn played(stdout: &str) -> usize {
     stdout
@@ -229,6 +246,7 @@ fn statkit_serve_gives_statkits_answers_over_graphite() {
             documented.join("\n")
         );
         played_total += played(&stdout);
+        keep_report("statkit-serve", &stdout);
         drop(statkit);
     }
     assert!(played_total >= 150, "only {played_total} cases played");
@@ -307,6 +325,7 @@ fn etsy_statsd_gives_its_documented_answers() {
         }
         let stdout = successful(&output, &format!("etsy statsd 0.9.0 with {settings:?}"));
         played_total += played(&stdout);
+        keep_report("etsy", &stdout);
         let (status, killed) = etsy.stop();
         assert!(!killed, "etsy statsd did not stop on SIGTERM ({status})");
     }
