@@ -331,3 +331,32 @@ fn etsy_statsd_gives_its_documented_answers() {
     }
     assert!(played_total >= 150, "only {played_total} cases played");
 }
+
+/// etsy's other Graphite layout (`legacyNamespace: false`) maps back to
+/// the same answers; the tags cases cover every kind of series.
+#[test]
+fn the_new_namespace_maps_back_to_the_same_answers() {
+    let dir = util::Dir::new("conformance-new-namespace");
+    let port = util::free_tcp_port();
+    let graphite = format!("127.0.0.1:{port}");
+    let config = dir.write(
+        "statkit.toml",
+        &format!(
+            "graphite = [{graphite:?}]\nflush_interval = {}\ndelete_idle_stats = true\n\
+             [graphite_names]\nlegacy_namespace = false\n",
+            FLUSH_MS as f64 / 1000.0
+        ),
+    );
+    let statkit = Statkit::start(&[
+        "--config",
+        config.to_str().expect("UTF-8 path"),
+        "--http",
+        "off",
+    ]);
+    let mut args = target_args(&statkit.udp.to_string(), &graphite, None);
+    args.extend(["--namespace", "new", "--filter", "tags/"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stdout = successful(&conformance(&args), "statkit serve, new namespace");
+    assert!(played(&stdout) >= 15, "too few cases played:\n{stdout}");
+    drop(statkit);
+}

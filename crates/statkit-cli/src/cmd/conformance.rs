@@ -30,7 +30,13 @@ pub struct ConformanceArgs {
 
     /// statkit settings for --in-process: `default`, or `etsy-strict`
     /// (etsy's sample rates and no statkit limits).
-    #[arg(long, value_name = "NAME", default_value = "default", value_parser = ["default", "etsy-strict"])]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        value_parser = ["default", "etsy-strict"],
+        conflicts_with = "target"
+    )]
     profile: String,
 
     /// A statsd server to play the suite against over UDP. It must flush
