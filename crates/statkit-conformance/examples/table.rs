@@ -231,18 +231,19 @@ fn render(cases: &[Case], runs: &[BTreeMap<String, Seen>]) -> String {
     );
     let _ = writeln!(
         out,
-        "| case | etsy 0.9.0 | statkit follows | option |\n| --- | --- | --- | --- |"
+        "| case | etsy 0.9.0 | statkit follows | option | why |\n| --- | --- | --- | --- | --- |"
     );
     for case in cases.iter().filter(|c| c.differs_from_etsy()) {
         let etsy = case.dialects.get("etsy").map_or("", |d| d.answer.as_str());
         let _ = writeln!(
             out,
-            "| [{}]({}) | {} | {} | {} |",
+            "| [{}]({}) | {} | {} | {} | {} |",
             case.id,
             link(case),
             etsy.replace('|', "\\|"),
             case.follows.as_deref().unwrap_or(""),
             case.option.as_deref().unwrap_or("").replace('|', "\\|"),
+            case.notes.as_deref().unwrap_or("").replace('|', "\\|"),
         );
     }
     out

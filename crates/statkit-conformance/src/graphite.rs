@@ -171,11 +171,6 @@ impl Runner {
         })
     }
 
-    /// The address the listener got (the chosen port, for a port 0).
-    pub fn graphite_addr(&self) -> SocketAddr {
-        self.target.graphite_listen
-    }
-
     /// Waits for the target's first flush, which shows that it runs,
     /// receives statsd (its socket is bound before its first flush) and
     /// reaches this listener; datagrams sent earlier could be lost.

@@ -26,15 +26,6 @@ pub enum Profile {
     EtsyStrict,
 }
 
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Default => "default",
-            Self::EtsyStrict => "etsy-strict",
-        }
-    }
-}
-
 /// The flush timestamp; cases compare no times.
 const FLUSH_AT: u64 = 1_700_000_000;
 

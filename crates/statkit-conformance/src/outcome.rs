@@ -76,35 +76,6 @@ impl Observed {
         });
         &mut self.series[index]
     }
-
-    /// A one-line summary, for reports and the published table.
-    pub fn summary(&self) -> String {
-        let mut parts: Vec<String> = self
-            .series
-            .iter()
-            .map(|s| {
-                let main = ["count", "value", "cardinality"]
-                    .iter()
-                    .find_map(|k| s.stats.get(*k).map(|v| format!("{k}={}", number(*v))));
-                format!("{} {}", s.label(), main.unwrap_or_default())
-            })
-            .collect();
-        for (name, n) in [
-            ("bad lines", self.bad_lines),
-            ("refused", self.refused),
-            ("events", self.events),
-            ("service checks", self.service_checks),
-        ] {
-            if n > 0 {
-                parts.push(format!("{name} {n}"));
-            }
-        }
-        if parts.is_empty() {
-            "nothing".to_owned()
-        } else {
-            parts.join("; ")
-        }
-    }
 }
 
 /// How a flush differs from an expectation: one entry per disagreement.
