@@ -36,6 +36,8 @@ enum Command {
     Poll(cmd::poll::PollArgs),
     /// Remove dead processes' stats files, keeping their totals.
     Clean(cmd::clean::CleanArgs),
+    /// Play the statsd conformance suite in process or against a server.
+    Conformance(cmd::conformance::ConformanceArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Poll(args) => cmd::poll::run(args),
         Command::Clean(args) => cmd::clean::run(args),
         Command::Munin(args) => cmd::munin::run(args),
+        Command::Conformance(args) => cmd::conformance::run(args),
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod clean;
+pub mod conformance;
 pub mod ctl;
 pub mod munin;
 mod munin_metrics;

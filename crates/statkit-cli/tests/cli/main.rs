@@ -6,6 +6,7 @@ mod util;
 
 mod bench;
 mod clients;
+mod conformance;
 mod control;
 mod dashboard;
 mod etsy_compat;
