@@ -60,6 +60,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// The HTTP server's history store.
     pub store: statkit_store::Options,
+    /// The state folder, when one is kept.
+    pub state_dir: Option<std::path::PathBuf>,
     /// The history store's state file and how often it is saved.
     pub state: Option<StateFile>,
     pub scan: ScanConfig,
@@ -85,6 +87,7 @@ impl TryFrom<Settings> for Config {
 
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_settings(&s)?;
+        let state_dir = store::settings::state_dir(&s)?;
         let bounds = pipeline::settings::buckets(&s)?;
         // Only the history store, which exists for the HTTP listeners,
         // reads the buckets: without it, flushes carry none.
@@ -99,7 +102,8 @@ impl TryFrom<Settings> for Config {
             aggregation: pipeline::settings::options(&s, timer_buckets)?,
             sinks: SinksConfig::from_settings(&s)?,
             store: store::settings::options(&s, bounds)?,
-            state: store::settings::state_file(&s)?,
+            state: store::settings::state_file(&s, state_dir.as_deref(), http.shows_store())?,
+            state_dir,
             scan: ScanConfig::from_settings(&s)?,
             requests: RequestsConfig::from_settings(&s)?,
             http,

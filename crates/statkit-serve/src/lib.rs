@@ -42,6 +42,7 @@ use std::future::Future;
 pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
 pub use settings::Settings;
+pub use store::dir::{StateDir, StateDirError};
 
 use server::{Running, Server};
 

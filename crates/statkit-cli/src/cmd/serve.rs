@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use statkit_serve::requests::GstatsSockets;
 use statkit_serve::settings::{flag_of, Declared};
-use statkit_serve::{config, Config, Listeners, Settings};
+use statkit_serve::{config, Config, Listeners, Settings, StateDir};
 
 use super::UsageError;
 
@@ -166,6 +166,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
+    // Held until the server has stopped: two servers never share a folder.
+    let _state = match &config.state_dir {
+        Some(dir) => {
+            let locked = StateDir::open(dir).map_err(|e| UsageError(e.to_string()))?;
+            tracing::info!(dir = %locked.path().display(), "keeping state");
+            Some(locked)
+        }
+        None => None,
+    };
     let listeners = Listeners::bind(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -117,3 +117,41 @@ fn a_corrupt_state_file_is_set_aside() {
     // The server runs as usual.
     feed(&statkit);
 }
+
+/// The state folder: made private, locked against a second server, and
+/// where the history is kept when no file is named.
+#[test]
+fn the_state_folder_is_private_locked_and_keeps_the_history() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("state-dir");
+    let folder = dir.path().join("state");
+    let folder_arg = folder.to_str().unwrap();
+    let args = [
+        "--flush-interval",
+        "0.5",
+        "--console=false",
+        "--state-dir",
+        folder_arg,
+    ];
+    let mut first = Statkit::start(&args);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&folder), 0o700);
+    // A second server on the same folder is refused, naming the first.
+    let second = crate::util::serve_refused(&["--state-dir", folder_arg]);
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "is in use by another statkit serve (pid {})",
+            first.process.id()
+        )),
+        "{stderr}"
+    );
+    feed(&first);
+    let (status, killed) = first.process.stop();
+    assert!(status.success() && !killed, "{}", first.process.log());
+    let history = folder.join("history");
+    assert_eq!(mode(&history), 0o600);
+    let restarted = Statkit::start(&args);
+    assert_restored(&restarted);
+}

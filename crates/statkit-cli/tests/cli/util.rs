@@ -387,6 +387,8 @@ pub fn statkit_command() -> Command {
         "STATKIT_PIPE_DIR",
         std::env::temp_dir().join("statkit-tests-no-pipes"),
     );
+    // Servers run side by side: none keeps state unless a test asks.
+    command.env("STATKIT_STATE_DIR", "off");
     command
 }
 

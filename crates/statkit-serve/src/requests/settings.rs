@@ -40,7 +40,7 @@ declare! {
         "A ZeroMQ REP endpoint for gstatsctl, gstats' munin plug-ins and WSGI app, e.g. tcp://127.0.0.1:2345",
     )
     .shown("$GSTATS_COMMS_ADDR or $GSTATS_COMM_ADDR, else off")
-    .legacy(Legacy::Default(&["GSTATS_COMMS_ADDR", "GSTATS_COMM_ADDR"]))
+    .legacy(Legacy::Default(&[("GSTATS_COMMS_ADDR", ""), ("GSTATS_COMM_ADDR", "")]))
     .aliases(&[Alias::new("gstats_rep")])
     .value_name("ENDPOINT");
 }

@@ -238,9 +238,13 @@ impl Layers {
         for setting in self.registry.clone() {
             match setting.legacy() {
                 Some(Legacy::Default(names)) if !self.values.contains_key(setting.key()) => {
-                    let found = names.iter().find_map(|name| {
+                    let found = names.iter().find_map(|(name, suffix)| {
                         let text = self.env.get(*name).filter(|v| !v.is_empty())?;
-                        Some((*name, text.clone()))
+                        let text = match *suffix {
+                            "" => text.clone(),
+                            suffix => format!("{}/{suffix}", text.trim_end_matches('/')),
+                        };
+                        Some((*name, text))
                     });
                     if let Some((name, text)) = found {
                         self.texts(setting, None, &[text], Origin::Env(name.into()))?;

@@ -51,8 +51,10 @@ impl Alias {
 /// setting.
 #[derive(Clone, Copy, Debug)]
 pub enum Legacy {
-    /// The first of these that is set gives the default.
-    Default(&'static [&'static str]),
+    /// The first of these variables that is set, with the path suffix
+    /// beside it added (`("XDG_STATE_HOME", "statkit")`; `""` for none),
+    /// gives the default.
+    Default(&'static [(&'static str, &'static str)]),
     /// This variable's entries, separated by the character, are added to
     /// what the environment and flags give (gstats' `GSTATS_ALLOWED_IPS`).
     Extend(&'static str, char),

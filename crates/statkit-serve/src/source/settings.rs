@@ -60,7 +60,7 @@ declare! {
         "Shared-memory stats folder to scan into the aggregation, or `off`",
     )
     .shown("$STATKIT_DIR, else /dev/shm/statkit")
-    .legacy(Legacy::Default(&["STATKIT_DIR"]))
+    .legacy(Legacy::Default(&[("STATKIT_DIR", "")]))
     .aliases(&[Alias::new("stats_dir")])
     .value_name("DIR|off");
     STATS_SCAN_INTERVAL: Duration = Setting::new(

@@ -1,6 +1,8 @@
 //! The history store as a feature: the store the HTTP server reads, fed by
-//! its own sink with every flush, saved to and loaded from its state file.
+//! its own sink with every flush, saved to and loaded from its state file
+//! in the state folder ([`dir`]).
 
+pub mod dir;
 pub(crate) mod persist;
 pub(crate) mod settings;
 pub(crate) mod sink;

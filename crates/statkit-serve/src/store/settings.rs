@@ -1,12 +1,12 @@
-//! The history store's settings (`[store]`) and its state file's
-//! (`[state]`).
+//! The history store's settings (`[store]`) and the state folder's
+//! (`[state]`): where what must survive a restart is kept.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::settings::check::{positive, within};
-use crate::settings::{declare, Alias, Setting};
+use crate::settings::check::{positive, within, OFF};
+use crate::settings::{declare, Alias, Legacy, Setting};
 use crate::{ConfigError, Settings};
 
 declare! {
@@ -23,12 +23,24 @@ declare! {
     )
     .aliases(&[Alias::new("history_bytes")])
     .value_name("BYTES");
+    STATE_DIR: String = Setting::new(
+        "state.dir",
+        "off",
+        "The state folder (0700, locked so two servers cannot share it): the history store is saved there, or `off` to keep nothing",
+    )
+    .shown("$STATE_DIRECTORY, else $XDG_STATE_HOME/statkit, else ~/.local/state/statkit")
+    .legacy(Legacy::Default(&[
+        ("STATE_DIRECTORY", ""),
+        ("XDG_STATE_HOME", "statkit"),
+        ("HOME", ".local/state/statkit"),
+    ]))
+    .value_name("DIR|off");
     STATE_FILE: Option<PathBuf> = Setting::new(
         "state.file",
         "",
-        "Save the history (and gauges) here on shutdown and every state.save_interval, and load it at start",
+        "Save the history (and gauges) in this file instead of the state folder's `history`",
     )
-    .shown("not kept")
+    .shown("history in state.dir")
     .aliases(&[Alias::new("state_file")]);
     SAVE_INTERVAL: Duration = Setting::new(
         "state.save_interval",
@@ -58,14 +70,42 @@ pub(crate) fn options(
     })
 }
 
-pub(crate) fn state_file(s: &Settings) -> Result<Option<StateFile>, ConfigError> {
+/// The state folder, `None` when off.
+pub(crate) fn state_dir(s: &Settings) -> Result<Option<PathBuf>, ConfigError> {
+    let dir = s.get(&STATE_DIR);
+    if dir == OFF {
+        return Ok(None);
+    }
+    let dir = PathBuf::from(dir);
+    if !dir.is_absolute() {
+        return Err(ConfigError::invalid(
+            STATE_DIR.key(),
+            format!("{} is not an absolute path", dir.display()),
+        ));
+    }
+    Ok(Some(dir))
+}
+
+/// The history's file: `state.file`, else `history` in the state folder
+/// when the HTTP face keeps a history (`shown`; without it there is none
+/// to save unless `state.file` asks for one).
+pub(crate) fn state_file(
+    s: &Settings,
+    dir: Option<&std::path::Path>,
+    shown: bool,
+) -> Result<Option<StateFile>, ConfigError> {
     let save_interval = within(
         &SAVE_INTERVAL,
         s,
         Duration::from_secs(1)..=Duration::from_secs(86_400),
     )?;
-    Ok(s.get(&STATE_FILE).map(|path| StateFile {
+    let in_dir = dir.filter(|_| shown).map(|d| d.join(HISTORY));
+    let path = s.get(&STATE_FILE).or(in_dir);
+    Ok(path.map(|path| StateFile {
         path,
         save_interval,
     }))
 }
+
+/// The history store's file in the state folder.
+pub const HISTORY: &str = "history";
