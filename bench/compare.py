@@ -254,7 +254,7 @@ def make_peers(opts):
     def statkit_argv(port, gport, mport, flush, workdir):
         return [opts.statkit, "serve", "--statsd", f"127.0.0.1:{port}",
                 "--admin", f"127.0.0.1:{mport}", "--graphite", f"127.0.0.1:{gport}",
-                "--flush-interval", fmt_seconds(flush), "--http", "off"]
+                "--flush-interval", fmt_seconds(flush), "--http", "off", "--state-dir", "off"]
 
     def etsy_argv(port, gport, mport, flush, workdir):
         config = os.path.join(workdir, "config.js")

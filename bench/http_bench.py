@@ -48,7 +48,7 @@ class Server:
     def __init__(self, *args):
         self.proc = subprocess.Popen(
             [str(STATKIT), "serve", "--statsd", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-             "--http", "127.0.0.1:0", "--console=false", *args],
+             "--http", "127.0.0.1:0", "--console=false", "--state-dir", "off", *args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.addrs = {}
         end = time.monotonic() + DEADLINE
