@@ -106,7 +106,7 @@ pub struct StatsdConfig {
     pub max_datagram: usize,
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: Duration,
-    /// See [`RECEIVE_COALESCE`].
+    /// The longest nap of a receiver under steady traffic (`receive_coalesce`).
     pub receive_coalesce: Duration,
 }
 
