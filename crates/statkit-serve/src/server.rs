@@ -193,6 +193,7 @@ impl Server {
             sinks: self.fanout.clone(),
             requests: self.requests.clone(),
             settings: self.config.settings.clone(),
+            history: self.history.clone(),
         };
         let socket = socket
             .map(|socket| {

@@ -99,6 +99,14 @@ impl Store {
         self.series[kind.index()].get(name)
     }
 
+    /// Forgets a series (its history, totals and load frames): deleted on
+    /// the admin port, it leaves `/metrics` and the dashboard at once.
+    pub fn remove(&mut self, kind: Kind, name: &[u8]) -> bool {
+        let removed = self.series[kind.index()].remove(name).is_some();
+        self.len -= usize::from(removed);
+        removed
+    }
+
     /// Every series, counters first, then gauges, timers and sets, each
     /// kind in name order.
     pub fn iter(&self) -> impl Iterator<Item = (Kind, &[u8], &Series)> {

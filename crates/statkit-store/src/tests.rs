@@ -131,3 +131,16 @@ fn load_view_uses_gstatsd_names_with_true_extremes() {
     // A minute later it is.
     assert_eq!(load(&store, 1270, 15, true).stats.len(), view.stats.len());
 }
+
+#[test]
+fn a_removed_series_is_gone_and_counts_no_more() {
+    let mut feed = Feed::new(&[]);
+    let mut store = store(&[]);
+    store.ingest(&feed.flush(1000, "del.me:1|c\nkeep:1|c"));
+    let before = store.len();
+    assert!(store.remove(Kind::Counter, b"del.me"));
+    assert!(!store.remove(Kind::Counter, b"del.me"));
+    assert!(store.get(Kind::Counter, b"del.me").is_none());
+    assert!(store.get(Kind::Counter, b"keep").is_some());
+    assert_eq!(store.len(), before - 1);
+}

@@ -120,11 +120,25 @@ fn stats(admin: &Admin) -> String {
     out
 }
 
+/// Deletes from the aggregation and, so that the series leaves `/metrics`
+/// and the dashboard at once, from the history store.
 fn delete(admin: &Admin, kind: Kind, patterns: &[&str]) -> String {
+    let stored = match kind {
+        Kind::Counters => statkit_store::Kind::Counter,
+        Kind::Gauges => statkit_store::Kind::Gauge,
+        Kind::Timers => statkit_store::Kind::Timer,
+        Kind::Sets => statkit_store::Kind::Set,
+    };
     let mut out = String::new();
     for deleted in admin.pipeline.delete(kind, patterns) {
         if deleted.names.is_empty() {
             let _ = writeln!(out, "metric {} not found", deleted.pattern);
+        }
+        if let Some(history) = &admin.history {
+            let mut store = history.write();
+            for name in &deleted.names {
+                store.remove(stored, name);
+            }
         }
         for name in deleted.names {
             let _ = writeln!(out, "deleted: {}", String::from_utf8_lossy(&name));
@@ -150,6 +164,7 @@ mod tests {
             sinks: Fanout::default(),
             requests: context.requests.clone(),
             settings: Arc::new(crate::config::layers().resolve().unwrap()),
+            history: Some(context.history.clone()),
         };
         (admin, intake)
     }
@@ -185,10 +200,16 @@ mod tests {
             "health: up\n"
         );
         assert!(admin.status.is_healthy());
+        let history = admin.history.clone().unwrap();
+        history.write().ingest(&admin.pipeline.flush(1000, None));
+        intake.fill(|t| t.ingest(b"kept:1|c"));
         assert_eq!(
             text(respond(&admin, "delcounters kept", May::Change)),
             "deleted: kept\nEND\n\n"
         );
+        let store = history.read();
+        let gone = store.get(statkit_store::Kind::Counter, b"kept").is_none();
+        assert!(gone, "a deleted series leaves the history store too");
         assert_eq!(text(respond(&admin, "quit", May::Change)), "<closed>");
     }
 }

@@ -30,6 +30,7 @@ use crate::requests::RequestsReader;
 use crate::settings::Settings;
 use crate::sink::Fanout;
 use crate::status::Status;
+use crate::store::History;
 use crate::support::Tally;
 use command::Reply;
 use settings::{AdminConfig, Changes};
@@ -42,6 +43,8 @@ pub(crate) struct Admin {
     pub sinks: Fanout,
     pub requests: RequestsReader,
     pub settings: Arc<Settings>,
+    /// The history store, when kept: a deleted series leaves it too.
+    pub history: Option<Arc<History>>,
 }
 
 /// Longest command line accepted; longer ones close the connection.
