@@ -18,6 +18,7 @@
 pub mod clean;
 mod discover;
 pub mod feed;
+mod folder;
 mod liveness;
 pub mod mmash;
 mod open;
