@@ -114,3 +114,24 @@ fn a_foreign_pipe_folder_that_is_not_sticky_is_refused() {
     assert!(reason(&error).contains("not sticky"), "{}", reason(&error));
     assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
 }
+
+/// The mmstats copy goes to `/tmp` by default, aside under a name anyone
+/// can guess, then renamed.
+#[test]
+fn a_link_planted_at_the_mirror_name_aside_is_not_written_through() {
+    let root = tempfile::tempdir().unwrap();
+    let precious = root.path().join("precious");
+    std::fs::write(&precious, "do not touch").unwrap();
+    let path = root.path().join("hostile.mmstats");
+    let aside = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::os::unix::fs::symlink(&precious, &aside).unwrap();
+    let registry = publish(&root.path().join("stats")).unwrap();
+    registry.counter("c", &[]).unwrap().add(3);
+    let mirror = registry
+        .mirror_mmstats(path.clone(), std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "do not touch");
+    assert!(std::fs::symlink_metadata(&aside).is_err());
+    assert_eq!(std::fs::read(&path).unwrap()[0], 1);
+    drop(mirror);
+}
