@@ -98,16 +98,17 @@ fn run(
 ) {
     let (stopped, wake) = stop;
     let mut guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
+    // Stopped before this thread first waited: the notification is gone,
+    // and waiting would hold the mirror's drop for a whole interval.
+    while !*guard {
         guard = wake
             .wait_timeout(guard, interval)
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        if *guard {
-            return;
+        if !*guard {
+            // A failed write (a full disk) is tried again next interval.
+            let _ = write(path, &fields(registry, created));
         }
-        // A failed write (a full disk) is tried again next interval.
-        let _ = write(path, &fields(registry, created));
     }
 }
 
