@@ -219,7 +219,9 @@ fuzz_target!(|data: &[u8]| {
         "a file outside the folder changed"
     );
     assert_eq!(
-        std::fs::read_dir(outside().join("folder")).map(|d| d.count()).ok(),
+        std::fs::read_dir(outside().join("folder"))
+            .map(|d| d.count())
+            .ok(),
         Some(0),
         "something was written into a folder a link points at"
     );
