@@ -78,7 +78,11 @@ impl Storage {
         header: &Header,
         max_segments: u32,
     ) -> io::Result<Storage> {
-        let dir = crate::folder::open_shared(path.parent().unwrap_or(Path::new(".")))?;
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let dir = crate::folder::open_shared(dir)?;
         let name = path.file_name().ok_or(io::ErrorKind::InvalidInput)?;
         let file = match open_new(&dir, name) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !is_ours(&dir, name, header) => {
