@@ -40,6 +40,7 @@ const NAMES: [&str; 10] = [
 const LIMITS: Limits = Limits {
     max_file_len: 1 << 20,
     max_used_bytes: 64 * 1024,
+    max_blocks: 64,
     max_mmstats_bytes: 16 * 1024,
 };
 

@@ -29,12 +29,14 @@ pub enum Refused {
     NotAFile(&'static str),
     /// The file, or what its header says is in use, is larger than the
     /// reader's [`Limits`](crate::Limits) allow.
-    #[error("{what} is {size} bytes, more than the {limit} allowed (Limits::{option})")]
+    #[error("{what} is {size} {unit}, more than the {limit} allowed (Limits::{option})")]
     OverLimit {
         /// What was measured.
         what: &'static str,
         /// Its size.
         size: u64,
+        /// What `size` counts: bytes, blocks.
+        unit: &'static str,
         /// The limit.
         limit: u64,
         /// The [`Limits`](crate::Limits) field that sets it.
@@ -82,6 +84,7 @@ pub(crate) fn open_regular(path: &Path, max_len: u64) -> Result<(File, u64), Ope
         return Err(OpenError::Refused(Refused::OverLimit {
             what: "the file",
             size: meta.len(),
+            unit: "bytes",
             limit: max_len,
             option: "max_file_len",
         }));

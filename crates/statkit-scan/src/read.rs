@@ -31,6 +31,12 @@ pub struct Limits {
     /// counters). Decoding costs at most a few steps per byte copied, so
     /// this bounds the work too.
     pub max_used_bytes: u64,
+    /// Most blocks in one statkit file and its continuations together
+    /// (default 65,536: 1,024 threads in each of 64 files). Each block in
+    /// use is one `pread` (three with multi-word cells), so a file of
+    /// millions of tiny blocks would cost millions of system calls within
+    /// the byte limit.
+    pub max_blocks: u64,
     /// Longest file without statkit's header (mmstats files, read whole;
     /// default 16 MiB: mmstats writes a page or a few).
     pub max_mmstats_bytes: u64,
@@ -41,6 +47,7 @@ impl Default for Limits {
         Limits {
             max_file_len: 16 << 30,
             max_used_bytes: 64 << 20,
+            max_blocks: 1 << 16,
             max_mmstats_bytes: 16 << 20,
         }
     }
@@ -158,8 +165,8 @@ pub fn read_file_with(path: &Path, limits: &Limits) -> Result<StatFile, ReadErro
 }
 
 /// One file decoded, with its statkit header (`None` for mmstats); what
-/// it copied is taken off `limits.max_used_bytes`, for the next file of
-/// the chain.
+/// it copied is taken off `limits.max_used_bytes` and its blocks off
+/// `limits.max_blocks`, for the next file of the chain.
 fn read_one(path: &Path, limits: &mut Limits) -> Result<(StatFile, Option<Header>), ReadError> {
     let mut attempt = 0;
     loop {

@@ -159,6 +159,18 @@ impl Shape {
         header: &Header,
         limits: &Limits,
     ) -> Result<Vec<u8>, CopyError> {
+        // A `pread` per block (three with multi-word cells): bounded
+        // apart from the bytes, since blocks of a few bytes each would
+        // make many system calls of little.
+        if u64::from(header.blocks) > limits.max_blocks {
+            return Err(CopyError::Refused(Refused::OverLimit {
+                what: "the file's block count",
+                size: header.blocks.into(),
+                unit: "blocks",
+                limit: limits.max_blocks,
+                option: "max_blocks",
+            }));
+        }
         let entries_len = self.entry_size * header.entries as usize;
         let blocks_at = (self.header_size + entries_len).div_ceil(8) * 8;
         // Cannot overflow: `Shape::of` checked `cells * blocks` fits
@@ -168,6 +180,7 @@ impl Shape {
             return Err(CopyError::Refused(Refused::OverLimit {
                 what: "the part of the file in use",
                 size: total as u64,
+                unit: "bytes",
                 limit: limits.max_used_bytes,
                 option: "max_used_bytes",
             }));
@@ -253,6 +266,7 @@ fn read_whole(
             return Err(CopyError::Refused(Refused::OverLimit {
                 what,
                 size: at + n as u64,
+                unit: "bytes",
                 limit: max,
                 option,
             }));

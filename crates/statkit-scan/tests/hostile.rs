@@ -192,6 +192,13 @@ fn files_over_the_limits_are_refused_without_being_read() {
         ..Limits::default()
     };
     assert!(read_file_with(path, &short).unwrap_err().is_over_limit());
+    // The registry has block 0 and this thread's block.
+    let few = Limits {
+        max_blocks: 1,
+        ..Limits::default()
+    };
+    let error = read_file_with(path, &few).unwrap_err();
+    assert!(error.to_string().contains("2 blocks"), "{error}");
     assert!(read_file(path).is_ok());
 }
 
