@@ -15,9 +15,11 @@ The format is specified in docs/format.md; this module follows it section
 by section and is the reference that a second implementation is possible.
 """
 
+import errno
 import json
 import math
 import os
+import stat
 import struct
 import sys
 import tempfile
@@ -34,6 +36,9 @@ NAME_MAX = 112
 TEXT_MAX = 64
 FLAG_RETIRED = 1
 TORN_RETRIES = 5
+# Longest file read (the Rust reader's Limits copy only the used parts;
+# this reader reads files whole, so one bound serves both kinds).
+MAX_FILE_BYTES = 64 << 20
 
 COUNTER, GAUGE, HISTOGRAM, TEXT, AVERAGE, MOVING_AVERAGE = 1, 2, 3, 4, 5, 6
 BUCKETS = 514
@@ -110,9 +115,12 @@ def decode_statkit(data):
     if h["blocks"] == 0:
         raise FormatError("corrupt: no block 0")
     _need(data, 0, h["blocks_offset"] + h["blocks"] * h["block_size"], "blocks")
+    entries = [_entry(data, header_size + i * entry_size, i, h["slots_used"]) for i in range(h["entries"])]
+    # Cells that overlap would make a per-thread metric cost one read per
+    # block each: refused, so decoding stays linear in the file.
+    _size_lying("entry cells in total", sum(WORDS[kind] for _, kind, _ in entries), h["slots_used"])
     stats = {}
-    for index in range(h["entries"]):
-        label, kind, slot = _entry(data, header_size + index * entry_size, index, h["slots_used"])
+    for label, kind, slot in entries:
         stats[label] = _value(data, h, kind, slot, label)
     retired = bool(h["flags"] & FLAG_RETIRED)
     return "statkit", (None if retired else h["pid"]), stats
@@ -338,11 +346,38 @@ def read_file(path):
     return fmt, pid, stats
 
 
+def _read_untrusted(path):
+    """A shared folder's file, read as the Rust reader reads it: never
+    through a symbolic link, never waiting on a FIFO (O_NONBLOCK), a
+    regular file of at most MAX_FILE_BYTES, or OSError."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(e.errno, "a symbolic link (not followed)", path)
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise OSError(errno.EFBIG, "more than %d bytes" % MAX_FILE_BYTES, path)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def _read_one(path):
     """Decodes one file, reading again when a write was caught half done."""
     for attempt in range(TORN_RETRIES + 1):
-        with open(path, "rb") as f:
-            data = f.read()
+        data = _read_untrusted(path)
         try:
             return decode(data) + (data,)
         except Torn:

@@ -233,7 +233,8 @@ impl Aggregator {
         self.counts.add(counts);
         self.totals.add(counts);
         for (name, n) in [
-            (&self.own.bad_lines, counts.bad_lines),
+            // etsy's bad_lines_seen counts each bad value.
+            (&self.own.bad_lines, counts.bad_values),
             (&self.own.packets, counts.packets),
             (&self.own.lines, counts.lines),
         ] {

@@ -148,10 +148,15 @@ impl GaugeChange {
 pub struct IngestCounts {
     /// Datagrams (or TCP reads) handed to the table: etsy's `packets_received`.
     pub packets: u64,
-    /// Non-empty lines: etsy's `metrics_received`.
+    /// Every non-empty line seen, good or bad: etsy's `metrics_received`.
     pub lines: u64,
-    /// Rejected values: etsy's `bad_lines_seen`.
+    /// Lines with at least one rejected value; never more than `lines`.
     pub bad_lines: u64,
+    /// Rejected values: etsy's `bad_lines_seen`, which etsy counts per
+    /// value, so a multi-value line (`k:x|c:y|c`) adds one per bad value
+    /// and this may exceed `lines`. Kept for etsy's Graphite output; for
+    /// a count of lines, use `bad_lines`.
+    pub bad_values: u64,
     pub events: u64,
     pub service_checks: u64,
     /// Samples dropped because their series would pass `max_series`.
@@ -170,6 +175,7 @@ impl IngestCounts {
         self.packets += other.packets;
         self.lines += other.lines;
         self.bad_lines += other.bad_lines;
+        self.bad_values += other.bad_values;
         self.events += other.events;
         self.service_checks += other.service_checks;
         self.refused_series += other.refused_series;
@@ -190,6 +196,9 @@ pub struct Table {
     /// Reused buffer for keys that need sanitizing or carry tags.
     scratch: Vec<u8>,
     last_error: Option<ParseError>,
+    /// Whether the line being parsed has had a value rejected already, so
+    /// that it counts once in `bad_lines` however many values it loses.
+    line_rejected: bool,
     /// Names held right after the last drain (gauges, timers and sets that
     /// got values stay, emptied).
     names_after_drain: usize,
@@ -212,6 +221,7 @@ impl Table {
             counts: IngestCounts::default(),
             scratch: Vec::new(),
             last_error: None,
+            line_rejected: false,
             names_after_drain: 0,
             splittable: true,
         }
@@ -375,12 +385,18 @@ impl<'a> Visitor<'a> for Table {
     }
 
     fn invalid(&mut self, _line: &'a [u8], error: ParseError) {
-        self.counts.bad_lines += 1;
+        self.counts.bad_values += 1;
+        if !self.line_rejected {
+            self.counts.bad_lines += 1;
+            self.line_rejected = true;
+        }
         self.last_error = Some(error);
     }
 
+    /// Called before anything else of each non-empty line.
     fn line(&mut self) {
         self.counts.lines += 1;
+        self.line_rejected = false;
     }
 
     fn event(&mut self) {
@@ -394,7 +410,42 @@ impl<'a> Visitor<'a> for Table {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::{exact_integer, Table, TableOptions, EXACT_INTEGERS};
+
+    /// Bytes that are mostly the protocol's own separators, so random
+    /// datagrams make multi-value lines, rates, tags and events often.
+    fn datagram() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            3 => prop::sample::select(b":|@#\n\r,c_ems1.-gsdhe{}".to_vec()),
+            1 => any::<u8>(),
+        ];
+        proptest::collection::vec(byte, 0..120)
+    }
+
+    proptest! {
+        /// The issue's miscount: after random datagrams `bad_lines`
+        /// (4,059) exceeded `lines` (3,664). Every non-empty line is
+        /// counted once, and a bad line once however many values it loses.
+        #[test]
+        fn bad_lines_never_exceed_lines(datagrams in proptest::collection::vec(datagram(), 0..40)) {
+            let mut t = Table::new(TableOptions::default());
+            let mut seen = 0u64;
+            for d in &datagrams {
+                t.ingest(d);
+                seen += d
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.strip_suffix(b"\r").unwrap_or(l).is_empty())
+                    .count() as u64;
+            }
+            let c = t.counts();
+            prop_assert_eq!(c.lines, seen);
+            prop_assert!(c.bad_lines <= c.lines, "{:?}", c);
+            prop_assert!(c.bad_lines <= c.bad_values, "{:?}", c);
+            prop_assert_eq!(c.bad_lines == 0, c.bad_values == 0);
+        }
+    }
 
     #[test]
     fn exact_integers_are_whole_and_below_two_to_the_53() {
@@ -435,6 +486,14 @@ mod tests {
         t.ingest(b"g:+3|g\ng:-1|g");
         assert_eq!(t.gauges.get(b"g").unwrap().resolve(Some(10.0)), 12.0);
         assert_eq!(t.gauges.get(b"g").unwrap().resolve(None), 2.0);
+    }
+
+    #[test]
+    fn a_line_losing_several_values_is_one_bad_line_and_several_bad_values() {
+        let mut t = Table::new(TableOptions::default());
+        t.ingest(b"k:x|c:y|c:1|c\nj:1|c\n");
+        let c = t.counts;
+        assert_eq!((c.lines, c.bad_lines, c.bad_values), (2, 1, 2));
     }
 
     #[test]

@@ -60,6 +60,13 @@ pub fn words(kind: Kind) -> u32 {
     }
 }
 
+// Words [`Cells::word`] has read on this thread: the decoder's unit of
+// work, which the tests hold to the snapshot's length.
+#[cfg(test)]
+thread_local! {
+    pub(crate) static WORDS_READ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// One metric's cells in one block, read from a snapshot of the file.
 #[derive(Debug, Clone, Copy)]
 pub struct Cells<'a> {
@@ -78,6 +85,8 @@ impl<'a> Cells<'a> {
 
     /// Word `index` of the cells.
     pub fn word(&self, index: u32) -> Result<u64, FormatError> {
+        #[cfg(test)]
+        WORDS_READ.with(|n| n.set(n.get() + 1));
         u64_at(
             self.bytes,
             self.base.saturating_add(u64::from(index) * 8),

@@ -64,6 +64,57 @@ pub fn retired_file(program: &str) -> String {
     format!("{}{RETIRED_SUFFIX}.{EXTENSION}", file_safe(program))
 }
 
+/// Why a folder that already exists is not used to create files in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnsafeFolder {
+    /// Another user owns it and it is not sticky: that user may rename,
+    /// remove or replace whatever is created in it.
+    #[error(
+        "it belongs to uid {owner} (not uid {us}, nor root) and is not sticky (mode {mode:04o}): \
+         its owner could replace what is made in it; remove it, or use a folder of your own"
+    )]
+    ForeignOwner {
+        /// The folder's owner.
+        owner: u32,
+        /// The caller's effective uid.
+        us: u32,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Others may write it and it is not sticky: any of them may replace
+    /// what is created in it.
+    #[error(
+        "others can write it and it is not sticky (mode {mode:04o}): \
+         any of them could replace what is made in it; chmod +t it, or use a folder of your own"
+    )]
+    WritableByOthers {
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+/// Whether a folder owned by `owner` with permission bits `mode` (as
+/// `fstat` gives them) is safe for uid `us` to create files in. A sticky
+/// folder (like `/tmp` and the stats folder, 1777) is: nobody but an
+/// entry's owner, the folder's owner and root may rename or remove it, and
+/// statkit never follows a link it finds there. A folder that is not
+/// sticky must be ours or root's, and writable by no one else.
+pub fn check_folder(owner: u32, mode: u32, us: u32) -> Result<(), UnsafeFolder> {
+    const STICKY: u32 = 0o1000;
+    const GROUP_OR_OTHER_WRITE: u32 = 0o022;
+    let mode = mode & 0o7777;
+    if mode & STICKY != 0 {
+        return Ok(());
+    }
+    if owner != us && owner != 0 {
+        return Err(UnsafeFolder::ForeignOwner { owner, us, mode });
+    }
+    if mode & GROUP_OR_OTHER_WRITE != 0 {
+        return Err(UnsafeFolder::WritableByOthers { mode });
+    }
+    Ok(())
+}
+
 /// Field 22 (start time in clock ticks after boot) of a `/proc/<pid>/stat`
 /// line. The command name (field 2) may hold spaces and parentheses, so
 /// counting starts after its last `)`.
@@ -75,6 +126,26 @@ pub fn parse_start_time(stat: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_sticky_folders_or_our_own_closed_ones_are_safe() {
+        assert_eq!(check_folder(0, 0o41777, 1000), Ok(()));
+        assert_eq!(check_folder(2000, 0o1777, 1000), Ok(()));
+        assert_eq!(check_folder(1000, 0o700, 1000), Ok(()));
+        assert_eq!(check_folder(0, 0o755, 1000), Ok(()));
+        assert!(matches!(
+            check_folder(65534, 0o755, 0),
+            Err(UnsafeFolder::ForeignOwner { owner: 65534, .. })
+        ));
+        assert!(matches!(
+            check_folder(1000, 0o777, 1000),
+            Err(UnsafeFolder::WritableByOthers { mode: 0o777 })
+        ));
+        assert!(matches!(
+            check_folder(0, 0o775, 1000),
+            Err(UnsafeFolder::WritableByOthers { .. })
+        ));
+    }
 
     #[test]
     fn start_time_is_field_22_even_with_odd_command_names() {

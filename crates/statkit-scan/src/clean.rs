@@ -6,7 +6,11 @@
 //! retired, with no pid), so host totals summed over the folder never go
 //! backwards when a process' file disappears. The retired file is replaced
 //! atomically (written aside, then renamed), and one clean at a time runs
-//! per folder (an `flock` on `<folder>/.statkit-clean.lock`). Dead mmstats
+//! per folder (an `flock` on `<folder>/.statkit-clean.lock`). The folder
+//! is someone else's input too: it is opened and checked once, and every
+//! file is created in it with `O_EXCL | O_NOFOLLOW` relative to that
+//! descriptor (`folder.rs`), so a link planted at the temporary name never
+//! makes clean write through it. Dead mmstats
 //! files are removed without folding: they do not say which values are
 //! counters.
 //!
@@ -15,17 +19,20 @@
 //! one rename and a few unlinks.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use statkit_format::naming::retired_file;
 use statkit_format::{encode, Format, Identity, Stat, StatFile, Value};
 
+use crate::folder::Folder;
 use crate::{discover, liveness, read_file, Liveness, ReadError, Totals};
+
+/// The folder's clean lock.
+const LOCK_FILE: &str = ".statkit-clean.lock";
+/// How long a clean waits for another (or for whoever holds the lock).
+const LOCK_PATIENCE: Duration = Duration::from_secs(10);
 
 /// What clean did (or, dry, would do) with one file.
 #[derive(Debug)]
@@ -163,10 +170,12 @@ fn remove_chain(path: &Path) -> io::Result<()> {
 /// Adds the dead files' counters, histograms and averages into the retired
 /// totals file, under the folder's clean lock.
 fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
-    let _lock = lock(folder(retired))?;
+    let dir = Folder::open(folder(retired))?;
+    let _lock = dir.lock(LOCK_FILE, LOCK_PATIENCE)?;
     let mut totals = Totals::default();
     let mut program = String::new();
-    if retired.exists() {
+    // Whatever is at that name, a link included (which the read refuses).
+    if std::fs::symlink_metadata(retired).is_ok() {
         let existing = read_file(retired).map_err(io::Error::other)?;
         if existing.format != Format::Statkit {
             return Err(io::Error::other(
@@ -192,9 +201,25 @@ fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
         retired: true,
     };
     let bytes = encode(&identity, &stats).map_err(io::Error::other)?;
-    let aside = retired.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&aside, bytes)?;
-    std::fs::rename(&aside, retired)
+    let name = file_name(retired)?;
+    let aside = file_name(&retired.with_extension(format!("tmp-{}", std::process::id())))?;
+    let written = dir
+        .create_new(&aside)
+        .and_then(|mut file| file.write_all(&bytes))
+        .and_then(|()| dir.rename(&aside, &name));
+    if written.is_err() {
+        let _ = dir.remove(&aside);
+    }
+    written
+}
+
+/// The last component of a path clean made itself (ASCII: see
+/// `naming::file_safe`).
+fn file_name(path: &Path) -> io::Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| io::Error::other(format!("{} has no file name", path.display())))
 }
 
 /// The values that survive their process: those that only ever add up.
@@ -203,19 +228,4 @@ fn retires(value: &Value) -> bool {
         value,
         Value::Counter(_) | Value::Histogram(_) | Value::Average { .. }
     )
-}
-
-/// The folder's lock file, held with an exclusive `flock` until dropped.
-fn lock(dir: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(dir.join(".statkit-clean.lock"))?;
-    // SAFETY: flock on a descriptor we own; released when it closes.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(file)
 }

@@ -4,6 +4,9 @@
 //! - [`discover`]: which files to read (the stats folder, folders, paths).
 //! - [`read_file`]: a consistent snapshot of one file, decoded; torn reads
 //!   are retried, any other problem is a [`ReadError`] naming the file.
+//!   Files are opened without following links or blocking, copied (never
+//!   mapped) and bounded by [`Limits`]: a hostile file can be refused, never
+//!   crash, hang or stall the reader.
 //! - [`liveness`]: whether a file's writer still runs (pid and start time).
 //! - [`Totals`]: values summed over files, as a host-wide view.
 //! - [`clean()`]: removes dead processes' files, folding their counters and
@@ -15,8 +18,10 @@
 pub mod clean;
 mod discover;
 pub mod feed;
+mod folder;
 mod liveness;
 pub mod mmash;
+mod open;
 pub mod pipe_view;
 pub mod poll;
 mod read;
@@ -27,6 +32,6 @@ mod totals;
 pub use clean::{clean, Action};
 pub use discover::{default_dir, discover, is_stats_file, mmstats_dir};
 pub use liveness::{liveness, Liveness};
-pub use read::{read_file, ReadError};
+pub use read::{read_file, read_file_with, Limits, ReadError, Refused};
 pub use snapshot::snapshot;
 pub use totals::{number, Totals};

@@ -30,7 +30,7 @@ fn the_compact_copy_decodes_like_the_file() {
     registry.gauge("g", &[]).unwrap().set(1.5);
     let path = registry.path().unwrap();
     let whole = decode(&std::fs::read(path).unwrap()).unwrap();
-    let copy = snapshot(path).unwrap();
+    let copy = snapshot(path, &statkit_scan::Limits::default()).unwrap();
     assert!(copy.len() < 64 * 1024, "{} bytes", copy.len());
     assert_eq!(decode(&copy).unwrap(), whole);
 }

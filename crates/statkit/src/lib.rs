@@ -53,6 +53,7 @@
 //! back as the metric that was meant; the crate's tests hold it to that.
 
 pub mod client;
+mod folder;
 pub mod pipe;
 pub mod shm;
 

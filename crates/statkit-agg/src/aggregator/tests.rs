@@ -44,6 +44,22 @@ fn own_counters_come_first_and_count_traffic() {
     assert_eq!(s.num_stats, 5);
 }
 
+/// etsy 0.9 adds one to bad_lines_seen per bad value (stats.js, the loop
+/// over a line's `:`-separated values), so its Graphite figure may exceed
+/// metrics_received; the flush keeps that, while the table's own
+/// `bad_lines` counts the line once.
+#[test]
+fn bad_lines_seen_counts_bad_values_as_etsy_does() {
+    let mut agg = Aggregator::new(options(1_000.0, Deletion::default()));
+    agg.absorb(&mut table("k:x|c:y|c:z|c"));
+    let s = agg.flush(100);
+    assert_eq!(counters(&s)[0], ("statsd.bad_lines_seen".into(), 3.0, 3.0));
+    assert_eq!(
+        counters(&s)[2],
+        ("statsd.metrics_received".into(), 1.0, 1.0)
+    );
+}
+
 #[test]
 fn tables_from_several_receivers_add_up() {
     let mut agg = Aggregator::new(Options::default());

@@ -36,14 +36,30 @@ fn mkfifo(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Opens `path` for writing, waiting for a reader to open it.
+/// Opens `path` for writing, waiting for a reader to open it. Not through
+/// a link, and only a FIFO: the folder is shared (under `/tmp` by
+/// default), and a link or a file put in place of the FIFO must not make
+/// this process write its stats into some other file.
 pub fn wait_for_reader(path: &Path) -> io::Result<File> {
     let c = c_path(path)?;
     loop {
         // SAFETY: a valid path; the descriptor is owned by the `File`.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
         if fd >= 0 {
-            return Ok(unsafe { File::from_raw_fd(fd) });
+            // SAFETY: just opened, owned by the `File` from here on.
+            let file = unsafe { File::from_raw_fd(fd) };
+            if !file.metadata()?.file_type().is_fifo() {
+                return Err(io::Error::other(format!(
+                    "{} is no longer a FIFO",
+                    path.display()
+                )));
+            }
+            return Ok(file);
         }
         let error = io::Error::last_os_error();
         if error.kind() != io::ErrorKind::Interrupted {
@@ -118,4 +134,28 @@ pub fn block_sigpipe() {
 
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_for_reader;
+
+    /// The pipe folder is shared: a link or a plain file put where the
+    /// FIFO was must not receive this process' stats.
+    #[test]
+    fn the_publisher_writes_into_nothing_but_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let precious = dir.path().join("precious");
+        std::fs::write(&precious, "do not touch").unwrap();
+        let link = dir.path().join("1.stats");
+        std::os::unix::fs::symlink(&precious, &link).unwrap();
+        let error = wait_for_reader(&link).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ELOOP), "{error}");
+        let plain = dir.path().join("2.stats");
+        std::fs::write(&plain, "").unwrap();
+        let error = wait_for_reader(&plain).unwrap_err();
+        assert!(error.to_string().contains("no longer a FIFO"), "{error}");
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "do not touch");
+        assert_eq!(std::fs::read(&plain).unwrap(), b"");
+    }
 }

@@ -52,7 +52,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The folder (default: `STATKIT_PIPE_DIR` when set and not empty, else
-    /// [`DEFAULT_DIR`]). Created if missing.
+    /// [`DEFAULT_DIR`]). Created 1777 (sticky, like `/tmp`) if missing; an
+    /// existing one must be a folder, not a link, and either sticky or ours
+    /// (or root's) and closed to others, since whoever can replace the
+    /// FIFO could otherwise make the publisher write elsewhere.
     pub dir: PathBuf,
 }
 
@@ -158,7 +161,7 @@ impl Shared {
     /// Makes the folder and this process' FIFO and starts the thread.
     fn launch(self: &Arc<Self>) -> Result<(), PipeError> {
         let path = self.path();
-        std::fs::create_dir_all(&self.dir).map_err(|source| PipeError::Folder {
+        crate::folder::open_shared(&self.dir).map_err(|source| PipeError::Folder {
             path: self.dir.clone(),
             source,
         })?;
@@ -179,7 +182,7 @@ impl Shared {
         self.spawn(|shared| {
             std::thread::sleep(CHILD_DELAY);
             let path = shared.path();
-            let made = std::fs::create_dir_all(&shared.dir).and_then(|()| fifo::make(&path));
+            let made = crate::folder::open_shared(&shared.dir).and_then(|_| fifo::make(&path));
             match made {
                 Ok(()) => shared.run(&path),
                 Err(_) => shared.mark_ended(),

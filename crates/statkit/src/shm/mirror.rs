@@ -11,6 +11,7 @@
 //! stops, and the file is removed, when the [`MmstatsMirror`] is dropped.
 
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -97,23 +98,48 @@ fn run(
 ) {
     let (stopped, wake) = stop;
     let mut guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
+    // Stopped before this thread first waited: the notification is gone,
+    // and waiting would hold the mirror's drop for a whole interval.
+    while !*guard {
         guard = wake
             .wait_timeout(guard, interval)
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        if *guard {
-            return;
+        if !*guard {
+            // A failed write (a full disk) is tried again next interval.
+            let _ = write(path, &fields(registry, created));
         }
-        // A failed write (a full disk) is tried again next interval.
-        let _ = write(path, &fields(registry, created));
     }
 }
 
+/// Writes the copy aside, then renames it over `path`. The folder is
+/// `/tmp` by default, where anyone may plant a link at the predictable
+/// name aside: it is created with `O_EXCL | O_NOFOLLOW` (what is there
+/// already is removed, never written through). Mode 0644, as mmstats'
+/// readers of other users expect to read it.
 fn write(path: &Path, fields: &[(String, MmValue)]) -> io::Result<()> {
     let aside = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&aside, encode(fields))?;
-    std::fs::rename(&aside, path)
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&aside)
+    };
+    let mut file = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&aside)?;
+            create()?
+        }
+        other => other?,
+    };
+    let written = io::Write::write_all(&mut file, &encode(fields))
+        .and_then(|()| std::fs::rename(&aside, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&aside);
+    }
+    written
 }
 
 /// The registry's values as mmstats fields.

@@ -8,10 +8,19 @@
 //! [`Reservation`] per block, segment `k` at `k * block_size`, so a metric
 //! of any segment is `base + slot` from the same base: adding a segment or
 //! a thread block never moves a mapping and never stops a writer.
+//!
+//! The stats folder is shared by every user (1777, like `/tmp`), so what
+//! is in it may have been put there to mislead: the folder is opened once
+//! without following a link and checked (`naming::check_folder`: sticky,
+//! or ours or root's and closed to others), and the main file and its
+//! continuations are created relative to that descriptor with `O_EXCL |
+//! O_NOFOLLOW`, mode 0600.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::ffi::{CString, OsStr};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering::Release};
 use std::sync::Mutex;
@@ -31,6 +40,9 @@ pub(super) struct Storage {
     /// Segments the reservations have room for.
     max_segments: u32,
     path: Option<PathBuf>,
+    /// The folder the files are in, opened and checked once; continuation
+    /// files are created relative to it.
+    dir: Option<OwnedFd>,
     /// Segment 0 (the main file) first; only ever appended to.
     segments: Mutex<Vec<Segment>>,
     /// Block 0 of every segment.
@@ -66,27 +78,32 @@ impl Storage {
         header: &Header,
         max_segments: u32,
     ) -> io::Result<Storage> {
-        if let Some(dir) = path.parent() {
-            ensure_dir(dir)?;
-        }
-        let file = match open_new(path) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !is_ours(path, header) => {
-                std::fs::remove_file(path)?;
-                open_new(path)?
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let dir = crate::folder::open_shared(dir)?;
+        let name = path.file_name().ok_or(io::ErrorKind::InvalidInput)?;
+        let file = match open_new(&dir, name) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !is_ours(&dir, name, header) => {
+                remove_at(&dir, name)?;
+                open_new(&dir, name)?
             }
             other => other?,
         };
         file.set_len(layout.file_len(1))?;
         let shared = Reservation::empty(span(layout, max_segments))?;
         shared.map_file(0, layout.block_size as usize, &file, layout.block_offset(0))?;
-        Ok(Storage::new(
+        let mut storage = Storage::new(
             layout,
             header,
             max_segments,
             Some(path.to_owned()),
             segment(Some(file), layout, header)?,
             shared,
-        ))
+        );
+        storage.dir = Some(dir);
+        Ok(storage)
     }
 
     /// Memory no other process sees, laid out like a file.
@@ -114,6 +131,7 @@ impl Storage {
             header: header.clone(),
             max_segments,
             path,
+            dir: None,
             segments: Mutex::new(vec![main]),
             shared,
             blocks: Mutex::default(),
@@ -237,10 +255,13 @@ impl Storage {
         blocks: &[Reservation],
         header: &Header,
     ) -> io::Result<Segment> {
-        let file = match open_new(path) {
+        let (Some(dir), Some(name)) = (&self.dir, path.file_name()) else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let file = match open_new(dir, name) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                std::fs::remove_file(path)?;
-                open_new(path)?
+                remove_at(dir, name)?;
+                open_new(dir, name)?
             }
             other => other?,
         };
@@ -298,36 +319,56 @@ fn segment(file: Option<File>, layout: Layout, header: &Header) -> io::Result<Se
     Ok(Segment { file, head })
 }
 
-/// Whether the file at `path` was written by this process (same pid and
-/// start time as `ours`).
-fn is_ours(path: &Path, ours: &Header) -> bool {
+/// Whether the file `name` of `dir` was written by this process (same pid
+/// and start time as `ours`). Opened as readers open shared files: not
+/// through a link, never waiting on a FIFO, a regular file only.
+fn is_ours(dir: &OwnedFd, name: &OsStr, ours: &Header) -> bool {
     let mut head = [0u8; statkit_format::layout::HEADER_SIZE as usize];
-    let read = File::open(path).and_then(|mut file| io::Read::read_exact(&mut file, &mut head));
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let read = open_at(dir, name, flags, 0).and_then(|file| {
+        if !file.metadata()?.is_file() {
+            return Err(io::ErrorKind::InvalidData.into());
+        }
+        io::Read::read_exact(&mut &file, &mut head)
+    });
     match read.ok().and_then(|()| Header::decode(&head).ok()) {
         Some((theirs, _)) => theirs.pid == ours.pid && theirs.start_time == ours.start_time,
         None => false,
     }
 }
 
-fn open_new(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+/// Creates `name` in `dir` for reading and writing, mode 0600; fails with
+/// `AlreadyExists` on anything already there, a link included.
+fn open_new(dir: &OwnedFd, name: &OsStr) -> io::Result<File> {
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    open_at(dir, name, flags, 0o600)
 }
 
-/// Creates the stats folder, world-writable with the sticky bit like
-/// `/tmp`, so every user's processes can publish into it and none can
-/// remove another's file.
-fn ensure_dir(dir: &Path) -> io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+fn open_at(
+    dir: &OwnedFd,
+    name: &OsStr,
+    flags: libc::c_int,
+    mode: libc::c_uint,
+) -> io::Result<File> {
+    let c = c_name(name)?;
+    // SAFETY: a valid name relative to a folder descriptor we own.
+    match unsafe { libc::openat(dir.as_raw_fd(), c.as_ptr(), flags, mode) } {
+        // SAFETY: just opened, owned by the `File` from here on.
+        fd if fd >= 0 => Ok(unsafe { File::from_raw_fd(fd) }),
+        _ => Err(io::Error::last_os_error()),
     }
-    match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
-        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+}
+
+/// Removes `name` from `dir` (a link itself, never its target).
+fn remove_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    let c = c_name(name)?;
+    // SAFETY: a valid name relative to a folder descriptor we own.
+    match unsafe { libc::unlinkat(dir.as_raw_fd(), c.as_ptr(), 0) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
+}
+
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
 }
