@@ -2,7 +2,7 @@
 # Regenerates docs/conformance.md: plays the conformance suite (conformance/)
 # in process with statkit's default and etsy-strict settings, and over the
 # network against `statkit serve` and etsy statsd 0.9.0 through the
-# integration tests of crates/statkit-cli/tests/conformance.rs, then writes
+# integration tests of crates/statkit-cli/tests/cli/conformance.rs, then writes
 # the table from what those runs reported.
 #
 #   scripts/conformance-table.sh        # after scripts/test.sh has installed etsy statsd
@@ -27,8 +27,8 @@ statkit="$repo/target/debug/statkit"
     >"$reports/statkit-etsy-strict.txt" || true
 
 # The integration tests append each network run's report to the folder.
-STATKIT_CONFORMANCE_REPORTS="$reports" cargo test -q -p statkit-cli --test conformance -- \
-    statkit_serve_gives etsy_statsd_gives || true
+STATKIT_CONFORMANCE_REPORTS="$reports" cargo test -q -p statkit-cli --test cli -- \
+    conformance::statkit_serve_gives conformance::etsy_statsd_gives || true
 for report in statkit-serve etsy; do
     [[ -s "$reports/$report.txt" ]] || { echo "conformance-table.sh: the $report run reported nothing" >&2; exit 1; }
 done

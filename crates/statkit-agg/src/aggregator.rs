@@ -145,11 +145,18 @@ impl Aggregator {
     /// the table (keeping its allocations for the next interval).
     pub fn absorb(&mut self, table: &mut Table) {
         let limit = self.options.table.max_series;
+        // The server's own series (etsy's three counters, the
+        // timestamp_lag gauge) never take a client's place.
+        let counter_limit = limit.saturating_add(OWN_COUNTERS);
+        let gauge_limit = limit.saturating_add(OWN_GAUGES);
         let max_members = self.options.table.max_set_members;
         let mut refused = 0;
         let mut refused_samples = 0;
         for (name, value) in table.counters.iter() {
-            match self.counters.get_or_insert_with(name, limit, || 0.0) {
+            match self
+                .counters
+                .get_or_insert_with(name, counter_limit, || 0.0)
+            {
                 Some(total) if (*total + value).is_finite() => *total += value,
                 Some(_) => refused_samples += 1,
                 None => refused += 1,
@@ -177,7 +184,7 @@ impl Aggregator {
                 }
                 None => match self
                     .gauges
-                    .get_or_insert_with(name, limit, || Gauge { value: 0.0, ttl })
+                    .get_or_insert_with(name, gauge_limit, || Gauge { value: 0.0, ttl })
                 {
                     Some(gauge) => gauge.value = change.resolve(None),
                     None => refused += 1,
@@ -431,8 +438,9 @@ impl Aggregator {
             .deletion
             .gauges
             .then_some(self.options.gauges_max_ttl);
+        let limit = self.options.table.max_series.saturating_add(OWN_GAUGES);
         self.gauges
-            .get_or_insert_with(name, self.options.table.max_series, || Gauge { value, ttl })
+            .get_or_insert_with(name, limit, || Gauge { value, ttl })
             .is_some()
     }
 
@@ -441,6 +449,12 @@ impl Aggregator {
         self.counters.len() + self.gauges.len() + self.timers.len() + self.sets.len()
     }
 }
+
+/// etsy's own counters the aggregator holds among the clients' (bad lines,
+/// packets, metrics received).
+const OWN_COUNTERS: usize = 3;
+/// The own gauge among the clients' (`timestamp_lag`).
+const OWN_GAUGES: usize = 1;
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)

@@ -187,7 +187,7 @@ fn render(cases: &[Case], runs: &[BTreeMap<String, Seen>]) -> String {
          - statkit, etsy-strict settings: `--profile etsy-strict`: etsy's sample rates and none of\n\
          \x20 statkit's limits; what is left are the parser's deliberate choices (docs/serve.md).\n\
          - `statkit serve` and etsy statsd 0.9.0: the integration tests in\n\
-         \x20 `crates/statkit-cli/tests/conformance.rs` (node, loopback, one server per settings group;\n\
+         \x20 `crates/statkit-cli/tests/cli/conformance.rs` (node, loopback, one server per settings group;\n\
          \x20 etsy judged with `--dialect etsy` against etsy's documented answers).\n"
     );
     let _ = writeln!(out, "| run | result |\n| --- | --- |");

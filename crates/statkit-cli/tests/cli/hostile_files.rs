@@ -3,8 +3,6 @@
 //! over, a continuation that is a FIFO, links, and files past the limits.
 //! Neither dies, hangs or follows a link; serve still shuts down cleanly.
 
-mod util;
-
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::os::unix::ffi::OsStrExt;
@@ -16,8 +14,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::util::{self, run_bounded, Dir, Statkit};
 use statkit::shm::{Options, Registry};
-use util::{run_bounded, Dir, Statkit};
 
 fn publish(dir: &Path, program: &str, capacity: u32) -> Registry {
     Registry::publish(Options {

@@ -12,6 +12,7 @@ mod dashboard;
 mod etsy_compat;
 mod gstats_wire;
 mod gunicorn_requests;
+mod hostile_files;
 mod http;
 mod mmash;
 mod munin;
