@@ -36,6 +36,9 @@ enum Command {
     Poll(cmd::poll::PollArgs),
     /// Remove dead processes' stats files, keeping their totals.
     Clean(cmd::clean::CleanArgs),
+    /// Publish a simulated app's metrics (a stats file and a pipe) to try
+    /// slurp, poll and /stats on.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Slurp(args) => cmd::slurp::run(args),
         Command::Poll(args) => cmd::poll::run(args),
         Command::Clean(args) => cmd::clean::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Munin(args) => cmd::munin::run(args),
     })
 }

@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod clean;
 pub mod ctl;
+pub mod demo;
+mod folders;
 pub mod munin;
 mod munin_metrics;
 pub mod poll;
