@@ -107,6 +107,67 @@ fn bench_takes_statsd_its_old_name_and_the_environment() {
     );
 }
 
+#[test]
+fn bench_prints_a_summary_before_the_block_unless_asked_for_kv() {
+    let (socket, address) = receiver();
+    let args = ["bench", "--statsd", &address, "-n", "50", "--names", "2"];
+    let text = stdout(&run(util::statkit_command(), &args));
+    let (summary, block): (Vec<&str>, Vec<&str>) =
+        text.lines().partition(|line| line.starts_with("# "));
+    assert!(
+        summary[0].starts_with(&format!("# sent 50 lines to {address} over UDP in ")),
+        "{text}"
+    );
+    assert!(
+        summary
+            .iter()
+            .any(|l| l.starts_with("# not checked: --check")),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(&summary.join("\n")),
+        "the summary comes first:\n{text}"
+    );
+    assert_eq!(block[0], format!("target {address}"));
+    let mut kv_args = args.to_vec();
+    kv_args.extend(["--format", "kv"]);
+    let kv = stdout(&run(util::statkit_command(), &kv_args));
+    assert_eq!(kv.lines().collect::<Vec<_>>().len(), block.len());
+    assert!(!kv.contains("# "), "{kv}");
+    assert!(receive(&socket).starts_with("bench."));
+}
+
+// ---------------------------------------------------------------------------
+// The console
+
+/// `statkit serve` with `args` and its stdout a pipe, stopped once ready:
+/// its whole output, the final flush that SIGTERM makes included.
+fn console_output(args: &[&str]) -> String {
+    let mut statkit = Statkit::start(&[&["--http", "off"], args].concat());
+    let (status, killed) = statkit.process.stop();
+    assert!(status.success() && !killed, "{}", statkit.process.log());
+    statkit.process.log()
+}
+
+#[test]
+fn the_console_is_quiet_on_a_pipe_unless_asked() {
+    let quiet = console_output(&[]);
+    assert!(!quiet.contains("flush "), "{quiet}");
+    let summary = console_output(&["--console=summary"]);
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("flush ") && l.contains(" series, ") && l.ends_with(" dropped")),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("  counter "),
+        "one line, not the series:\n{summary}"
+    );
+    let full = console_output(&["--console=true"]);
+    assert!(full.contains("  counter statsd.metrics_received"), "{full}");
+}
+
 // ---------------------------------------------------------------------------
 // ctl
 
