@@ -23,6 +23,7 @@
 
 pub mod batch;
 pub mod check;
+pub mod cpu;
 mod error;
 pub mod graphite;
 pub mod mix;

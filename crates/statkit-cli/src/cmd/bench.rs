@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use statkit_bench::cpu::Server;
 use statkit_bench::{
     Batching, CheckConfig, Mix, NullConfig, NullCounts, NullServer, Progress, RunConfig, RunReport,
     SendConfig, Settle, TrafficConfig, Transport,
@@ -146,13 +147,25 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return run_null(addr, &args);
     }
     let config = run_config(&args)?;
+    let server = Server::find(config.send.target, config.send.transport);
+    let mut cpu_before = None;
     let bar = Bar::on_a_terminal();
-    let report = statkit_bench::run_with_progress(config, &mut |progress| bar.show(progress));
+    let report = statkit_bench::run_with_progress(config, &mut |progress| {
+        // From the start of the load: the warm-up's wait is not its cost.
+        if cpu_before.is_none() && matches!(progress, Progress::Sending { .. }) {
+            cpu_before = server.as_ref().and_then(Server::cpu);
+        }
+        bar.show(progress);
+    });
     bar.finish();
     let report = report.context("statkit bench")?;
+    let cpu = server.as_ref().and_then(|server| {
+        let spent = server.cpu()?.checked_sub(cpu_before?)?;
+        Some((server, spent))
+    });
     let mut out = std::io::stdout().lock();
     if args.format == Format::Text {
-        out.write_all(summary(&report).as_bytes())?;
+        out.write_all(summary(&report, cpu).as_bytes())?;
     }
     for (key, value) in report.pairs() {
         writeln!(out, "{key} {value}")?;
@@ -227,9 +240,11 @@ fn spinner() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
-/// A few lines for a person: what was sent how fast, and the check's
-/// verdict. Each starts with `# `.
-fn summary(report: &RunReport) -> String {
+/// A few lines for a person: what was sent how fast, the server's CPU per
+/// line when bench found the server's process (`cpu`: it and the CPU time
+/// it spent from the start of the load to the end of the run), and the
+/// check's verdict. Each starts with `# `.
+fn summary(report: &RunReport, cpu: Option<(&Server, Duration)>) -> String {
     let send = &report.send;
     let config = &report.config.send;
     let transport = if config.transport == Transport::Tcp {
@@ -261,6 +276,29 @@ fn summary(report: &RunReport) -> String {
             "{} writes ({} lines) were refused: is a server listening on {}?",
             send.send_errors, send.lines_failed, config.target
         ));
+    }
+    // /proc counts CPU time in ticks (10 ms): below ten of them a figure
+    // per line would be mostly rounding.
+    let measurable = |spent: &Duration| *spent >= Duration::from_millis(100);
+    match cpu.filter(|_| send.lines > 0) {
+        Some((server, spent)) if !measurable(&spent) => lines.push(format!(
+            "server CPU: too little to measure ({} pid {} spent under 0.1 s; /proc counts in \
+             10 ms ticks): send more lines",
+            server.name, server.pid
+        )),
+        Some((server, spent)) => lines.push(format!(
+            "server CPU: {:.0} ns per line ({} pid {}, {:.3} s of CPU{})",
+            spent.as_nanos() as f64 / send.lines as f64,
+            server.name,
+            server.pid,
+            spent.as_secs_f64(),
+            if report.check.is_some() {
+                ", the flushes after the load included"
+            } else {
+                "; without --check, lines still queued at the end are not counted"
+            },
+        )),
+        None => {}
     }
     match &report.check {
         Some(check) => {

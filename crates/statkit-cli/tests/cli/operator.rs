@@ -137,6 +137,30 @@ fn bench_prints_a_summary_before_the_block_unless_asked_for_kv() {
     assert!(receive(&socket).starts_with("bench."));
 }
 
+#[test]
+fn bench_finds_a_local_server_for_its_cpu_per_line() {
+    let statkit = Statkit::start(&["--console=false", "--http", "off"]);
+    let address = statkit.udp.to_string();
+    let args = ["bench", "--statsd", &address, "-n", "2000", "--names", "10"];
+    let text = stdout(&run(util::statkit_command(), &args));
+    let pid = statkit.process.id();
+    // A figure, or "too little to measure" on a fast machine: either way
+    // the server's process was found.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("# server CPU: ") && l.contains(&format!(" pid {pid}"))),
+        "{text}"
+    );
+    // Where no process listens, nothing is said about CPU.
+    let (socket, nobody) = receiver();
+    drop(socket);
+    let text = stdout(&run(
+        util::statkit_command(),
+        &["bench", "--statsd", &nobody, "-n", "10"],
+    ));
+    assert!(!text.contains("server CPU"), "{text}");
+}
+
 // ---------------------------------------------------------------------------
 // The console
 
