@@ -61,7 +61,7 @@ pub fn run(args: CleanArgs) -> anyhow::Result<ExitCode> {
     if found == 0 && !looked.is_empty() {
         folders::report("clean", "found no stats file; it looked in:", &looked);
     } else if folders::for_a_person() && !looked.is_empty() {
-        folders::report("clean", "read:", &looked);
+        folders::report("clean", "looked in:", &looked);
     }
     if found > 0 && removed == 0 && alive > 0 && kept == 0 && failed == 0 {
         eprintln!("statkit clean: nothing to remove: every file's process still runs");
