@@ -209,7 +209,7 @@ impl Bar {
                 if bar.length() != Some(total) {
                     bar.set_style(
                         ProgressStyle::with_template(
-                            "sending {bar:30} {pos}/{len} lines, {per_sec}, {eta} left",
+                            "sending {bar:24} {human_pos}/{human_len} lines {msg}, {eta} left",
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
@@ -217,6 +217,7 @@ impl Bar {
                     bar.reset_eta();
                 }
                 bar.set_position(sent);
+                bar.set_message(format!("{:.0}/s", bar.per_sec()));
             }
             Progress::Settling { timeout } => {
                 bar.set_style(spinner());
