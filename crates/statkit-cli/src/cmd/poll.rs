@@ -5,15 +5,53 @@
 //! publishes at all (or only processes that have exited left files), stderr
 //! says so, and where poll looks, each time that changes.
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use statkit_scan::poll::Poller;
+use statkit_scan::{discover, read_file};
 
 use super::folders;
 use crate::cmd::UsageError;
+
+/// Labels shown as examples when a field is missing.
+const EXAMPLES: usize = 8;
+
+/// Says on stderr which fields no file has (their column stays blank),
+/// with the prefix that would find them when a label ends in one (a
+/// forgotten `-p` is the usual cause), else a few labels the files have.
+fn note_missing_labels(prefix: &str, fields: &[String], paths: &[PathBuf]) {
+    let mut labels = BTreeSet::new();
+    for path in discover(paths).unwrap_or_default() {
+        if let Ok(file) = read_file(&path) {
+            labels.extend(file.stats.into_iter().map(|stat| stat.label));
+        }
+    }
+    for field in fields {
+        let label = format!("{prefix}{field}");
+        if labels.is_empty() || labels.contains(&label) {
+            continue;
+        }
+        let ending = format!(".{field}");
+        let hint = match labels.iter().find(|l| l.ends_with(&ending)) {
+            Some(found) => format!(
+                "{found} has it: try -p {}",
+                &found[..found.len() - field.len()]
+            ),
+            None => {
+                let some: Vec<&str> = labels.iter().take(EXAMPLES).map(String::as_str).collect();
+                let more = if labels.len() > EXAMPLES { ", ..." } else { "" };
+                format!("labels they have: {}{more}", some.join(", "))
+            }
+        };
+        eprintln!(
+            "statkit poll: no stats file has the label {label} (its column stays blank); {hint}"
+        );
+    }
+}
 
 /// Whether any running process publishes, as far as the files show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +131,7 @@ pub fn run(args: PollArgs) -> anyhow::Result<ExitCode> {
     }
     let delay = Duration::try_from_secs_f64(args.delay)
         .map_err(|_| UsageError(format!("--delay {} is not a number of seconds", args.delay)))?;
-    let mut poller = Poller::new(&args.prefix, fields, args.paths.clone());
+    let mut poller = Poller::new(&args.prefix, fields.clone(), args.paths.clone());
     let mut out = std::io::stdout().lock();
     let mut rows = 0u64;
     let mut publishers = None;
@@ -104,6 +142,9 @@ pub fn run(args: PollArgs) -> anyhow::Result<ExitCode> {
         let now = Publishers::now(&args.paths);
         if publishers != Some(now) {
             now.note(publishers, &args.paths);
+            if now == Publishers::Some {
+                note_missing_labels(&args.prefix, &fields, &args.paths);
+            }
             publishers = Some(now);
         }
         if rows % HEADER_EVERY == 0 {

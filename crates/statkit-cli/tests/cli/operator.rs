@@ -446,6 +446,41 @@ fn files_of_exited_processes_are_pointed_out() {
     );
 }
 
+#[test]
+fn poll_says_which_labels_no_file_has() {
+    let root = tempfile::tempdir().unwrap();
+    let shm = root.path().join("shm");
+    std::fs::create_dir(&shm).unwrap();
+    // A running writer: this test process.
+    let registry = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: shm.clone(),
+        program: "web".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    registry.counter("app.requests", &[]).unwrap().add(1);
+    let poll = run(
+        reader(root.path()),
+        &["poll", "-c", "1", "requests,app.errors"],
+    );
+    assert!(poll.status.success(), "{}", stderr(&poll));
+    let said = stderr(&poll);
+    assert!(
+        said.contains("no stats file has the label requests (its column stays blank); app.requests has it: try -p app."),
+        "{said}"
+    );
+    assert!(
+        said.contains("no stats file has the label app.errors (its column stays blank); labels they have: app.requests"),
+        "{said}"
+    );
+    assert!(!said.contains("no process publishes"), "{said}");
+    let found = run(
+        reader(root.path()),
+        &["poll", "-c", "1", "-p", "app.", "requests"],
+    );
+    assert_eq!(stderr(&found), "");
+}
+
 // ---------------------------------------------------------------------------
 // statkit demo
 
