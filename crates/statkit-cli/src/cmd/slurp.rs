@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use statkit_pipe::read::{self as pipes, Scan};
-use statkit_scan::{discover, read_file, render};
+use statkit_scan::{discover, liveness, read_file, render, Liveness};
 
 use super::folders;
 
@@ -60,22 +60,27 @@ pub fn run(args: SlurpArgs) -> anyhow::Result<ExitCode> {
     let (fifos, paths): (Vec<PathBuf>, Vec<PathBuf>) =
         given.iter().cloned().partition(|p| is_fifo(p));
     let mut skipped = 0;
-    let mut files = 0;
+    let (mut files, mut exited) = (0, 0);
     for path in discover(&paths)? {
-        match read_file(&path) {
-            Ok(file) if args.json => objects.push(render::json_file(&path, &file)),
-            Ok(file) => render::text(&mut out, &path, &file)?,
+        let file = match read_file(&path) {
+            Ok(file) => file,
             Err(error) => {
                 eprintln!("statkit slurp: skipped {error}");
                 skipped += 1;
                 continue;
             }
+        };
+        if args.json {
+            objects.push(render::json_file(&path, &file));
+        } else {
+            render::text(&mut out, &path, &file)?;
         }
         files += 1;
+        exited += usize::from(liveness(&file) == Liveness::Dead);
     }
     let scan = read_pipes(&given, fifos)?;
     skipped += report(&scan);
-    explain(&paths, &given, files, scan.processes.len());
+    explain(&paths, &given, (files, exited), scan.processes.len());
     for pipe in &scan.processes {
         if args.json {
             objects.push(render::json_pipe(pipe));
@@ -96,9 +101,11 @@ pub fn run(args: SlurpArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Says where slurp looked: always when it read nothing, and to a person
-/// at a terminal also when it read something. Files of processes that
-/// have all exited are pointed out, with `statkit clean`.
-fn explain(paths: &[PathBuf], given: &[PathBuf], files: usize, pipes: usize) {
+/// at a terminal also when it read something. Files that are all of
+/// exited processes (`files`: read, and of those of exited processes) are
+/// pointed out, with `statkit clean`.
+fn explain(paths: &[PathBuf], given: &[PathBuf], files: (usize, usize), pipes: usize) {
+    let (files, exited) = files;
     let stats = folders::stats_folders(paths);
     let pipe_dirs = folders::pipe_folders(given);
     let looked: Vec<folders::Folder> = stats.into_iter().chain(pipe_dirs).collect();
@@ -108,8 +115,7 @@ fn explain(paths: &[PathBuf], given: &[PathBuf], files: usize, pipes: usize) {
         }
         return;
     }
-    let (total, dead) = folders::count_dead(paths);
-    if total > 0 && dead == total && pipes == 0 {
+    if files > 0 && exited == files && pipes == 0 {
         eprintln!(
             "statkit slurp: every stats file read belongs to a process that has exited; \
              `statkit clean` folds them into retired totals"
