@@ -96,8 +96,12 @@ impl Admin {
     /// Sends one command line and returns the whole reply.
     pub fn ask(&self, line: &str) -> anyhow::Result<Vec<u8>> {
         let address = self.address;
-        let mut stream = TcpStream::connect_timeout(&address, self.timeout)
-            .with_context(|| format!("connecting to the admin port {address}"))?;
+        let mut stream = TcpStream::connect_timeout(&address, self.timeout).with_context(|| {
+            format!(
+                "connecting to the admin port {address} (is `statkit serve` running? \
+                     --admin or STATKIT_ADMIN says where it listens)"
+            )
+        })?;
         stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
         stream.write_all(format!("{line}\n").as_bytes())?;

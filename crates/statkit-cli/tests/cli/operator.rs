@@ -282,6 +282,22 @@ fn ctl_says_what_it_shows_and_why_it_is_empty() {
 }
 
 #[test]
+fn ctl_says_what_to_check_when_no_server_answers() {
+    let port = util::free_tcp_port();
+    let mut command = util::statkit_command();
+    command.args(["ctl", "--admin", &format!("127.0.0.1:{port}"), "counters"]);
+    let output = run(command, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let said = stderr(&output);
+    assert!(said.contains("is `statkit serve` running?"), "{said}");
+    assert_eq!(
+        said.matches("Connection refused").count(),
+        1,
+        "the cause once: {said}"
+    );
+}
+
+#[test]
 fn ctl_lists_the_commands_after_an_error() {
     let statkit = Statkit::start(&["--console=false"]);
     let bogus = ctl(&statkit, &["bogus"]);
