@@ -311,7 +311,7 @@ def run_bench(opts, args, timeout):
 def load(opts, server, peer, *, mix, names, prefix, lines, rate, single, time_limit):
     """One load against a running server: CPU before, bench (with the check
     for graphite peers), CPU after the flush that follows. Returns a dict."""
-    args = ["--target", f"127.0.0.1:{server.port}", "--mix", mix, "--names", str(names),
+    args = ["--format", "kv", "--statsd", f"127.0.0.1:{server.port}", "--mix", mix, "--names", str(names),
             "--prefix", prefix, "-n", str(int(lines)), "--rate", str(int(rate)),
             "--time-limit", fmt_seconds(time_limit)]
     if single:

@@ -87,7 +87,7 @@ class Server:
 
 
 def bench(server, *args):
-    out = subprocess.run([str(STATKIT), "bench", "--target", server.udp, *args],
+    out = subprocess.run([str(STATKIT), "bench", "--statsd", server.udp, *args],
                          capture_output=True, text=True, timeout=300)
     return out.stdout + out.stderr
 

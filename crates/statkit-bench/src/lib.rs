@@ -23,6 +23,7 @@
 
 pub mod batch;
 pub mod check;
+pub mod cpu;
 mod error;
 pub mod graphite;
 pub mod mix;
@@ -42,8 +43,8 @@ pub use graphite::{Receiver, Settle, Settled};
 pub use mix::{Kind, Mix, Picker};
 pub use null::{NullConfig, NullCounts, NullServer, StopReason};
 pub use pace::Pacer;
-pub use run::{run, CheckConfig, CheckOutcome, RunConfig, RunReport};
-pub use send::{send, SendConfig, SendReport, Transport};
+pub use run::{run, run_with_progress, CheckConfig, CheckOutcome, Progress, RunConfig, RunReport};
+pub use send::{send, send_with_progress, SendConfig, SendReport, Transport};
 pub use sys::stop_on_signals;
 pub use traffic::{Event, Traffic, TrafficConfig};
 pub use truth::Truth;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batching;
 use crate::graphite::{Receiver, Settle, Settled};
-use crate::send::{send, SendConfig, SendReport, Transport};
+use crate::send::{send_with_progress, SendConfig, SendReport, Transport};
 use crate::{CheckReport, Error, Flushed, Kind, Traffic, TrafficConfig, Truth};
 
 /// Settings for checking what the server flushed.
@@ -62,8 +62,28 @@ pub struct RunReport {
     pub check: Option<CheckOutcome>,
 }
 
+/// Where a run is, for a progress display ([`run_with_progress`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Waiting up to `timeout` for the server's first flush (with a check).
+    Warmup { timeout: Duration },
+    /// `sent` of `total` lines handed to the socket so far.
+    Sending { sent: u64, total: u64 },
+    /// The load is sent; waiting up to `timeout` for the flushes after it.
+    Settling { timeout: Duration },
+}
+
 /// Runs `config`: sends the load and, if asked, checks the flushes.
 pub fn run(config: RunConfig) -> Result<RunReport, Error> {
+    run_with_progress(config, &mut |_| {})
+}
+
+/// [`run`], telling `progress` where it is: at each phase's start, and
+/// while sending at most every [`crate::send::PROGRESS_EVERY`].
+pub fn run_with_progress(
+    config: RunConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunReport, Error> {
     crate::require_loopback(config.send.target)?;
     let mut traffic = Traffic::new(config.traffic.clone())?;
     let mut truth = Truth::new(config.traffic.names, config.traffic.sample_rate);
@@ -79,13 +99,25 @@ pub fn run(config: RunConfig) -> Result<RunReport, Error> {
         None => None,
     };
     let warmup_flush = match (&receiver, &config.check) {
-        (Some(r), Some(check)) => r.wait_first_flush(check.warmup_timeout),
+        (Some(r), Some(check)) => {
+            progress(Progress::Warmup {
+                timeout: check.warmup_timeout,
+            });
+            r.wait_first_flush(check.warmup_timeout)
+        }
         _ => false,
     };
-    let sent = send(&config.send, &mut traffic, &mut truth)?;
+    let total = config.send.lines;
+    progress(Progress::Sending { sent: 0, total });
+    let sent = send_with_progress(&config.send, &mut traffic, &mut truth, &mut |sent| {
+        progress(Progress::Sending { sent, total });
+    })?;
     let load_end = Instant::now();
     let check = match (receiver, &config.check) {
         (Some(receiver), Some(check)) => {
+            progress(Progress::Settling {
+                timeout: check.settle.timeout,
+            });
             let settled = receiver.wait_settled(&truth, load_end, check.settle);
             let report = receiver.check(&truth);
             let connections = receiver.connections();
@@ -239,6 +271,33 @@ fn num(v: f64) -> String {
 mod tests {
     use super::*;
     use std::net::UdpSocket;
+
+    #[test]
+    fn progress_goes_from_nothing_to_every_line_sent() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut send = SendConfig::new(rx.local_addr().unwrap());
+        send.lines = 1000;
+        let config = RunConfig {
+            traffic: TrafficConfig {
+                names: 10,
+                ..TrafficConfig::default()
+            },
+            send,
+            check: None,
+        };
+        let mut seen = Vec::new();
+        run_with_progress(config, &mut |p| seen.push(p)).unwrap();
+        let sent: Vec<u64> = seen
+            .iter()
+            .map(|p| match p {
+                Progress::Sending { sent, total: 1000 } => *sent,
+                other => panic!("no check, so only sending: {other:?}"),
+            })
+            .collect();
+        assert_eq!(sent.first(), Some(&0));
+        assert_eq!(sent.last(), Some(&1000));
+        assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    }
 
     #[test]
     fn report_has_the_documented_keys_in_order() {

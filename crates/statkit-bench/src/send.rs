@@ -112,6 +112,22 @@ pub fn send(
     traffic: &mut Traffic,
     truth: &mut Truth,
 ) -> Result<SendReport, Error> {
+    send_with_progress(config, traffic, truth, &mut |_| {})
+}
+
+/// How often [`send_with_progress`] reports: often enough for a progress
+/// bar to move smoothly, rarely enough to cost nothing next to the writes.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// [`send`], calling `on_sent` with the lines handed to the socket so far
+/// at most every [`PROGRESS_EVERY`] (checked after each write, so a slow
+/// write delays it), and once at the end.
+pub fn send_with_progress(
+    config: &SendConfig,
+    traffic: &mut Traffic,
+    truth: &mut Truth,
+    on_sent: &mut dyn FnMut(u64),
+) -> Result<SendReport, Error> {
     crate::require_loopback(config.target)?;
     let batching = config.batching.validate()?;
     let mut out = Output::open(config)?;
@@ -126,6 +142,7 @@ pub fn send(
     // Lines handed to the output so far, sent or queued: the pacer's clock.
     let mut handed: u64 = 0;
     let mut generated: u64 = 0;
+    let mut next_progress = start + PROGRESS_EVERY;
     while generated < config.lines {
         line.clear();
         let event = traffic.next_line(&mut line);
@@ -137,7 +154,12 @@ pub fn send(
             handed += batcher.lines() as u64;
             out.write(batcher.payload(), &mut events, truth, &mut report)?;
             batcher.clear();
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= next_progress {
+                on_sent(handed);
+                next_progress = now + PROGRESS_EVERY;
+            }
+            if now >= deadline {
                 report.hit_time_limit = true;
                 break;
             }
@@ -153,6 +175,7 @@ pub fn send(
     }
     out.finish(truth, &mut report)?;
     report.elapsed = start.elapsed();
+    on_sent(report.lines + report.lines_failed);
     for kind in Kind::ALL {
         report.lines_by_kind[kind.index()] = truth.lines(kind);
     }

@@ -38,6 +38,9 @@ enum Command {
     Clean(cmd::clean::CleanArgs),
     /// Play the statsd conformance suite in process or against a server.
     Conformance(cmd::conformance::ConformanceArgs),
+    /// Publish a simulated app's metrics (a stats file and a pipe) to try
+    /// slurp, poll and /stats on.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Slurp(args) => cmd::slurp::run(args),
         Command::Poll(args) => cmd::poll::run(args),
         Command::Clean(args) => cmd::clean::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Munin(args) => cmd::munin::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
     })

@@ -97,7 +97,11 @@ impl Server {
                 .start(format!("graphite {address}"), sinks.queue, graphite);
         }
         if sinks.console {
-            self.sinks.start("console".into(), sinks.queue, Console);
+            let console = Console {
+                mode: sinks.console_mode,
+                prefix_stats: sinks.naming.prefix_stats.clone(),
+            };
+            self.sinks.start("console".into(), sinks.queue, console);
         }
         if let Some(history) = &self.history {
             let sink = store::sink::StoreSink(history.clone());

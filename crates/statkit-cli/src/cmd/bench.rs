@@ -2,25 +2,31 @@
 //! `--null-server`) be the do-nothing receiver that sets the CPU floor.
 //!
 //! Output is `key value` lines on stdout, one per fact, so that scripts
-//! (`bench/compare.py`) can read them without guessing at layout.
+//! (`bench/compare.py`) can read them without guessing at layout. Before
+//! them comes a short summary for a person, each line starting with `# `
+//! (so a `key value` reader that keeps unknown keys sees only `#`);
+//! `--format kv` leaves it out. On a terminal, stderr shows a progress bar
+//! while the run lasts.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use statkit_bench::cpu::Server;
 use statkit_bench::{
-    Batching, CheckConfig, Mix, NullConfig, NullCounts, NullServer, RunConfig, SendConfig, Settle,
-    TrafficConfig, Transport,
+    Batching, CheckConfig, Mix, NullConfig, NullCounts, NullServer, Progress, RunConfig, RunReport,
+    SendConfig, Settle, TrafficConfig, Transport,
 };
 
 use super::UsageError;
 
 /// Load-test a statsd server (loopback only) and check its Graphite flushes.
 ///
-/// Sends `--lines` lines of the `--mix` at `--rate` lines/s to `--target`.
+/// Sends `--lines` lines of the `--mix` at `--rate` lines/s to `--statsd`.
 /// With `--check`, first listens for Graphite plaintext on
 /// `--graphite-listen` (point the server's Graphite sink there), waits for one
 /// flush, sends, waits for the flushes after the load and compares the totals
@@ -28,9 +34,16 @@ use super::UsageError;
 /// counts lines on ADDR until SIGTERM/SIGINT or a bound.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The statsd server to load.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8125")]
-    target: SocketAddr,
+    /// The statsd server to load (the address `statkit serve --statsd`
+    /// listens on). `--target` is the old name, still accepted.
+    #[arg(
+        long,
+        env = "STATKIT_STATSD",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8125",
+        alias = "target"
+    )]
+    statsd: SocketAddr,
     /// Send over one TCP connection instead of UDP.
     #[arg(long)]
     tcp: bool,
@@ -116,6 +129,17 @@ pub struct BenchArgs {
     /// Null server: stop once this many lines have arrived.
     #[arg(long, value_name = "N")]
     null_max_lines: Option<u64>,
+    /// `text`: a summary (lines starting with `# `), then the `key value`
+    /// lines; `kv`: only the `key value` lines, for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// What `statkit bench` prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Kv,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -123,8 +147,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return run_null(addr, &args);
     }
     let config = run_config(&args)?;
-    let report = statkit_bench::run(config).context("statkit bench")?;
+    let server = Server::find(config.send.target, config.send.transport);
+    let mut cpu_before = None;
+    let bar = Bar::on_a_terminal();
+    let report = statkit_bench::run_with_progress(config, &mut |progress| {
+        // From the start of the load: the warm-up's wait is not its cost.
+        if cpu_before.is_none() && matches!(progress, Progress::Sending { .. }) {
+            cpu_before = server.as_ref().and_then(Server::cpu);
+        }
+        bar.show(progress);
+    });
+    bar.finish();
+    let report = report.context("statkit bench")?;
+    let cpu = server.as_ref().and_then(|server| {
+        let spent = server.cpu()?.checked_sub(cpu_before?)?;
+        Some((server, spent))
+    });
     let mut out = std::io::stdout().lock();
+    if args.format == Format::Text {
+        out.write_all(summary(&report, cpu).as_bytes())?;
+    }
     for (key, value) in report.pairs() {
         writeln!(out, "{key} {value}")?;
     }
@@ -138,6 +180,149 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The progress bar on stderr, drawn only when stderr is a terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn on_a_terminal() -> Bar {
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar(Some(bar))
+    }
+
+    fn show(&self, progress: Progress) {
+        let Some(bar) = &self.0 else { return };
+        match progress {
+            Progress::Warmup { timeout } => {
+                bar.set_style(spinner());
+                bar.set_message(format!(
+                    "waiting for the server's first Graphite flush (at most {} s)",
+                    timeout.as_secs_f64()
+                ));
+            }
+            Progress::Sending { sent, total } => {
+                if bar.length() != Some(total) {
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "sending {bar:24} {human_pos}/{human_len} lines {msg}, {eta} left",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_length(total);
+                    bar.reset_eta();
+                }
+                bar.set_position(sent);
+                bar.set_message(format!("{:.0}/s", bar.per_sec()));
+            }
+            Progress::Settling { timeout } => {
+                bar.set_style(spinner());
+                bar.set_message(format!(
+                    "sent; waiting for the flushes after the load (at most {} s)",
+                    timeout.as_secs_f64()
+                ));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn spinner() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// A few lines for a person: what was sent how fast, the server's CPU per
+/// line when bench found the server's process (`cpu`: it and the CPU time
+/// it spent from the start of the load to the end of the run), and the
+/// check's verdict. Each starts with `# `.
+fn summary(report: &RunReport, cpu: Option<(&Server, Duration)>) -> String {
+    let send = &report.send;
+    let config = &report.config.send;
+    let transport = if config.transport == Transport::Tcp {
+        "TCP"
+    } else {
+        "UDP"
+    };
+    let mut lines = vec![format!(
+        "sent {} lines to {} over {transport} in {:.3} s: {:.0} lines/s, {} {}",
+        send.lines,
+        config.target,
+        send.elapsed.as_secs_f64(),
+        send.rate(),
+        send.writes,
+        if config.transport == Transport::Tcp {
+            "writes"
+        } else {
+            "datagrams"
+        },
+    )];
+    if send.hit_time_limit {
+        lines.push(format!(
+            "stopped at the time limit ({} s) before every line was sent",
+            config.time_limit.as_secs_f64()
+        ));
+    }
+    if send.send_errors > 0 {
+        lines.push(format!(
+            "{} writes ({} lines) were refused: is a server listening on {}?",
+            send.send_errors, send.lines_failed, config.target
+        ));
+    }
+    // /proc counts CPU time in ticks (10 ms): below ten of them a figure
+    // per line would be mostly rounding.
+    let measurable = |spent: &Duration| *spent >= Duration::from_millis(100);
+    match cpu.filter(|_| send.lines > 0) {
+        Some((server, spent)) if !measurable(&spent) => lines.push(format!(
+            "server CPU: too little to measure ({} pid {} spent under 0.1 s; /proc counts in \
+             10 ms ticks): send more lines",
+            server.name, server.pid
+        )),
+        Some((server, spent)) => lines.push(format!(
+            "server CPU: {:.0} ns per line ({} pid {}, {:.3} s of CPU{})",
+            spent.as_nanos() as f64 / send.lines as f64,
+            server.name,
+            server.pid,
+            spent.as_secs_f64(),
+            if report.check.is_some() {
+                ", the flushes after the load included"
+            } else {
+                "; without --check, lines still queued at the end are not counted"
+            },
+        )),
+        None => {}
+    }
+    match &report.check {
+        Some(check) => {
+            let r = &check.report;
+            let verdict = if r.mismatches() == 0 { "ok" } else { "FAILED" };
+            lines.push(format!(
+                "check {verdict}: {:.4}% of lines lost, {} mismatched values, {} flushes after the load{}",
+                r.total_loss_pct(),
+                r.mismatches(),
+                check.settled.flushes,
+                if check.settled.complete {
+                    ""
+                } else {
+                    " (the totals never completed)"
+                },
+            ));
+        }
+        None => lines.push(
+            "not checked: --check compares the server's Graphite flushes with what was sent"
+                .to_owned(),
+        ),
+    }
+    lines.iter().map(|line| format!("# {line}\n")).collect()
 }
 
 fn run_config(args: &BenchArgs) -> anyhow::Result<RunConfig> {
@@ -167,7 +352,7 @@ fn run_config(args: &BenchArgs) -> anyhow::Result<RunConfig> {
         Batching::Bytes(args.batch_bytes)
     };
     let send = SendConfig {
-        target: args.target,
+        target: args.statsd,
         transport: if args.tcp {
             Transport::Tcp
         } else {

@@ -1,11 +1,16 @@
 //! `statkit clean`: removes the stats files of dead processes, folding
 //! their counters and histograms into per-program retired totals first
 //! (see `statkit_scan::clean`).
+//!
+//! When it found no file, stderr says where it looked and what each folder
+//! holds; at a terminal it says so even when it found some.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use statkit_scan::Action;
+
+use super::folders;
 
 #[derive(Debug, clap::Args)]
 pub struct CleanArgs {
@@ -51,6 +56,16 @@ pub fn run(args: CleanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{verb} {removed}, {alive} alive, {kept} kept, {failed} skipped");
+    let looked = folders::stats_folders(&args.paths);
+    let found = removed + alive + kept + failed;
+    if found == 0 && !looked.is_empty() {
+        folders::report("clean", "found no stats file; it looked in:", &looked);
+    } else if folders::for_a_person() && !looked.is_empty() {
+        folders::report("clean", "looked in:", &looked);
+    }
+    if found > 0 && removed == 0 && alive > 0 && kept == 0 && failed == 0 {
+        eprintln!("statkit clean: nothing to remove: every file's process still runs");
+    }
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

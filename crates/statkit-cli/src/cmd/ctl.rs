@@ -6,6 +6,12 @@
 //! codes. Everything else, and anything after `--raw`, goes to the admin
 //! port as typed and the reply is printed as received (etsy's `stats` is
 //! `statkit ctl --raw stats`).
+//!
+//! Standard output stays exactly what gstatsctl or the admin port printed,
+//! so scripts keep working; what a person needs besides (which stats these
+//! are, why a reply is empty, the valid commands after an `ERROR`) goes to
+//! standard error. `--raw` adds nothing anywhere. `quit` stops the server,
+//! unlike etsy's `quit`, so it asks for `--yes`.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -25,7 +31,7 @@ Request view (gstatsctl's commands):
   stats           started, finished, in progress, mean and deviation per prefix
   rtimes PREFIX   the recent durations of PREFIX, in ms
   reset           forget every prefix
-  quit            stop the server
+  quit --yes      stop the server (etsy's quit, --raw quit, only closes the connection)
   requests        the full view as JSON: rates, statuses, workers
 Anything else goes to the admin port as typed: help, config, counters, gauges,
 timers, sets, delcounters|deltimers|delgauges|delsets NAME..., health [up|down];
@@ -54,6 +60,9 @@ pub struct CtlArgs {
     /// Send the command as typed, even gstatsctl's words.
     #[arg(long)]
     raw: bool,
+    /// Confirm `quit`, which stops the server.
+    #[arg(long)]
+    yes: bool,
     /// The command and its arguments.
     #[arg(num_args = 0.., value_name = "COMMAND")]
     command: Vec<String>,
@@ -87,8 +96,12 @@ impl Admin {
     /// Sends one command line and returns the whole reply.
     pub fn ask(&self, line: &str) -> anyhow::Result<Vec<u8>> {
         let address = self.address;
-        let mut stream = TcpStream::connect_timeout(&address, self.timeout)
-            .with_context(|| format!("connecting to the admin port {address}"))?;
+        let mut stream = TcpStream::connect_timeout(&address, self.timeout).with_context(|| {
+            format!(
+                "connecting to the admin port {address} (is `statkit serve` running? \
+                     --admin or STATKIT_ADMIN says where it listens)"
+            )
+        })?;
         stream.set_read_timeout(Some(self.timeout))?;
         stream.set_write_timeout(Some(self.timeout))?;
         stream.write_all(format!("{line}\n").as_bytes())?;
@@ -114,11 +127,18 @@ impl Admin {
     }
 }
 
+/// The request view's names, said wherever the view is empty.
+const VIEW_NAMES: &str = "the request view counts statkit.requests.* and gunicorn.* names";
+
+/// gstatsctl's words, listed after an `ERROR` next to the admin port's.
+const VIEW_COMMANDS: &str = "stats, rtimes PREFIX, reset, quit --yes, requests";
+
 pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     let admin = Admin::new(&args.admin, args.timeout)?;
     let words: Vec<&str> = args.command.iter().map(String::as_str).collect();
     if args.raw {
-        return forward(&admin, &words);
+        let (code, _) = forward(&admin, &words)?;
+        return Ok(code);
     }
     let mut out = std::io::stdout().lock();
     match words.as_slice() {
@@ -128,58 +148,172 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         }
         ["stats"] => {
             let json = admin.requests("stats")?;
-            let text = if args.json {
-                json_line(&json)
+            if args.json {
+                out.write_all(json_line(&json).as_bytes())?;
             } else {
-                gstats::stats_text(&gstats::parse_stats(&json)?)
-            };
-            out.write_all(text.as_bytes())?;
+                let stats = gstats::parse_stats(&json)?;
+                out.write_all(gstats::stats_text(&stats).as_bytes())?;
+                let what = if stats.is_empty() {
+                    format!("no requests seen yet ({VIEW_NAMES})")
+                } else {
+                    "the request view's stats (gstats', per prefix)".to_owned()
+                };
+                note(&format!(
+                    "{what}; `statkit ctl --raw stats` shows the server's own stats (etsy's)"
+                ));
+            }
         }
         ["rtimes", prefix] => {
             let rtimes = gstats::parse_rtimes(&admin.requests("rtimes")?)?;
+            let durations = rtimes.get(*prefix).map_or(0, Vec::len);
             let text = if args.json {
-                let one: gstats::RtimesReply =
-                    rtimes.into_iter().filter(|(p, _)| p == prefix).collect();
+                let one: gstats::RtimesReply = rtimes
+                    .iter()
+                    .filter(|(p, _)| p == prefix)
+                    .map(|(p, d)| (p.clone(), d.clone()))
+                    .collect();
                 serde_json::to_string(&one)? + "\n"
             } else {
                 gstats::rtimes_text(&rtimes, prefix)
             };
             out.write_all(text.as_bytes())?;
+            if !args.json && durations == 0 {
+                note(&no_durations(prefix, &rtimes));
+            }
         }
         ["reset"] => {
             let json = admin.requests("reset")?;
             if args.json {
                 out.write_all(json_line(&json).as_bytes())?;
+            } else {
+                note("the request view forgot every prefix");
             }
+        }
+        ["quit"] if !args.yes => {
+            note(&format!(
+                "`quit` stops the server at {}; run `statkit ctl quit --yes` to stop it \
+                 (`statkit ctl --raw quit`, etsy's quit, only closes the connection)",
+                admin.address
+            ));
+            return Ok(ExitCode::from(2));
         }
         ["quit"] => {
             admin.requests("quit")?;
+            if !args.json {
+                note(&format!("asked the server at {} to stop", admin.address));
+            }
         }
-        ["requests"] => out.write_all(json_line(&admin.requests("view")?).as_bytes())?,
+        ["requests"] => {
+            let json = admin.requests("view")?;
+            out.write_all(json_line(&json).as_bytes())?;
+            if !args.json && view_is_empty(&json) {
+                note(&format!("no requests seen yet ({VIEW_NAMES})"));
+            }
+        }
         [word @ ("stats" | "rtimes" | "reset" | "quit" | "requests"), ..] => {
             let prefix = if *word == "rtimes" { " <prefix>" } else { "" };
             out.write_all(format!("usage: statkit ctl {word}{prefix}\n").as_bytes())?;
             return Ok(ExitCode::from(2));
         }
-        _ => return forward(&admin, &words),
+        _ => {
+            let (code, reply) = forward(&admin, &words)?;
+            drop(out);
+            explain(&admin, &words, &reply);
+            return Ok(code);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A line for the person at the terminal, on standard error so that
+/// standard output stays what scripts parse.
+fn note(text: &str) {
+    eprintln!("statkit ctl: {text}");
+}
+
+/// Why `rtimes PREFIX` printed an empty line.
+fn no_durations(prefix: &str, rtimes: &gstats::RtimesReply) -> String {
+    if rtimes.is_empty() {
+        return format!("no requests seen yet ({VIEW_NAMES})");
+    }
+    let known: Vec<&str> = rtimes.keys().map(String::as_str).collect();
+    if rtimes.contains_key(prefix) {
+        format!("no recent durations for {prefix} (its requests have not finished)")
+    } else {
+        format!(
+            "no prefix {prefix} in the request view; it has: {}",
+            known.join(", ")
+        )
+    }
+}
+
+/// Whether the request view (`requests view`) has no prefix.
+fn view_is_empty(json: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(json)
+        .ok()
+        .and_then(|view| {
+            view.get("prefixes")
+                .and_then(|p| p.as_object().map(|o| o.is_empty()))
+        })
+        .unwrap_or(false)
+}
+
+/// Says on standard error what an admin port reply that shows nothing
+/// means: an `ERROR` gets the valid commands, an empty listing why.
+fn explain(admin: &Admin, words: &[&str], reply: &[u8]) {
+    let line = words.join(" ");
+    if reply.starts_with(b"ERROR") {
+        // The server's own list, so that etsy statsd's admin port gets its
+        // own; the request view's words are statkit ctl's.
+        let listed = admin
+            .ask("help")
+            .ok()
+            .map(|help| String::from_utf8_lossy(&help).trim().to_owned())
+            .and_then(|help| help.strip_prefix("Commands: ").map(str::to_owned));
+        let server = listed.map_or_else(String::new, |list| format!("; the admin port's: {list}"));
+        note(&format!(
+            "the server at {} answered ERROR to `{line}` (a command it does not know, or arguments it does not take). \
+             Commands: the request view's {VIEW_COMMANDS}{server}",
+            admin.address
+        ));
+        return;
+    }
+    if reply == b"{}\nEND\n\n" {
+        let why = match words.first() {
+            Some(&"timers") => {
+                "no timers: none arrived since the last flush (timers are cleared at each flush)"
+            }
+            Some(&"sets") => {
+                "no sets: none arrived since the last flush (sets are cleared at each flush)"
+            }
+            Some(&"gauges") => "no gauges: none arrived yet, or they were deleted",
+            Some(&"counters") => {
+                "no counters: none arrived since the last flush, or they were deleted"
+            }
+            _ => "the server holds nothing to list",
+        };
+        note(why);
+    }
 }
 
 fn json_line(json: &[u8]) -> String {
     format!("{}\n", String::from_utf8_lossy(json))
 }
 
-/// Sends `words` as typed and prints the reply as received.
-fn forward(admin: &Admin, words: &[&str]) -> anyhow::Result<ExitCode> {
+/// Sends `words` as typed and prints the reply as received; returns the
+/// exit code and the reply.
+fn forward(admin: &Admin, words: &[&str]) -> anyhow::Result<(ExitCode, Vec<u8>)> {
     if words.is_empty() {
         return Err(UsageError("--raw needs a command".into()).into());
     }
     let reply = admin.ask(&words.join(" "))?;
-    std::io::stdout().write_all(&reply)?;
-    Ok(if reply.starts_with(b"ERROR") {
+    let mut out = std::io::stdout().lock();
+    out.write_all(&reply)?;
+    out.flush()?;
+    let code = if reply.starts_with(b"ERROR") {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, reply))
 }

@@ -5,6 +5,8 @@ pub mod bench;
 pub mod clean;
 pub mod conformance;
 pub mod ctl;
+pub mod demo;
+mod folders;
 pub mod munin;
 mod munin_metrics;
 pub mod poll;

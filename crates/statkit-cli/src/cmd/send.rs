@@ -21,9 +21,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
-    /// The statsd server to send to.
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8125")]
-    server: String,
+    /// The statsd server to send to (the address `statkit serve --statsd`
+    /// listens on). `--server` is the old name, still accepted.
+    #[arg(
+        long,
+        env = "STATKIT_STATSD",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8125",
+        alias = "server"
+    )]
+    statsd: String,
 
     /// Send over one TCP connection, each line ending in a newline, instead
     /// of UDP datagrams.
@@ -58,7 +65,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let builder = Client::builder(args.server.as_str()).max_datagram(args.max_datagram);
+    let builder = Client::builder(args.statsd.as_str()).max_datagram(args.max_datagram);
     let builder = if args.tcp {
         builder.tcp().connect_timeout(CONNECT_TIMEOUT)
     } else {
@@ -66,7 +73,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
     };
     let client = builder
         .build()
-        .map_err(|error| usage(format!("--server: {}", chain(&error))))?;
+        .map_err(|error| usage(format!("--statsd: {}", chain(&error))))?;
     for line in &lines {
         client
             .send_line(&line.text)
@@ -84,7 +91,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
             stats.dropped,
             stats.sent + stats.dropped,
             if args.tcp { "writes" } else { "datagrams" },
-            args.server,
+            args.statsd,
         );
     }
     Ok(ExitCode::SUCCESS)

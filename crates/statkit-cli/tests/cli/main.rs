@@ -16,6 +16,7 @@ mod hostile_files;
 mod http;
 mod mmash;
 mod munin;
+mod operator;
 mod pipes;
 mod processes;
 mod prometheus;

@@ -143,7 +143,7 @@ fn admin_port_requests_commands() {
 #[test]
 fn quit_stops_the_server() {
     let mut statkit = fed();
-    let quit = ctl(&statkit, &["quit"]);
+    let quit = ctl(&statkit, &["quit", "--yes"]);
     assert_eq!((stdout(&quit).as_str(), quit.status.code()), ("", Some(0)));
     let status = statkit.process.wait_timeout(TIMEOUT);
     assert!(

@@ -4,7 +4,7 @@
 use statkit_encode::graphite::NamingOptions;
 
 use crate::settings::check::{positive, resolve};
-use crate::settings::{declare, Setting};
+use crate::settings::{declare, Setting, SettingType};
 use crate::{ConfigError, Settings};
 
 declare! {
@@ -14,8 +14,14 @@ declare! {
         "Send every flush to this Graphite plaintext receiver, host:port",
     )
     .value_name("HOST:PORT");
-    CONSOLE: Option<bool> = Setting::new("console", "", "Print every flush on standard output")
-        .shown("on when no graphite is given");
+    CONSOLE: Option<ConsoleSetting> = Setting::new(
+        "console",
+        "",
+        "What to print on standard output at each flush: summary (one line: series, lines \
+         received, bad lines, dropped), full (every series; also true or a bare --console), or \
+         off (also false)",
+    )
+    .shown("summary on a terminal when no graphite is given, else off");
     SINK_QUEUE: usize = Setting::new(
         "sink_queue",
         "64",
@@ -63,12 +69,98 @@ declare! {
     );
 }
 
+/// The `console` setting as given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConsoleSetting {
+    #[default]
+    Off,
+    Summary,
+    Full,
+}
+
+/// `false` and `true` keep their meaning from when the setting was a
+/// switch (no console, every series), and stay booleans in TOML and in
+/// `ctl config`.
+impl SettingType for ConsoleSetting {
+    const VALUE_NAME: &'static str = "summary|full|off";
+    const IS_SWITCH: bool = true;
+
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "summary" => Ok(ConsoleSetting::Summary),
+            "full" | "true" => Ok(ConsoleSetting::Full),
+            "off" | "false" => Ok(ConsoleSetting::Off),
+            other => Err(format!(
+                "{other:?} is none of summary, full (or true), off (or false)"
+            )),
+        }
+    }
+
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::Boolean(true) => Ok(ConsoleSetting::Full),
+            toml::Value::Boolean(false) => Ok(ConsoleSetting::Off),
+            toml::Value::String(text) => Self::from_text(text),
+            other => Err(format!(
+                "expected \"summary\", \"full\", \"off\", true or false, found {}",
+                other.type_str()
+            )),
+        }
+    }
+
+    fn to_toml(&self) -> toml::Value {
+        match self {
+            ConsoleSetting::Off => toml::Value::Boolean(false),
+            ConsoleSetting::Full => toml::Value::Boolean(true),
+            ConsoleSetting::Summary => toml::Value::String("summary".into()),
+        }
+    }
+}
+
+/// What the console sink prints, once the defaults are applied.
+///
+/// The console used to print every series of every flush until Graphite
+/// was given: `statkit serve &` in a shell then buried the prompt, and a
+/// service's log grew by the number of series at each flush. Now, unset,
+/// it prints one line per flush, and only to a terminal: redirected or
+/// under a service manager, standard output stays quiet (the HTTP API and
+/// the admin port show the same counts). `full` is the old dump, on
+/// request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// No console sink.
+    Off,
+    /// The summary line when standard output is a terminal, else nothing.
+    Auto,
+    /// The summary line, terminal or not.
+    Summary,
+    /// Every series of every flush.
+    Full,
+}
+
+impl ConsoleMode {
+    /// The mode for a `console` setting (unset: `None`) with `graphite`
+    /// destinations or none.
+    pub fn resolve(setting: Option<ConsoleSetting>, has_graphite: bool) -> ConsoleMode {
+        match setting {
+            Some(ConsoleSetting::Off) => ConsoleMode::Off,
+            Some(ConsoleSetting::Summary) => ConsoleMode::Summary,
+            Some(ConsoleSetting::Full) => ConsoleMode::Full,
+            None if has_graphite => ConsoleMode::Off,
+            None => ConsoleMode::Auto,
+        }
+    }
+}
+
 /// The sinks a flush goes to.
 #[derive(Clone, Debug)]
 pub struct SinksConfig {
     pub graphite: Vec<String>,
     pub naming: NamingOptions,
+    /// Whether a console sink runs ([`ConsoleMode`] is not `Off`).
     pub console: bool,
+    /// What it prints.
+    pub console_mode: ConsoleMode,
     /// Flushes a sink's queue holds.
     pub queue: usize,
 }
@@ -94,12 +186,60 @@ impl SinksConfig {
             // sanitized on arrival.
             sanitize_names: !s.get(&crate::pipeline::settings::KEY_SANITIZE),
         };
+        let console_mode = ConsoleMode::resolve(s.get(&CONSOLE), !graphite.is_empty());
         Ok(SinksConfig {
-            // With nowhere else to send flushes, show them.
-            console: s.get(&CONSOLE).unwrap_or(graphite.is_empty()),
+            console: console_mode != ConsoleMode::Off,
+            console_mode,
             graphite,
             naming,
             queue: positive(&SINK_QUEUE, s)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_defaults_to_a_summary_without_graphite_and_off_with_it() {
+        assert_eq!(ConsoleMode::resolve(None, false), ConsoleMode::Auto);
+        assert_eq!(ConsoleMode::resolve(None, true), ConsoleMode::Off);
+        // Given, it wins over graphite either way.
+        for graphite in [false, true] {
+            let given = |s| ConsoleMode::resolve(Some(s), graphite);
+            assert_eq!(given(ConsoleSetting::Full), ConsoleMode::Full);
+            assert_eq!(given(ConsoleSetting::Summary), ConsoleMode::Summary);
+            assert_eq!(given(ConsoleSetting::Off), ConsoleMode::Off);
+        }
+    }
+
+    #[test]
+    fn console_reads_its_words_and_its_former_booleans() {
+        let text = |t| ConsoleSetting::from_text(t);
+        assert_eq!(text("true"), Ok(ConsoleSetting::Full));
+        assert_eq!(text("full"), Ok(ConsoleSetting::Full));
+        assert_eq!(text("false"), Ok(ConsoleSetting::Off));
+        assert_eq!(text("off"), Ok(ConsoleSetting::Off));
+        assert_eq!(text("summary"), Ok(ConsoleSetting::Summary));
+        assert!(text("loud").is_err());
+        let toml = |v| ConsoleSetting::from_toml(&v);
+        assert_eq!(toml(toml::Value::Boolean(true)), Ok(ConsoleSetting::Full));
+        assert_eq!(toml(toml::Value::Boolean(false)), Ok(ConsoleSetting::Off));
+        assert_eq!(
+            toml(toml::Value::String("summary".into())),
+            Ok(ConsoleSetting::Summary)
+        );
+        assert!(toml(toml::Value::Integer(1)).is_err());
+        // `ctl config` and --print-config show false and true as before.
+        assert_eq!(ConsoleSetting::Off.to_toml(), toml::Value::Boolean(false));
+        assert_eq!(ConsoleSetting::Full.to_toml(), toml::Value::Boolean(true));
+        for setting in [
+            ConsoleSetting::Off,
+            ConsoleSetting::Summary,
+            ConsoleSetting::Full,
+        ] {
+            assert_eq!(ConsoleSetting::from_toml(&setting.to_toml()), Ok(setting));
+        }
     }
 }
