@@ -9,8 +9,9 @@
 #
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
-#   - Debian's prometheus (scrapes /metrics) and chromium (renders the
-#     dashboard), installed with apt-get when missing;
+#   - Debian's prometheus (scrapes /metrics), chromium (renders the
+#     dashboard) and curl (the README's tour), installed with apt-get when
+#     missing;
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
 #     in target/test-deps/etsy;
 #   - a Python venv (Python 3.10 or newer) with the PyPI clients (statsd,
@@ -105,11 +106,13 @@ else
     echo "$wanted" >"$stamp"
 fi
 
-# --- Prometheus and Chromium (the HTTP server's real-client tests) ----------------
-step "Prometheus and headless Chromium"
+# --- Prometheus, Chromium and curl (the HTTP server's real-client tests) -----------
+# curl: the README's tour (tests/cli/readme.rs) runs its curl lines.
+step "Prometheus, headless Chromium and curl"
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v curl >/dev/null || missing+=(curl)
 if ((${#missing[@]})); then
     command -v apt-get >/dev/null || die "${missing[*]} missing and apt-get is not available"
     echo "installing Debian's ${missing[*]}"
