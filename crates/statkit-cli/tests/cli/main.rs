@@ -17,6 +17,7 @@ mod munin;
 mod pipes;
 mod processes;
 mod prometheus;
+mod readme;
 mod requests;
 mod send;
 mod serve;
