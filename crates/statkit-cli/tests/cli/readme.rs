@@ -194,12 +194,34 @@ struct Place {
 
 impl Place {
     /// The command as run here: defaults and `/tmp/` rewritten.
-    fn rewrite(&self, command: &str) -> String {
-        command
+    ///
+    /// A default port written another way (`localhost:8127`) would reach
+    /// whatever listens on the machine's default ports: refused.
+    fn rewrite(&self, step: &Step) -> String {
+        let command = step
+            .command
             .replace(DEFAULT_STATSD, &self.statsd)
             .replace(DEFAULT_ADMIN, &self.admin)
             .replace(DEFAULT_HTTP, &self.http)
-            .replace("/tmp/", &format!("{}/", self.tmp.display()))
+            .replace("/tmp/", &format!("{}/", self.tmp.display()));
+        for default in [DEFAULT_STATSD, DEFAULT_ADMIN, DEFAULT_HTTP] {
+            let port = &default[default.len() - 5..];
+            assert!(
+                !command.contains(port),
+                "{} names the default port {port} other than as {default}, which this test cannot move: write {default}",
+                step.name()
+            );
+        }
+        command
+    }
+
+    /// Where the tour's server is, for failure messages.
+    fn describe(&self) -> String {
+        format!(
+            "\n(the tour's server: STATKIT_STATSD={}, STATKIT_ADMIN={}, STATKIT_HTTP_LISTEN={}; \
+             a command that ignores these talks to the default ports instead)",
+            self.statsd, self.admin, self.http
+        )
     }
 
     /// `bash -c command` with the tour's environment, from the repository.
@@ -240,7 +262,8 @@ fn logs(background: &[(String, Process)]) -> String {
 }
 
 /// Starts a background command and waits until it is ready.
-fn start(place: &Place, step: &Step, command: &str) -> Process {
+fn start(place: &Place, step: &Step) -> Process {
+    let command = step.background().expect("a background command");
     let simple = !command.contains(['|', ';', '&', '(', '`', '$']);
     assert!(
         simple,
@@ -249,7 +272,10 @@ fn start(place: &Place, step: &Step, command: &str) -> Process {
     );
     let process = Process::spawn(
         &step.name(),
-        place.bash(&format!("exec {}", place.rewrite(command))),
+        place.bash(&format!(
+            "exec {}",
+            place.rewrite(step).trim_end_matches('&')
+        )),
     );
     let deadline = Instant::now() + TIMEOUT;
     let serve = command.starts_with("statkit serve");
@@ -346,13 +372,13 @@ fn the_quick_tour_runs_command_by_command() {
         if step.comment.contains(NOT_RUN) {
             continue;
         }
-        if let Some(command) = step.background() {
-            background.push((step.name(), start(&place, step, command)));
+        if step.background().is_some() {
+            background.push((step.name(), start(&place, step)));
             continue;
         }
         // A command still running after TIMEOUT is killed (run_bounded's
         // panic), then named with its README line.
-        let command = place.bash(&place.rewrite(&step.command));
+        let command = place.bash(&place.rewrite(step));
         let output = panic::catch_unwind(AssertUnwindSafe(|| run_bounded(command, TIMEOUT)))
             .unwrap_or_else(|_| {
                 panic!(
@@ -365,10 +391,11 @@ fn the_quick_tour_runs_command_by_command() {
         let printed = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
         assert!(
             output.status.success(),
-            "{} failed ({}), run as `{}`; it printed:\n{printed}{}",
+            "{} failed ({}), run as `{}`; it printed:\n{printed}{}{}",
             step.name(),
             output.status,
-            place.rewrite(&step.command),
+            place.rewrite(step),
+            place.describe(),
             logs(&background)
         );
         for (shown, text) in SHOWS {
@@ -376,8 +403,9 @@ fn the_quick_tour_runs_command_by_command() {
                 checked.push(shown);
                 assert!(
                     stdout.contains(text),
-                    "{} did not show {text:?}; it printed:\n{printed}{}",
+                    "{} did not show {text:?}; it printed:\n{printed}{}{}",
                     step.name(),
+                    place.describe(),
                     logs(&background)
                 );
             }
@@ -424,4 +452,46 @@ fn commands_and_comments_are_told_apart() {
     assert_eq!(steps[0].background(), Some("statkit serve"));
     assert_eq!(steps[1].background(), None);
     assert!(steps[3].comment.contains(NOT_RUN));
+}
+
+fn place_for_rewriting() -> Place {
+    Place {
+        statsd: "127.0.0.1:1001".into(),
+        admin: "127.0.0.1:1002".into(),
+        http: "127.0.0.1:1003".into(),
+        tmp: PathBuf::from("/scratch/tmp"),
+        shm: PathBuf::from("/scratch/shm"),
+        curl_home: PathBuf::from("/scratch"),
+    }
+}
+
+fn step(command: &str) -> Step {
+    Step {
+        line: 1,
+        command: command.into(),
+        comment: String::new(),
+    }
+}
+
+#[test]
+fn defaults_and_tmp_are_rewritten() {
+    let place = place_for_rewriting();
+    assert_eq!(
+        place.rewrite(&step(
+            "curl -s '127.0.0.1:8127/stats/x?aggr=sum' && statkit send --statsd 127.0.0.1:8125 a:1|c"
+        )),
+        "curl -s '127.0.0.1:1003/stats/x?aggr=sum' && statkit send --statsd 127.0.0.1:1001 a:1|c"
+    );
+    assert_eq!(
+        place.rewrite(&step(
+            "statkit ctl --admin 127.0.0.1:8126 counters /tmp/*.mmstats"
+        )),
+        "statkit ctl --admin 127.0.0.1:1002 counters /scratch/tmp/*.mmstats"
+    );
+}
+
+#[test]
+#[should_panic(expected = "names the default port :8127 other than as 127.0.0.1:8127")]
+fn a_default_port_written_otherwise_is_refused() {
+    place_for_rewriting().rewrite(&step("curl -s localhost:8127/metrics"));
 }
