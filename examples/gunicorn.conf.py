@@ -1,6 +1,6 @@
 """gunicorn settings that time every request into statkit's request view.
 
-    pip install ./python             # the statkit hooks (standard library only)
+    pip install ./python             # statkit-hooks: the hooks (standard library only)
     statkit serve &                  # statsd on 127.0.0.1:8125
     gunicorn -c examples/gunicorn.conf.py myapp:app
     statkit ctl stats                # gstatsctl's report, per prefix

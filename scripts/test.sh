@@ -9,12 +9,14 @@
 #
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
-#   - Debian's prometheus (scrapes /metrics) and chromium (renders the
-#     dashboard), installed with apt-get when missing;
+#   - Debian's prometheus (scrapes /metrics), chromium (renders the
+#     dashboard) and curl (the README's tour), installed with apt-get when
+#     missing;
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
 #     in target/test-deps/etsy;
-#   - a Python venv with the PyPI clients (statsd, datadog, gunicorn, pyzmq), in
-#     target/test-deps/venv, where statkit's own package (python/) is
+#   - a Python venv (Python 3.10 or newer) with the PyPI clients (statsd,
+#     datadog, gunicorn, pyzmq) and mypy, in target/test-deps/venv, where
+#     statkit's own package (python/, distribution statkit-hooks) is
 #     installed too;
 #   - Debian's munin-node, for munin-run.
 # Both installs are skipped when what is there is already right, so a second
@@ -28,8 +30,9 @@ cd "$repo"
 
 deps="$repo/target/test-deps"
 etsy_version="0.9.0"
-# Pinned so that a client release cannot change what the tests see.
-python_requirements=(statsd==4.0.1 datadog==0.56.0 gunicorn==23.0.0 pyzmq==27.3.0)
+# Pinned so that a client release cannot change what the tests see (and a
+# mypy release what it reports on python/).
+python_requirements=(statsd==4.0.1 datadog==0.56.0 gunicorn==23.0.0 pyzmq==27.3.0 mypy==2.4.1)
 
 start=$SECONDS
 current="setup"
@@ -89,12 +92,12 @@ else
     python=""
     for candidate in python3 python; do
         if command -v "$candidate" >/dev/null \
-            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null; then
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
             python="$candidate"
             break
         fi
     done
-    [[ -n "$python" ]] || die "no python3 (3.8 or newer) found"
+    [[ -n "$python" ]] || die "no python3 (3.10 or newer) found"
     echo "creating $venv with $("$python" --version)"
     rm -rf "$venv"
     "$python" -m venv "$venv" \
@@ -103,11 +106,13 @@ else
     echo "$wanted" >"$stamp"
 fi
 
-# --- Prometheus and Chromium (the HTTP server's real-client tests) ----------------
-step "Prometheus and headless Chromium"
+# --- Prometheus, Chromium and curl (the HTTP server's real-client tests) -----------
+# curl: the README's tour (tests/cli/readme.rs) runs its curl lines.
+step "Prometheus, headless Chromium and curl"
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v curl >/dev/null || missing+=(curl)
 if ((${#missing[@]})); then
     command -v apt-get >/dev/null || die "${missing[*]} missing and apt-get is not available"
     echo "installing Debian's ${missing[*]}"
@@ -145,10 +150,12 @@ STATKIT_TEST_MUNIN_RUN="$(command -v munin-run || echo /usr/sbin/munin-run)"
 echo "STATKIT_TEST_MUNIN_RUN=$STATKIT_TEST_MUNIN_RUN"
 
 # --- statkit's Python package ------------------------------------------------------
-# Installed the way users install it (the tests themselves import the tree's
-# copy through PYTHONPATH), then its unit tests.
-step "pip install ./python, then its unit tests"
+# Installed the way users install it (distribution statkit-hooks; the tests
+# themselves import the tree's copy, from python/ or through PYTHONPATH),
+# then mypy --strict (settings in python/pyproject.toml) and its unit tests.
+step "pip install ./python, mypy --strict, then its unit tests"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+(cd python && "$venv/bin/python" -m mypy --strict statkit tests)
 (cd python && "$venv/bin/python" -m unittest discover -s tests)
 
 # --- Rust -------------------------------------------------------------------------

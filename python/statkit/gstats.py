@@ -34,6 +34,7 @@ import re
 import socket
 import threading
 import time
+from typing import Any, Protocol
 
 __all__ = ["start_request", "end_request", "counts", "metric_prefix"]
 
@@ -44,15 +45,28 @@ DEFAULT_ADDRESS = "127.0.0.1:8125"
 MAX_PENDING = 10000
 _ATTRIBUTE = "_statkit_started"
 
+# What getaddrinfo gives for UDP: the family and the address to send to.
+_Resolved = tuple[socket.AddressFamily, tuple[Any, ...]]
+# An HTTP status as servers give it: 200, "200" or "404 Not Found".
+Status = int | str
+
+
+class _Sender(Protocol):
+    """The one thing the hooks do with a socket (a test stands in a socket
+    whose buffer is always full)."""
+
+    def sendto(self, data: bytes, address: tuple[Any, ...], /) -> int: ...
+
+
 _lock = threading.Lock()
-_counts = collections.Counter()
-_pending = collections.OrderedDict()
-# Per process (gunicorn forks workers): pid -> socket; address -> sockaddr.
-_sockets = {}
-_resolved = {}
+_counts: collections.Counter[str] = collections.Counter()
+_pending: collections.OrderedDict[int, float] = collections.OrderedDict()
+# Per process (gunicorn forks workers): (pid, family) -> socket; address -> sockaddr.
+_sockets: dict[tuple[int, socket.AddressFamily], _Sender] = {}
+_resolved: dict[str, _Resolved] = {}
 
 
-def counts():
+def counts() -> dict[str, int]:
     """What the hooks did since the process started: ``sent``, ``dropped``
     (the socket would have blocked), ``errors`` (anything else that failed),
     ``unknown`` (``end_request`` without a start) and ``evicted`` (start
@@ -61,29 +75,29 @@ def counts():
         return dict(_counts)
 
 
-def _count(what, n=1):
+def _count(what: str, n: int = 1) -> None:
     with _lock:
         _counts[what] += n
 
 
-def metric_prefix(prefix):
+def metric_prefix(prefix: str | None) -> str:
     """The prefix as statkit will see it: etsy statsd's key sanitizing
     (whitespace to ``_``, ``/`` to ``-``, anything else outside
     ``[A-Za-z0-9_.-]`` removed); an empty prefix is ``default``, as in
     gstats."""
-    prefix = re.sub(r"\s+", "_", str(prefix or ""))
-    prefix = re.sub(r"[^A-Za-z0-9_.\-]", "", prefix.replace("/", "-"))
-    return prefix or "default"
+    text = re.sub(r"\s+", "_", str(prefix or ""))
+    text = re.sub(r"[^A-Za-z0-9_.\-]", "", text.replace("/", "-"))
+    return text or "default"
 
 
-def _address(collector, collector_addr):
+def _address(collector: str | None, collector_addr: str | None) -> str:
     address = collector if collector is not None else collector_addr
     if address is None:
         address = os.environ.get("STATKIT_STATSD") or DEFAULT_ADDRESS
     return address
 
 
-def _sockaddr(address):
+def _sockaddr(address: str) -> _Resolved:
     found = _resolved.get(address)
     if found is not None:
         return found
@@ -92,26 +106,28 @@ def _sockaddr(address):
     host = host.strip("[]") or "127.0.0.1"
     info = socket.getaddrinfo(host, int(port), 0, socket.SOCK_DGRAM)
     family, _, _, _, sockaddr = info[0]
+    resolved: _Resolved = (family, tuple(sockaddr))
     if len(_resolved) < 64:
-        _resolved[address] = (family, sockaddr)
-    return family, sockaddr
+        _resolved[address] = resolved
+    return resolved
 
 
-def _socket(family):
+def _socket(family: socket.AddressFamily) -> _Sender:
     key = (os.getpid(), family)
     sock = _sockets.get(key)
     if sock is None:
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setblocking(False)
+        new = socket.socket(family, socket.SOCK_DGRAM)
+        new.setblocking(False)
         with _lock:
             # A socket inherited from the parent process is left to it.
             for old in [k for k in _sockets if k[0] != key[0]]:
                 del _sockets[old]
-            _sockets[key] = sock
+            _sockets[key] = new
+        sock = new
     return sock
 
 
-def _send(address, payload):
+def _send(address: str, payload: str) -> None:
     try:
         family, sockaddr = _sockaddr(address)
         _socket(family).sendto(payload.encode("ascii", "replace"), sockaddr)
@@ -122,7 +138,7 @@ def _send(address, payload):
         _count("errors")
 
 
-def _remember(req, started):
+def _remember(req: object, started: float) -> None:
     try:
         setattr(req, _ATTRIBUTE, started)
         return
@@ -135,8 +151,8 @@ def _remember(req, started):
             _counts["evicted"] += 1
 
 
-def _forget(req):
-    started = getattr(req, _ATTRIBUTE, None)
+def _forget(req: object) -> float | None:
+    started: float | None = getattr(req, _ATTRIBUTE, None)
     if started is not None:
         try:
             delattr(req, _ATTRIBUTE)
@@ -147,20 +163,22 @@ def _forget(req):
         return _pending.pop(id(req), None)
 
 
-def _status_code(resp, status):
-    if status is None and resp is not None:
-        status = getattr(resp, "status_code", None) or getattr(resp, "status", None)
-    if status is None:
+def _status_code(resp: object, status: Status | None) -> int | None:
+    found: object = status
+    if found is None and resp is not None:
+        found = getattr(resp, "status_code", None) or getattr(resp, "status", None)
+    if found is None:
         return None
     try:
-        code = int(str(status).split(None, 1)[0])
+        code = int(str(found).split(None, 1)[0])
     except (ValueError, IndexError):
         return None
     return code if 100 <= code <= 999 else None
 
 
-def start_request(req, collect=False, collector_addr=None, prefix=DEFAULT_PREFIX,
-                  collector=None, **_ignored):
+def start_request(req: object, collect: bool = False, collector_addr: str | None = None,
+                  prefix: str | None = DEFAULT_PREFIX, collector: str | None = None,
+                  **_ignored: object) -> None:
     """Notes the start of ``req``; with ``collect=True`` also counts it as
     started (gstats' meaning of ``collect``). Never raises, never blocks."""
     try:
@@ -172,8 +190,10 @@ def start_request(req, collect=False, collector_addr=None, prefix=DEFAULT_PREFIX
         _count("errors")
 
 
-def end_request(req, collector_addr=None, prefix=DEFAULT_PREFIX, collector=None,
-                resp=None, status=None, **_ignored):
+def end_request(req: object, collector_addr: str | None = None,
+                prefix: str | None = DEFAULT_PREFIX, collector: str | None = None,
+                resp: object = None, status: Status | None = None,
+                **_ignored: object) -> float | None:
     """Sends the duration of ``req`` (and its status, from ``resp`` or
     ``status``) and returns it in milliseconds; a request that was never
     started sends nothing and returns None, as in gstats. Never raises,
@@ -185,7 +205,7 @@ def end_request(req, collector_addr=None, prefix=DEFAULT_PREFIX, collector=None,
             return None
         ms = (time.monotonic() - started) * 1000.0
         name = HEAD + metric_prefix(prefix)
-        lines = ["%s.duration:%.6f|ms" % (name, ms)]
+        lines: list[str] = ["%s.duration:%.6f|ms" % (name, ms)]
         code = _status_code(resp, status)
         if code is not None:
             lines.append("%s.status.%d:1|c" % (name, code))

@@ -24,6 +24,7 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 MAGIC = b"STATKIT\0"
 BYTE_ORDER_MARK = 0x01020304
@@ -52,30 +53,43 @@ FIRST_KEY = (1023 - 24) << 3
 PERCENTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999))
 MASK64 = (1 << 64) - 1
 
+# A histogram's summary: count, sum, min, max, mean and percentiles (None
+# when empty or not finite).
+Summary = dict[str, int | float | None]
+# One decoded value, as `statkit slurp --json` prints it.
+Stat = int | float | bool | str | Summary | None
+Stats = dict[str, Stat]
+# (format, pid, stats): "statkit" or "mmstats"; None for retired totals and
+# mmstats files without a sys.pid field.
+Decoded = tuple[str, int | None, Stats]
+# Word `index` of one metric's cells in one block.
+Word = Callable[[int], int]
+
 
 class FormatError(Exception):
     """The reason a file was refused (the same reasons the Rust reader gives)."""
 
 
 class Torn(FormatError):
-    pass
+    """A multi-word cell was caught mid-write: read the file again."""
 
 
-def _need(data, offset, length, what):
+def _need(data: bytes, offset: int, length: int, what: str) -> None:
     if offset + length > len(data):
         raise FormatError("truncated: %s needs %d bytes, the file has %d" % (what, offset + length, len(data)))
 
 
-def _u(data, offset, size, what):
+def _u(data: bytes, offset: int, size: int, what: str) -> int:
     _need(data, offset, size, what)
     return int.from_bytes(data[offset:offset + size], "little")
 
 
-def _f64(bits):
-    return struct.unpack("<d", struct.pack("<Q", bits))[0]
+def _f64(bits: int) -> float:
+    value: float = struct.unpack("<d", struct.pack("<Q", bits))[0]
+    return value
 
 
-def _size_lying(field, value, limit):
+def _size_lying(field: str, value: int, limit: int) -> None:
     if value > limit:
         raise FormatError("size lying: %s is %d, more than the %d it may be" % (field, value, limit))
 
@@ -83,7 +97,9 @@ def _size_lying(field, value, limit):
 # --- statkit files ------------------------------------------------------------
 
 
-def decode_statkit(data):
+def decode_statkit(data: bytes) -> Decoded:
+    """Decodes one statkit file (a main file or a continuation) with the
+    checks of docs/format.md, in its order; raises FormatError."""
     what = "header"
     _need(data, 0, MIN_HEADER_SIZE, what)
     bom = _u(data, 8, 4, what)
@@ -119,14 +135,14 @@ def decode_statkit(data):
     # Cells that overlap would make a per-thread metric cost one read per
     # block each: refused, so decoding stays linear in the file.
     _size_lying("entry cells in total", sum(WORDS[kind] for _, kind, _ in entries), h["slots_used"])
-    stats = {}
+    stats: Stats = {}
     for label, kind, slot in entries:
         stats[label] = _value(data, h, kind, slot, label)
     retired = bool(h["flags"] & FLAG_RETIRED)
     return "statkit", (None if retired else h["pid"]), stats
 
 
-def _entry(data, at, index, slots_used):
+def _entry(data: bytes, at: int, index: int, slots_used: int) -> tuple[str, int, int]:
     _need(data, at, MIN_ENTRY_SIZE, "entry table")
     kind = data[at]
     if kind not in WORDS:
@@ -144,21 +160,21 @@ def _entry(data, at, index, slots_used):
     return label, kind, slot
 
 
-def _cells(data, h, block, slot):
+def _cells(data: bytes, h: dict[str, int], block: int, slot: int) -> Word:
     base = h["blocks_offset"] + block * h["block_size"] + slot * 8
 
-    def word(index):
+    def word(index: int) -> int:
         return _u(data, base + index * 8, 8, "metric cells")
 
     return word
 
 
-def _whole(word, end, label):
+def _whole(word: Word, end: int, label: str) -> None:
     if word(0) != word(end):
         raise Torn("torn: %s was being written while it was read" % label)
 
 
-def _value(data, h, kind, slot, label):
+def _value(data: bytes, h: dict[str, int], kind: int, slot: int, label: str) -> Stat:
     shared = _cells(data, h, 0, slot)
     threads = [_cells(data, h, b, slot) for b in range(1, h["blocks"])]
     if kind in (GAUGE, MOVING_AVERAGE):
@@ -169,7 +185,10 @@ def _value(data, h, kind, slot, label):
         _size_lying("text length", length, TEXT_MAX)
         start = h["blocks_offset"] + slot * 8 + 16
         _need(data, start, length, "text cell")
-        return data[start:start + length].decode("utf-8", "replace")
+        text = data[start:start + length].decode("utf-8", "replace")
+        # Each bad byte became a 3-byte U+FFFD: cut on a character to what
+        # a cell holds, as the Rust reader does (docs/format.md, check 9).
+        return text.encode("utf-8")[:TEXT_MAX].decode("utf-8", "ignore")
     if kind == COUNTER:
         return sum(word(0) for word in threads) & MASK64
     if kind == AVERAGE:
@@ -182,7 +201,7 @@ def _value(data, h, kind, slot, label):
     return _histogram(threads, label)
 
 
-def _histogram(threads, label):
+def _histogram(threads: list[Word], label: str) -> Summary:
     count, total, low, high, buckets = 0, 0.0, 0.0, 0.0, [0] * BUCKETS
     for word in threads:
         _whole(word, HISTOGRAM_WORDS - 1, label)
@@ -195,7 +214,7 @@ def _histogram(threads, label):
         total += _f64(word(2))
         for i in range(BUCKETS):
             buckets[i] = (buckets[i] + word(5 + i)) & MASK64
-    out = {"count": count, "sum": _float(total)}
+    out: Summary = {"count": count, "sum": _float(total)}
     filled = count > 0
     out["min"] = _float(low) if filled else None
     out["max"] = _float(high) if filled else None
@@ -205,22 +224,22 @@ def _histogram(threads, label):
     return out
 
 
-def _fmin(a, b):
+def _fmin(a: float, b: float) -> float:
     """Rust's f64::min: the other value when one is NaN."""
     return _ignoring_nan(min, a, b)
 
 
-def _fmax(a, b):
+def _fmax(a: float, b: float) -> float:
     return _ignoring_nan(max, a, b)
 
 
-def _ignoring_nan(pick, a, b):
+def _ignoring_nan(pick: Callable[[float, float], float], a: float, b: float) -> float:
     if math.isnan(a) or math.isnan(b):
         return b if math.isnan(a) else a
     return pick(a, b)
 
 
-def _quantile(count, low, high, buckets, q):
+def _quantile(count: int, low: float, high: float, buckets: list[int], q: float) -> float:
     rank = min(max(math.ceil(q * count), 1), count)
     seen = 0
     for index, n in enumerate(buckets):
@@ -236,20 +255,20 @@ def _quantile(count, low, high, buckets, q):
     return high
 
 
-def _float(x):
+def _float(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
 # --- mmstats version 1 files -----------------------------------------------------
 
-MM_CODES = {
+MM_CODES: dict[bytes, tuple[str, int]] = {
     b"Q": ("u", 8), b"L": ("u", 8), b"q": ("i", 8), b"l": ("i", 8), b"I": ("u", 4), b"i": ("i", 4),
     b"H": ("u", 2), b"h": ("i", 2), b"B": ("u", 1), b"b": ("i", 1), b"?": ("?", 1), b"f": ("f", 4),
     b"d": ("d", 8), b"c": ("s", 1), b"s": ("s", 1),
 }
 
 
-def _mm_code(sig):
+def _mm_code(sig: bytes) -> tuple[str, int] | None:
     if sig in MM_CODES:
         return MM_CODES[sig]
     if len(sig) > 1 and sig.endswith(b"s") and sig[:-1].isdigit():
@@ -257,7 +276,7 @@ def _mm_code(sig):
     return None
 
 
-def _mm_value(kind, raw):
+def _mm_value(kind: str, raw: bytes) -> Stat:
     if kind == "u":
         return int.from_bytes(raw, "little")
     if kind == "i":
@@ -271,8 +290,11 @@ def _mm_value(kind, raw):
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-def decode_mmstats(data):
-    at, stats, pid = 1, {}, None
+def decode_mmstats(data: bytes) -> Decoded:
+    """Decodes an mmstats version 1 file; raises FormatError."""
+    at = 1
+    stats: Stats = {}
+    pid: int | None = None
     while at + 1 < len(data) or (at < len(data) and data[at] != 0):
         label_len = _u(data, at, 2, "field label length")
         if label_len == 0:
@@ -298,15 +320,19 @@ def decode_mmstats(data):
         at += size * copies
         stats[label] = value
         if label.endswith("sys.pid"):
-            is_pid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 32
-            pid = value if is_pid else None
+            # A bool is an int to Python, never a pid.
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            pid = value if isinstance(value, int) and whole and 0 <= value < 2 ** 32 else None
     return "mmstats", pid, stats
 
 
 # --- files ------------------------------------------------------------------------
 
 
-def decode(data):
+def decode(data: bytes) -> Decoded:
+    """Decodes a statkit or mmstats file, told apart by the first bytes;
+    raises FormatError, whose message starts with the reason (truncated,
+    corrupt, size lying, ...)."""
     if data.startswith(MAGIC):
         return decode_statkit(data)
     if data[:1] == b"\x01":
@@ -316,7 +342,7 @@ def decode(data):
     raise FormatError("not a stats file (starts with %s)" % data[:8].hex())
 
 
-def _chain(data):
+def _chain(data: bytes) -> dict[str, int]:
     """The header fields that tie a chain together (version 1: no chain)."""
     version2 = _u(data, 12, 2, "header") >= 2
     return {
@@ -328,7 +354,7 @@ def _chain(data):
     }
 
 
-def read_file(path):
+def read_file(path: str) -> Decoded:
     """Decodes a file and its continuation files (<path>.1, ...): a missing,
     truncated or foreign continuation fails the whole file."""
     fmt, pid, stats, data = _read_one(path)
@@ -346,7 +372,7 @@ def read_file(path):
     return fmt, pid, stats
 
 
-def _read_untrusted(path):
+def _read_untrusted(path: str) -> bytes:
     """A shared folder's file, read as the Rust reader reads it: never
     through a symbolic link, never waiting on a FIFO (O_NONBLOCK), a
     regular file of at most MAX_FILE_BYTES, or OSError."""
@@ -361,7 +387,8 @@ def _read_untrusted(path):
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", path)
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while True:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -374,35 +401,42 @@ def _read_untrusted(path):
         os.close(fd)
 
 
-def _read_one(path):
+def _read_one(path: str) -> tuple[str, int | None, Stats, bytes]:
     """Decodes one file, reading again when a write was caught half done."""
-    for attempt in range(TORN_RETRIES + 1):
+    attempt = 0
+    while True:
         data = _read_untrusted(path)
         try:
-            return decode(data) + (data,)
+            fmt, pid, stats = decode(data)
         except Torn:
             if attempt == TORN_RETRIES:
                 raise
+            attempt += 1
             time.sleep(0)
+            continue
+        return fmt, pid, stats, data
 
 
-def is_mmstats_file(name):
+def is_mmstats_file(name: str) -> bool:
+    """mmstats' own naming: ``*.mmstats`` or ``mmstats-*``."""
     return name.endswith(".mmstats") or name.startswith("mmstats-")
 
 
-def is_stats_file(name):
+def is_stats_file(name: str) -> bool:
+    """A file a folder listing reads: a statkit main file or an mmstats
+    file (continuations are read through their main file)."""
     return name.endswith(".statkit") or is_mmstats_file(name)
 
 
-def _listing(folder, wanted):
+def _listing(folder: str, wanted: Callable[[str], bool]) -> list[str]:
     names = sorted(n for n in os.listdir(folder) if wanted(n) and os.path.isfile(os.path.join(folder, n)))
     return [os.path.join(folder, n) for n in names]
 
 
-def discover(paths):
+def discover(paths: list[str]) -> list[str]:
     """Files to read: folders' stats files in name order, other paths as
     given; no paths: the stats folder and mmstats' default folder."""
-    found = []
+    found: list[str] = []
     if not paths:
         folder = os.environ.get("STATKIT_DIR") or "/dev/shm/statkit"
         mmstats = os.environ.get("MMSTATS_PATH") or tempfile.gettempdir()
@@ -412,7 +446,8 @@ def discover(paths):
             found += _listing(mmstats, is_mmstats_file)
     for path in paths:
         found += _listing(path, is_stats_file) if os.path.isdir(path) else [path]
-    seen, unique = set(), []
+    seen: set[str] = set()
+    unique: list[str] = []
     for path in found:
         if path not in seen:
             seen.add(path)
@@ -420,8 +455,11 @@ def discover(paths):
     return unique
 
 
-def main(argv):
-    out, failed = [], False
+def main(argv: list[str]) -> int:
+    """The command line: prints the JSON of every file, returns the exit
+    status (1 when a file was skipped)."""
+    out: list[dict[str, object]] = []
+    failed = False
     for path in discover(argv):
         try:
             fmt, pid, stats = read_file(path)

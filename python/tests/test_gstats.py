@@ -1,10 +1,12 @@
 """The hooks against a real UDP socket on loopback, and with nothing there."""
 
 import gc
+import os
 import socket
 import time
 import tracemalloc
 import unittest
+from typing import Any
 
 from statkit import gstats
 
@@ -25,20 +27,20 @@ class Response:
 
 
 class Receiver:
-    def __init__(self):
+    def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(5)
         self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
 
-    def lines(self):
+    def lines(self) -> list[str]:
         return self.sock.recv(65536).decode().split("\n")
 
-    def close(self):
+    def close(self) -> None:
         self.sock.close()
 
 
-def closed_port():
+def closed_port() -> str:
     """A loopback UDP port with nothing listening."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -48,13 +50,13 @@ def closed_port():
 
 
 class HooksTest(unittest.TestCase):
-    def setUp(self):
+    def setUp(self) -> None:
         self.receiver = Receiver()
 
-    def tearDown(self):
+    def tearDown(self) -> None:
         self.receiver.close()
 
-    def test_start_and_end_send_statsd(self):
+    def test_start_and_end_send_statsd(self) -> None:
         req = Request()
         gstats.start_request(req, collect=True, collector_addr=self.receiver.address,
                              prefix="my_app")
@@ -62,6 +64,7 @@ class HooksTest(unittest.TestCase):
         time.sleep(0.01)
         ms = gstats.end_request(req, collector_addr=self.receiver.address, prefix="my_app",
                                 resp=Response())
+        assert ms is not None
         lines = self.receiver.lines()
         self.assertEqual(len(lines), 2)
         name, rest = lines[0].split(":")
@@ -72,7 +75,7 @@ class HooksTest(unittest.TestCase):
         self.assertEqual(lines[1], "statkit.requests.my_app.status.404:1|c")
         self.assertFalse(hasattr(req, "_statkit_started"))
 
-    def test_collector_keyword_of_gstats_readme(self):
+    def test_collector_keyword_of_gstats_readme(self) -> None:
         req = Request()
         gstats.start_request(req, collect=True, collector=self.receiver.address,
                              prefix="other.App-1")
@@ -81,7 +84,7 @@ class HooksTest(unittest.TestCase):
                            prefix="other.App-1", status=200)
         self.assertEqual(self.receiver.lines()[1], "statkit.requests.other.App-1.status.200:1|c")
 
-    def test_without_collect_only_the_end_is_sent(self):
+    def test_without_collect_only_the_end_is_sent(self) -> None:
         req = Request()
         gstats.start_request(req, collector=self.receiver.address)
         gstats.end_request(req, collector=self.receiver.address, prefix="")
@@ -89,7 +92,7 @@ class HooksTest(unittest.TestCase):
         self.assertEqual(len(lines), 1)
         self.assertTrue(lines[0].startswith("statkit.requests.default.duration:"))
 
-    def test_unknown_request_sends_nothing(self):
+    def test_unknown_request_sends_nothing(self) -> None:
         before = gstats.counts().get("unknown", 0)
         self.assertIsNone(gstats.end_request(Request(), collector=self.receiver.address))
         self.assertEqual(gstats.counts()["unknown"], before + 1)
@@ -97,11 +100,11 @@ class HooksTest(unittest.TestCase):
         with self.assertRaises(socket.timeout):
             self.receiver.sock.recv(100)
 
-    def test_prefixes_are_sanitized_like_statsd_keys(self):
+    def test_prefixes_are_sanitized_like_statsd_keys(self) -> None:
         self.assertEqual(gstats.metric_prefix("my app/v2:|@x"), "my_app-v2x")
         self.assertEqual(gstats.metric_prefix(None), "default")
 
-    def test_objects_without_attributes_use_a_bounded_table(self):
+    def test_objects_without_attributes_use_a_bounded_table(self) -> None:
         req = SlottedRequest()
         gstats.start_request(req, collector=self.receiver.address)
         self.assertIsNotNone(gstats.end_request(req, collector=self.receiver.address))
@@ -117,7 +120,7 @@ class HooksTest(unittest.TestCase):
 class NothingListeningTest(unittest.TestCase):
     """statkit down or absent: no exception, no wait, no growth."""
 
-    def test_never_raises_or_blocks(self):
+    def test_never_raises_or_blocks(self) -> None:
         address = closed_port()
         started = time.monotonic()
         for _ in range(2000):
@@ -128,14 +131,14 @@ class NothingListeningTest(unittest.TestCase):
         # send would take forever.
         self.assertLess(time.monotonic() - started, 30)
 
-    def test_bad_addresses_are_counted_not_raised(self):
+    def test_bad_addresses_are_counted_not_raised(self) -> None:
         before = gstats.counts().get("errors", 0)
         req = Request()
         gstats.start_request(req, collect=True, collector="no port here")
         gstats.end_request(req, collector="127.0.0.1:notaport")
         self.assertEqual(gstats.counts()["errors"], before + 2)
 
-    def test_requests_that_never_end_leak_nothing(self):
+    def test_requests_that_never_end_leak_nothing(self) -> None:
         address = closed_port()
         gc.collect()
         tracemalloc.start()
@@ -151,14 +154,14 @@ class NothingListeningTest(unittest.TestCase):
         # 20000 requests kept would hold megabytes.
         self.assertLess(grown, 64 * 1024)
 
-    def test_a_send_that_would_block_is_dropped_and_counted(self):
+    def test_a_send_that_would_block_is_dropped_and_counted(self) -> None:
         # Linux never makes a loopback UDP send wait, so the kernel's
         # EAGAIN is played by a socket that always answers it.
         class FullSocket:
-            def sendto(self, payload, address):
+            def sendto(self, payload: bytes, address: tuple[Any, ...], /) -> int:
                 raise BlockingIOError(11, "Resource temporarily unavailable")
 
-        key = (gstats.os.getpid(), socket.AF_INET)
+        key = (os.getpid(), socket.AF_INET)
         previous = gstats._sockets.get(key)
         gstats._sockets[key] = FullSocket()
         try:

@@ -20,6 +20,7 @@ mod operator;
 mod pipes;
 mod processes;
 mod prometheus;
+mod readme;
 mod requests;
 mod send;
 mod serve;
