@@ -12,9 +12,9 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use statkit_serve::requests::GstatsSockets;
 use statkit_serve::settings::{flag_of, Declared};
-use statkit_serve::{config, Config, Listeners, Settings};
+use statkit_serve::{config, BindError, Config, Listeners, Settings};
 
-use super::UsageError;
+use super::{Hinted, UsageError};
 
 /// Run the statsd server. Every setting is a flag, an environment variable
 /// (`STATKIT_` and the flag's name) and a key of the TOML file given to
@@ -166,7 +166,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
-    let listeners = Listeners::bind(&config)?;
+    let listeners = Listeners::bind(&config).map_err(hint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("statkit-async")
@@ -243,6 +243,23 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     writeln!(out, "ready")?;
     out.flush()?;
     Ok(())
+}
+
+/// A listener that cannot be bound, with what to do when its address is
+/// taken (most often by a statkit already running).
+fn hint(error: BindError) -> anyhow::Error {
+    if error.source.kind() != std::io::ErrorKind::AddrInUse {
+        return error.into();
+    }
+    let flag = flag_of(error.setting);
+    let other = if error.what.ends_with("(unix)") {
+        format!("another path with {flag} PATH")
+    } else {
+        format!("another address with {flag} 127.0.0.1:0")
+    };
+    let hint =
+        format!("is another statkit running? `statkit ctl health` asks it, or choose {other}");
+    Hinted::new(error, hint).into()
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -14,6 +14,7 @@ mod gunicorn_requests;
 mod http;
 mod mmash;
 mod munin;
+mod packaging;
 mod pipes;
 mod processes;
 mod prometheus;

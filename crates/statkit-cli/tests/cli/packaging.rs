@@ -1,0 +1,110 @@
+//! What an operator meets first: the error a second server prints, shell
+//! completions and the manual page, the JSON log, and the files in
+//! packaging/ (the sample configuration, the systemd unit, the Dockerfile),
+//! checked against the binary they describe.
+
+use crate::util::{self, Statkit, TIMEOUT};
+
+/// `statkit ARGS`, run to completion (bounded), with no `STATKIT_*`
+/// variables from the environment.
+fn statkit(args: &[&str]) -> std::process::Output {
+    let mut command = util::statkit_command();
+    command.args(args);
+    util::run_bounded(command, TIMEOUT)
+}
+
+/// Its stdout, after checking that it exited 0.
+#[track_caller]
+fn stdout_of(args: &[&str]) -> String {
+    let output = statkit(args);
+    assert!(
+        output.status.success(),
+        "statkit {args:?} failed ({}); stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn a_second_server_on_a_taken_port_says_the_cause_once_and_what_to_do() {
+    let first = Statkit::start(&["--http", "off"]);
+    let taken = first.tcp.to_string();
+    let output = statkit(&[
+        "serve",
+        "--statsd",
+        &taken,
+        "--admin",
+        "127.0.0.1:0",
+        "--http",
+        "off",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && output.status.code().is_some(),
+        "the second server must fail with an exit code, got {}; stderr:\n{stderr}",
+        output.status
+    );
+    assert!(
+        stderr.contains(&format!("cannot listen for statsd (tcp) on {taken}")),
+        "stderr:\n{stderr}"
+    );
+    // The OS's words for EADDRINUSE, as the server printed them.
+    let cause = "Address already in use (os error 98)";
+    assert_eq!(
+        stderr.matches(cause).count(),
+        1,
+        "the cause must be said once:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: is another statkit running? `statkit ctl health`")
+            && stderr.contains("--statsd 127.0.0.1:0"),
+        "no hint:\n{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains("ready"),
+        "it must not claim to be ready"
+    );
+}
+
+#[test]
+fn bash_completion_knows_the_subcommands_and_serve_flags() {
+    let script = stdout_of(&["completions", "bash"]);
+    assert!(script.contains("serve"), "{script}");
+    assert!(script.contains("--flush-interval"), "{script}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(
+            stdout_of(&["completions", shell]).contains("flush-interval"),
+            "the {shell} script does not complete serve's flags"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error() {
+    let output = statkit(&["completions", "tcsh"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("tcsh"));
+}
+
+#[test]
+fn man_prints_a_roff_page_naming_the_subcommands() {
+    let page = stdout_of(&["man"]);
+    assert!(page.contains(".TH statkit 1"), "not a roff page:\n{page}");
+    assert!(page.contains(".SH SUBCOMMANDS"), "{page}");
+    for subcommand in ["serve", "ctl", "send", "slurp", "completions", "man"] {
+        assert!(
+            page.contains(&format!("statkit\\-{subcommand}(1)")),
+            "the page does not name `{subcommand}`:\n{page}"
+        );
+    }
+    let serve = stdout_of(&["man", "serve"]);
+    assert!(serve.contains(".TH statkit-serve 1"), "{serve}");
+    assert!(serve.contains("flush\\-interval"), "{serve}");
+    let output = statkit(&["man", "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("serve, ctl"),
+        "an unknown page lists the known ones"
+    );
+}
