@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use statkit_serve::config::LogFormat;
 use statkit_serve::requests::GstatsSockets;
 use statkit_serve::settings::{flag_of, Declared};
 use statkit_serve::{config, BindError, Config, Listeners, Settings};
@@ -160,12 +161,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| UsageError(format!("log: {e}")))?;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let listeners = Listeners::bind(&config).map_err(hint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -242,6 +246,15 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     }
     writeln!(out, "ready")?;
     out.flush()?;
+    let http = listeners.http_addr()?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        statsd = %statsd,
+        admin = %listeners.admin_addr()?,
+        http = http.map(tracing::field::display),
+        graphite = config.sinks.graphite.len(),
+        "statkit serve started"
+    );
     Ok(())
 }
 

@@ -108,3 +108,60 @@ fn man_prints_a_roff_page_naming_the_subcommands() {
         "an unknown page lists the known ones"
     );
 }
+
+#[test]
+fn log_format_json_writes_one_object_a_line_with_the_fields_apart() {
+    // Without the console sink, stdout holds the startup lines only.
+    let mut statkit = Statkit::start(&["--log-format", "json", "--console", "false"]);
+    let statsd = statkit.tcp.to_string();
+    let started = util::poll_until(TIMEOUT, || {
+        statkit
+            .process
+            .log()
+            .contains("statkit serve started")
+            .then_some(())
+    });
+    assert!(started.is_some(), "{}", statkit.process.log());
+    let (status, killed) = statkit.process.stop();
+    assert!(status.success() && !killed, "{}", statkit.process.log());
+    let log = statkit.process.log();
+    let is_stdout = |line: &str| {
+        line == "ready" || line.starts_with("listening ") || line.starts_with("sending ")
+    };
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|line| !is_stdout(line))
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line:?}\n{log}"))
+        })
+        .collect();
+    for event in &events {
+        assert!(event["level"].is_string(), "{event}");
+        assert!(event["fields"]["message"].is_string(), "{event}");
+    }
+    let startup = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "statkit serve started")
+        .unwrap_or_else(|| panic!("no startup event:\n{log}"));
+    assert_eq!(startup["fields"]["statsd"], statsd.as_str(), "{startup}");
+    assert!(startup["fields"]["version"].is_string(), "{startup}");
+    assert!(
+        events.iter().any(|e| e["fields"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("shutting down")),
+        "no shutdown event:\n{log}"
+    );
+}
+
+#[test]
+fn an_unknown_log_format_is_a_usage_error() {
+    let output = util::serve_refused(&["--log-format", "xml"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("log_format") && stderr.contains("xml"),
+        "{stderr}"
+    );
+}
