@@ -3,7 +3,36 @@
 //! packaging/ (the sample configuration, the systemd unit, the Dockerfile),
 //! checked against the binary they describe.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use crate::util::{self, Statkit, TIMEOUT};
+
+/// The repository's packaging/ folder.
+fn packaging() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging")
+}
+
+/// `statkit ARGS` with an empty environment: no `STATKIT_*` setting, no
+/// variable of the tools statkit replaces (`GSTATS_*`, `STATSD_*`) that
+/// would change a default.
+fn statkit_bare(args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(util::statkit_bin());
+    command.env_clear().args(args);
+    util::run_bounded(command, TIMEOUT)
+}
+
+/// Its stdout, after checking that it exited 0.
+#[track_caller]
+fn success(args: &[&str], output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "statkit {args:?} failed ({}); stderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
 
 /// `statkit ARGS`, run to completion (bounded), with no `STATKIT_*`
 /// variables from the environment.
@@ -13,17 +42,10 @@ fn statkit(args: &[&str]) -> std::process::Output {
     util::run_bounded(command, TIMEOUT)
 }
 
-/// Its stdout, after checking that it exited 0.
+/// The stdout of `statkit ARGS`, which must succeed.
 #[track_caller]
 fn stdout_of(args: &[&str]) -> String {
-    let output = statkit(args);
-    assert!(
-        output.status.success(),
-        "statkit {args:?} failed ({}); stderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    success(args, statkit(args))
 }
 
 #[test]
@@ -164,4 +186,31 @@ fn an_unknown_log_format_is_a_usage_error() {
         stderr.contains("log_format") && stderr.contains("xml"),
         "{stderr}"
     );
+}
+
+/// packaging/statkit.toml is what `serve --print-config` prints with no
+/// file, environment or flags: every key, at its default, with its help.
+#[test]
+fn the_sample_config_is_every_default() {
+    let sample = packaging().join("statkit.toml");
+    let args = ["serve", "--print-config"];
+    let defaults = success(&args, statkit_bare(&args));
+    if std::env::var_os("STATKIT_BLESS").is_some() {
+        std::fs::write(&sample, &defaults).expect("write packaging/statkit.toml");
+    }
+    let written = std::fs::read_to_string(&sample).unwrap_or_default();
+    assert!(
+        written == defaults,
+        "packaging/statkit.toml is not what `statkit serve --print-config` prints: regenerate it with \
+         `STATKIT_BLESS=1 cargo test -p statkit-cli --test cli packaging::the_sample_config` \
+         (or `env -i target/debug/statkit serve --print-config > packaging/statkit.toml`)\n{}",
+        util::diff_lines(
+            &defaults.lines().map(str::to_owned).collect::<Vec<_>>(),
+            &written.lines().map(str::to_owned).collect::<Vec<_>>()
+        )
+    );
+    // The server reads it, and it changes nothing.
+    let path = sample.to_str().expect("UTF-8 path");
+    let args = ["serve", "--config", path, "--print-config"];
+    assert_eq!(success(&args, statkit_bare(&args)), defaults);
 }
