@@ -214,3 +214,99 @@ fn the_sample_config_is_every_default() {
     let args = ["serve", "--config", path, "--print-config"];
     assert_eq!(success(&args, statkit_bare(&args)), defaults);
 }
+
+/// systemd-analyze, installed by scripts/test.sh (Debian's systemd).
+fn systemd_analyze() -> PathBuf {
+    let found = match std::env::var_os("STATKIT_TEST_SYSTEMD_ANALYZE") {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("systemd-analyze"))
+                .find(|path| path.is_file())
+        }),
+    };
+    match found {
+        Some(path) if path.is_file() => path,
+        _ => panic!(
+            "systemd-analyze not found (from $STATKIT_TEST_SYSTEMD_ANALYZE or PATH): \
+             run scripts/test.sh, which installs Debian's systemd"
+        ),
+    }
+}
+
+/// The value of the unit's `key=` line.
+fn directive<'a>(unit: &'a str, key: &str) -> &'a str {
+    unit.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key}= in packaging/statkit.service"))
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_starts_the_server_with_the_sample_config() {
+    let unit = std::fs::read_to_string(packaging().join("statkit.service"))
+        .expect("read packaging/statkit.service");
+    // What ExecStart runs is a command line this statkit accepts.
+    let exec: Vec<&str> = directive(&unit, "ExecStart").split_whitespace().collect();
+    assert_eq!(
+        exec[..],
+        [
+            "/usr/local/bin/statkit",
+            "serve",
+            "--config",
+            "/etc/statkit/statkit.toml"
+        ],
+        "docs/install.md installs the binary and the config there"
+    );
+    let sample = packaging().join("statkit.toml");
+    let args = [
+        "serve",
+        "--config",
+        sample.to_str().expect("UTF-8 path"),
+        "--print-config",
+    ];
+    success(&args, statkit_bare(&args));
+    // The hardening the unit promises.
+    for (key, value) in [
+        ("DynamicUser", "yes"),
+        ("StateDirectory", "statkit"),
+        ("ProtectSystem", "strict"),
+        ("NoNewPrivileges", "yes"),
+        ("PrivateTmp", "yes"),
+        ("BindPaths", "-/tmp/stats-pipe"),
+        ("ReadWritePaths", "-/dev/shm/statkit"),
+        ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"),
+    ] {
+        assert_eq!(directive(&unit, key), value, "{key}=");
+    }
+
+    // verify checks that the programs exist: this build's binary stands in
+    // for the installed one. Man pages are not installed here (`statkit
+    // man` is tested above).
+    let dir = util::Dir::new("systemd-unit");
+    let copy = dir.write(
+        "statkit.service",
+        &unit.replace("/usr/local/bin/statkit", util::statkit_bin()),
+    );
+    let analyze = systemd_analyze();
+    let mut verify = Command::new(&analyze);
+    verify.args(["verify", "--man=no"]).arg(&copy);
+    let output = util::run_bounded(verify, TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stderr.trim().is_empty(),
+        "systemd-analyze verify ({}):\n{stderr}",
+        output.status
+    );
+    // And the sandbox is tight: systemd's exposure score at most 2.0 of 10
+    // (as written, 1.6).
+    let mut security = Command::new(&analyze);
+    security
+        .args(["security", "--offline=true", "--threshold=20", "--no-pager"])
+        .arg(&copy);
+    let output = util::run_bounded(security, TIMEOUT);
+    assert!(
+        output.status.success(),
+        "systemd-analyze security: exposure above 2.0:\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
