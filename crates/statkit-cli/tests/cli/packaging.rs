@@ -310,3 +310,190 @@ fn the_systemd_unit_verifies_and_starts_the_server_with_the_sample_config() {
         String::from_utf8_lossy(&output.stdout)
     );
 }
+
+/// The Dockerfile's instructions, continuation lines joined, comments
+/// left out: (`FROM`, `rust:... AS builder`).
+fn dockerfile() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(packaging().join("../Dockerfile")).expect("read Dockerfile");
+    let mut instructions = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || (line.is_empty() && current.is_empty()) {
+            continue;
+        }
+        match line.strip_suffix('\\') {
+            Some(part) => {
+                current.push_str(part);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(line);
+                let (word, rest) = current.split_once(' ').unwrap_or((&current, ""));
+                instructions.push((word.to_ascii_uppercase(), rest.trim().to_owned()));
+                current.clear();
+            }
+        }
+    }
+    instructions
+}
+
+/// A JSON-form instruction's words (`["serve", "--config", "FILE"]`).
+fn exec_form(value: &str) -> Vec<String> {
+    serde_json::from_str(value).unwrap_or_else(|e| panic!("not the exec form ({e}): {value}"))
+}
+
+/// Docker cannot build here, so the Dockerfile is checked piece by piece:
+/// its stages, that what it copies exists, that the builder runs the
+/// documented install, and that the command it starts, with its
+/// environment, is one this statkit accepts and listens on the ports it
+/// exposes.
+#[test]
+fn the_dockerfile_builds_in_two_stages_and_runs_what_this_statkit_accepts() {
+    let instructions = dockerfile();
+    let all = |name: &str| -> Vec<&str> {
+        instructions
+            .iter()
+            .filter(|(word, _)| word == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    };
+    let one = |name: &str| -> &str {
+        match all(name)[..] {
+            [value] => value,
+            ref values => panic!("expected one {name}, found {values:?}"),
+        }
+    };
+
+    // Two stages: a Rust builder, then a slim Debian runtime.
+    let stages = all("FROM");
+    assert_eq!(stages.len(), 2, "{stages:?}");
+    assert!(
+        stages[0].starts_with("rust:") && stages[0].ends_with(" AS builder"),
+        "{stages:?}"
+    );
+    assert!(
+        stages[1].starts_with("debian:") && stages[1].ends_with("-slim"),
+        "{stages:?}"
+    );
+    // The builder's Rust is at least the workspace's.
+    let rust: Vec<u32> = one("ARG")
+        .strip_prefix("RUST_VERSION=")
+        .expect("ARG RUST_VERSION=")
+        .split('.')
+        .map(|n| n.parse().expect("a version number"))
+        .collect();
+    let manifest = std::fs::read_to_string(packaging().join("../Cargo.toml")).expect("Cargo.toml");
+    let msrv: Vec<u32> = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("the workspace's rust-version")
+        .split('.')
+        .map(|n| n.parse().expect("a version number"))
+        .collect();
+    assert!(
+        rust >= msrv,
+        "RUST_VERSION {rust:?} is below the MSRV {msrv:?}"
+    );
+    let runs = all("RUN");
+    assert!(
+        runs.iter().any(|r| {
+            r.starts_with("cargo install --locked --path crates/statkit-cli --root /out")
+        }),
+        "the builder runs the install docs/install.md documents: {runs:?}"
+    );
+
+    // What it copies from the context exists, and the context (.dockerignore) lets it in.
+    let ignore =
+        std::fs::read_to_string(packaging().join("../.dockerignore")).expect(".dockerignore");
+    let mut installed = None;
+    for copy in all("COPY") {
+        let words: Vec<&str> = copy.split_whitespace().collect();
+        let (destination, sources) = words.split_last().expect("COPY SRC DEST");
+        if let Some(stage) = sources[0].strip_prefix("--from=") {
+            assert_eq!(stage, "builder");
+            assert_eq!(
+                sources[1..],
+                ["/out/bin/statkit"],
+                "cargo install --root /out"
+            );
+            installed = Some(*destination);
+            continue;
+        }
+        for source in sources {
+            assert!(
+                packaging().join("..").join(source).exists(),
+                "COPY {source}: not in the repository"
+            );
+            let allowed = format!("!{}", source.trim_end_matches('/'));
+            assert!(
+                ignore.lines().any(|l| l.trim_end_matches('/') == allowed),
+                ".dockerignore leaves {source} out of the build context"
+            );
+        }
+    }
+
+    // It runs the binary it installed, as a user that is not root.
+    let entrypoint = exec_form(one("ENTRYPOINT"));
+    assert_eq!(Some(entrypoint[0].as_str()), installed, "ENTRYPOINT");
+    let user = one("USER");
+    assert!(user != "root" && user != "0", "USER {user}");
+
+    // The command with the image's environment, and the sample config in
+    // place of /etc's: statkit accepts it, and listens on 0.0.0.0.
+    let mut args = exec_form(one("CMD"));
+    let config = args
+        .iter()
+        .position(|a| a == "--config")
+        .expect("CMD gives --config");
+    assert_eq!(args[config + 1], "/etc/statkit/statkit.toml");
+    assert!(
+        all("COPY").contains(&"packaging/statkit.toml /etc/statkit/statkit.toml"),
+        "the image has the config CMD reads"
+    );
+    args[config + 1] = packaging()
+        .join("statkit.toml")
+        .to_string_lossy()
+        .into_owned();
+    args.push("--print-config".into());
+    let mut command = Command::new(util::statkit_bin());
+    command.env_clear().args(&args);
+    for env in all("ENV") {
+        for pair in env.split_whitespace() {
+            let (name, value) = pair.split_once('=').expect("ENV NAME=VALUE");
+            command.env(name, value);
+        }
+    }
+    let printed = success(
+        &["(the Dockerfile's CMD)"],
+        util::run_bounded(command, TIMEOUT),
+    );
+    let settings: toml::Table = printed.parse().expect("--print-config prints TOML");
+    let listen = |section: Option<&str>, key: &str| -> String {
+        let table = match section {
+            Some(name) => settings[name].as_table().expect("a section"),
+            None => &settings,
+        };
+        table[key].as_str().expect("an address").to_owned()
+    };
+    let statsd = listen(None, "statsd");
+    let admin = listen(Some("admin"), "listen");
+    let http = listen(Some("http"), "listen");
+    let port = |addr: &str| {
+        addr.strip_prefix("0.0.0.0:")
+            .unwrap_or_else(|| panic!("{addr} is not on every interface of the container"))
+            .to_owned()
+    };
+    let exposed: Vec<&str> = one("EXPOSE").split_whitespace().collect();
+    assert_eq!(
+        exposed,
+        [
+            format!("{}/udp", port(&statsd)),
+            format!("{}/tcp", port(&statsd)),
+            format!("{}/tcp", port(&admin)),
+            format!("{}/tcp", port(&http)),
+        ],
+        "EXPOSE names the ports the server listens on"
+    );
+}
