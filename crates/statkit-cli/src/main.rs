@@ -88,7 +88,8 @@ fn message(error: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in error.chain() {
         let part = cause.to_string();
-        if text.ends_with(&part) {
+        // Their pattern is `{message}: {source}`.
+        if text == part || text.ends_with(&format!(": {part}")) {
             continue;
         }
         if !text.is_empty() {
