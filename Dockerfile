@@ -12,6 +12,8 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
+# No debug info in the image (the release profile keeps some for profilers).
+ENV CARGO_PROFILE_RELEASE_DEBUG=0
 # The same command as a source install (docs/install.md), into /out/bin.
 RUN cargo install --locked --path crates/statkit-cli --root /out
 

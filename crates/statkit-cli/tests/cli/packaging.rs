@@ -358,6 +358,18 @@ fn the_dockerfile_builds_in_two_stages_and_runs_what_this_statkit_accepts() {
             .map(|(_, value)| value.as_str())
             .collect()
     };
+    // The runtime stage's instructions: what the image runs with.
+    let last = instructions
+        .iter()
+        .rposition(|(word, _)| word == "FROM")
+        .expect("a FROM");
+    let runtime = |name: &str| -> Vec<&str> {
+        instructions[last..]
+            .iter()
+            .filter(|(word, _)| word == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    };
     let one = |name: &str| -> &str {
         match all(name)[..] {
             [value] => value,
@@ -436,6 +448,13 @@ fn the_dockerfile_builds_in_two_stages_and_runs_what_this_statkit_accepts() {
 
     // It runs the binary it installed, as a user that is not root.
     let entrypoint = exec_form(one("ENTRYPOINT"));
+    for name in ["ENTRYPOINT", "USER", "CMD", "EXPOSE"] {
+        assert_eq!(
+            runtime(name).len(),
+            1,
+            "{name} belongs to the runtime stage"
+        );
+    }
     assert_eq!(Some(entrypoint[0].as_str()), installed, "ENTRYPOINT");
     let user = one("USER");
     assert!(user != "root" && user != "0", "USER {user}");
@@ -459,7 +478,7 @@ fn the_dockerfile_builds_in_two_stages_and_runs_what_this_statkit_accepts() {
     args.push("--print-config".into());
     let mut command = Command::new(util::statkit_bin());
     command.env_clear().args(&args);
-    for env in all("ENV") {
+    for env in runtime("ENV") {
         for pair in env.split_whitespace() {
             let (name, value) = pair.split_once('=').expect("ENV NAME=VALUE");
             command.env(name, value);
