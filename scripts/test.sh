@@ -18,7 +18,8 @@
 #     datadog, gunicorn, pyzmq) and mypy, in target/test-deps/venv, where
 #     statkit's own package (python/, distribution statkit-hooks) is
 #     installed too;
-#   - Debian's munin-node, for munin-run.
+#   - Debian's munin-node, for munin-run;
+#   - Debian's systemd, for systemd-analyze (checks packaging/statkit.service).
 # Both installs are skipped when what is there is already right, so a second
 # run goes straight to cargo. The tests find both through the STATKIT_TEST_*
 # variables exported below (and fall back to these same paths, so a plain
@@ -148,6 +149,23 @@ fi
 export STATKIT_TEST_MUNIN_RUN
 STATKIT_TEST_MUNIN_RUN="$(command -v munin-run || echo /usr/sbin/munin-run)"
 echo "STATKIT_TEST_MUNIN_RUN=$STATKIT_TEST_MUNIN_RUN"
+
+# --- systemd-analyze ---------------------------------------------------------------
+# The packaging tests check packaging/statkit.service with `systemd-analyze
+# verify` and `security`. Debian's systemd package is about 10 MB installed
+# and harmless in a container: installing it starts no daemon when systemd
+# is not PID 1, and the tests only read unit files with it.
+step "systemd (systemd-analyze)"
+if ! command -v systemd-analyze >/dev/null; then
+    command -v apt-get >/dev/null || die "systemd-analyze is missing and apt-get is not available: install systemd"
+    echo "installing Debian's systemd (for systemd-analyze)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends systemd >/dev/null
+fi
+export STATKIT_TEST_SYSTEMD_ANALYZE
+STATKIT_TEST_SYSTEMD_ANALYZE="$(command -v systemd-analyze)"
+echo "STATKIT_TEST_SYSTEMD_ANALYZE=$STATKIT_TEST_SYSTEMD_ANALYZE"
 
 # --- statkit's Python package ------------------------------------------------------
 # Installed the way users install it (distribution statkit-hooks; the tests

@@ -7,7 +7,7 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// statkit: application metrics. A statsd-compatible server, a client, and
 /// the tools around them.
@@ -41,6 +41,10 @@ enum Command {
     /// Publish a simulated app's metrics (a stats file and a pipe) to try
     /// slurp, poll and /stats on.
     Demo(cmd::demo::DemoArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the manual page (roff), statkit's or a subcommand's.
+    Man(cmd::man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Munin(args) => cmd::munin::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::man::run(args, Cli::command()),
     })
 }
 
@@ -72,10 +78,33 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
             if is_broken_pipe(&error) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("statkit: {error:#}");
+            eprintln!("statkit: {}", message(&error));
+            if let Some(hinted) = error.chain().find_map(|e| e.downcast_ref::<cmd::Hinted>()) {
+                eprintln!("hint: {}", hinted.hint);
+            }
             ExitCode::from(cmd::exit_code(&error))
         }
     }
+}
+
+/// The error and its causes, outermost first, separated by `: `, each said
+/// once: many errors of the libraries include their source in their own
+/// message (it is all that `to_string()` gives), and anyhow's `{:#}` would
+/// print that source a second time.
+fn message(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        // Their pattern is `{message}: {source}`.
+        if text == part || text.ends_with(&format!(": {part}")) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Output piped into `head` that closes early is not an error.

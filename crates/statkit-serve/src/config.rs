@@ -27,6 +27,34 @@ declare! {
         "Log filter, e.g. `info`, `debug`, `statkit_serve=debug`",
     )
     .value_name("FILTER");
+    LOG_FORMAT: String = Setting::new(
+        "log_format",
+        "text",
+        "Log format on stderr: `text` for people, `json` (one object a line, the event's fields in `fields`) for log collectors",
+    )
+    .value_name("text|json");
+}
+
+/// How log events are written to stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// A line of text each, for people.
+    Text,
+    /// A JSON object each, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        match s.get(&LOG_FORMAT).as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(ConfigError::invalid(
+                LOG_FORMAT.key(),
+                format!("{other:?} is neither text nor json"),
+            )),
+        }
+    }
 }
 
 /// Every setting, in the order help, `--print-config` and the docs show
@@ -68,6 +96,7 @@ pub struct Config {
     pub requests: RequestsConfig,
     /// The log filter.
     pub log: String,
+    pub log_format: LogFormat,
     /// The settings it was made from, for the admin port's `config`.
     pub settings: Arc<Settings>,
 }
@@ -108,6 +137,7 @@ impl TryFrom<Settings> for Config {
             requests: RequestsConfig::from_settings(&s)?,
             http,
             log: s.get(&LOG),
+            log_format: LogFormat::from_settings(&s)?,
             settings: Arc::new(s),
         })
     }

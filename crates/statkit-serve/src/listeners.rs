@@ -15,19 +15,38 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{Config, StatsdConfig};
 use crate::requests::GstatsSockets;
+use crate::settings::Declared;
+use crate::{admin, http, source};
 
 /// How often a blocked receiver wakes to check for shutdown.
 pub(crate) const RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// Why a listener could not be bound.
+/// Why a listener could not be bound. The message leaves the cause out:
+/// it is the error's source, which printers of the chain show after it.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen for {what} on {address}: {source}")]
+#[error("cannot listen for {what} on {address}")]
 pub struct BindError {
     pub what: &'static str,
+    /// The key of the setting that chose the address (`statsd`,
+    /// `http.listen`), so that a hint can name the flag to change.
+    pub setting: &'static str,
     pub address: String,
     #[source]
     pub source: io::Error,
 }
+
+/// What a listener is for, as a [`BindError`] says, and the setting that
+/// gives its address.
+type Listener = (&'static str, &'static dyn Declared);
+
+const STATSD_UDP: Listener = ("statsd (udp)", &source::settings::STATSD);
+const STATSD_TCP: Listener = ("statsd (tcp)", &source::settings::STATSD);
+const STATSD_UNIX: Listener = ("statsd (unix)", &source::settings::UNIX_SOCKET);
+const ADMIN: Listener = ("admin", &admin::settings::LISTEN);
+const ADMIN_UNIX: Listener = ("admin (unix)", &admin::settings::SOCKET);
+const HTTP: Listener = ("http", &http::settings::LISTEN);
+const LOAD: Listener = ("load", &http::settings::LOAD_LISTEN);
+const STATVENT: Listener = ("statvent", &http::settings::STATVENT_LISTEN);
 
 /// Every bound socket, ready to hand to [`crate::run`].
 #[derive(Debug)]
@@ -58,16 +77,16 @@ impl Listeners {
         let statsd = &config.statsd;
         let (udp, tcp) = bind_statsd(statsd)?;
         let address = config.admin.listen;
-        let admin = TcpListener::bind(address).map_err(|e| error("admin", address, e))?;
+        let admin = TcpListener::bind(address).map_err(|e| error(ADMIN, address, e))?;
         let admin_socket = config
             .admin
             .socket
             .as_deref()
             .map(bind_admin_socket)
             .transpose()?;
-        let http = bind_optional("http", config.http.listen)?;
-        let load = bind_optional("load", config.http.load)?;
-        let statvent = bind_optional("statvent", config.http.statvent)?;
+        let http = bind_optional(HTTP, config.http.listen)?;
+        let load = bind_optional(LOAD, config.http.load)?;
+        let statvent = bind_optional(STATVENT, config.http.statvent)?;
         let unix = match &statsd.unix_socket {
             Some(path) => Some((bind_unix(path, statsd.rcvbuf)?, path.clone())),
             None => None,
@@ -115,7 +134,7 @@ impl Listeners {
 
 /// A listener for an optional service, when it has an address.
 fn bind_optional(
-    what: &'static str,
+    what: Listener,
     address: Option<SocketAddr>,
 ) -> Result<Option<TcpListener>, BindError> {
     address
@@ -123,9 +142,10 @@ fn bind_optional(
         .transpose()
 }
 
-fn error(what: &'static str, address: impl ToString, source: io::Error) -> BindError {
+fn error((what, setting): Listener, address: impl ToString, source: io::Error) -> BindError {
     BindError {
         what,
+        setting: setting.key(),
         address: address.to_string(),
         source,
     }
@@ -138,31 +158,24 @@ fn bind_statsd(config: &StatsdConfig) -> Result<(Vec<UdpSocket>, TcpListener), B
     let mut last = None;
     for _ in 0..attempts {
         let first = udp_socket(config.listen, config.rcvbuf)
-            .map_err(|e| error("statsd (udp)", config.listen, e))?;
+            .map_err(|e| error(STATSD_UDP, config.listen, e))?;
         let addr = first
             .local_addr()
-            .map_err(|e| error("statsd (udp)", config.listen, e))?;
+            .map_err(|e| error(STATSD_UDP, config.listen, e))?;
         match TcpListener::bind(addr) {
             Ok(tcp) => {
                 let mut udp = vec![first];
                 for _ in 1..config.receivers {
                     udp.push(
-                        udp_socket(addr, config.rcvbuf)
-                            .map_err(|e| error("statsd (udp)", addr, e))?,
+                        udp_socket(addr, config.rcvbuf).map_err(|e| error(STATSD_UDP, addr, e))?,
                     );
                 }
                 return Ok((udp, tcp));
             }
-            Err(e) => last = Some(error("statsd (tcp)", addr, e)),
+            Err(e) => last = Some(error(STATSD_TCP, addr, e)),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        error(
-            "statsd (tcp)",
-            config.listen,
-            io::ErrorKind::AddrInUse.into(),
-        )
-    }))
+    Err(last.unwrap_or_else(|| error(STATSD_TCP, config.listen, io::ErrorKind::AddrInUse.into())))
 }
 
 /// A UDP socket with SO_REUSEPORT (so every receiver thread can have its
@@ -198,7 +211,7 @@ fn clear_stale_socket(path: &Path, in_use: impl Fn(&Path) -> bool) -> io::Result
 }
 
 fn bind_unix(path: &PathBuf, rcvbuf: usize) -> Result<UnixDatagram, BindError> {
-    let fail = |e| error("statsd (unix)", path.display(), e);
+    let fail = |e| error(STATSD_UNIX, path.display(), e);
     let in_use = |p: &Path| {
         UnixDatagram::unbound()
             .and_then(|probe| probe.connect(p))
@@ -217,7 +230,7 @@ fn bind_unix(path: &PathBuf, rcvbuf: usize) -> Result<UnixDatagram, BindError> {
 /// The admin port's Unix socket, readable and writable by the server's
 /// user only (connections are checked for that user too).
 fn bind_admin_socket(path: &Path) -> Result<UnixListener, BindError> {
-    let fail = |e| error("admin (unix)", path.display(), e);
+    let fail = |e| error(ADMIN_UNIX, path.display(), e);
     clear_stale_socket(path, |p| UnixStream::connect(p).is_ok()).map_err(fail)?;
     let listener = UnixListener::bind(path).map_err(fail)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;

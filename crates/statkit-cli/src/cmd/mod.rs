@@ -3,10 +3,12 @@
 
 pub mod bench;
 pub mod clean;
+pub mod completions;
 pub mod conformance;
 pub mod ctl;
 pub mod demo;
 mod folders;
+pub mod man;
 pub mod munin;
 mod munin_metrics;
 pub mod poll;
@@ -18,6 +20,35 @@ pub mod slurp;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// An error and what the user can do about it: the error prints as it
+/// would alone, and `statkit` adds the hint on a line of its own.
+#[derive(Debug)]
+pub struct Hinted {
+    error: Box<dyn std::error::Error + Send + Sync>,
+    pub hint: String,
+}
+
+impl Hinted {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static, hint: String) -> Self {
+        Hinted {
+            error: Box::new(error),
+            hint,
+        }
+    }
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
 
 /// 2 for usage errors anywhere in the chain, 1 otherwise.
 pub fn exit_code(error: &anyhow::Error) -> u8 {

@@ -10,11 +10,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use statkit_serve::config::LogFormat;
 use statkit_serve::requests::GstatsSockets;
 use statkit_serve::settings::{flag_of, Declared};
-use statkit_serve::{config, Config, Listeners, Settings, StateDir};
+use statkit_serve::{config, BindError, Config, Listeners, Settings, StateDir};
 
-use super::UsageError;
+use super::{Hinted, UsageError};
 
 /// Run the statsd server. Every setting is a flag, an environment variable
 /// (`STATKIT_` and the flag's name) and a key of the TOML file given to
@@ -160,12 +161,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     limit_malloc_arenas();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .map_err(|e| UsageError(format!("log: {e}")))?;
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
     // Held until the server has stopped: two servers never share a folder.
     let _state = match &config.state_dir {
         Some(dir) => {
@@ -175,7 +179,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let listeners = Listeners::bind(&config)?;
+    let listeners = Listeners::bind(&config).map_err(hint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("statkit-async")
@@ -251,7 +255,33 @@ fn announce(listeners: &Listeners, config: &Config) -> anyhow::Result<()> {
     }
     writeln!(out, "ready")?;
     out.flush()?;
+    let http = listeners.http_addr()?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        statsd = %statsd,
+        admin = %listeners.admin_addr()?,
+        http = http.map(tracing::field::display),
+        graphite = config.sinks.graphite.len(),
+        "statkit serve started"
+    );
     Ok(())
+}
+
+/// A listener that cannot be bound, with what to do when its address is
+/// taken (most often by a statkit already running).
+fn hint(error: BindError) -> anyhow::Error {
+    if error.source.kind() != std::io::ErrorKind::AddrInUse {
+        return error.into();
+    }
+    let flag = flag_of(error.setting);
+    let other = if error.what.ends_with("(unix)") {
+        format!("another path with {flag} PATH")
+    } else {
+        format!("another address with {flag} 127.0.0.1:0")
+    };
+    let hint =
+        format!("is another statkit running? `statkit ctl health` asks it, or choose {other}");
+    Hinted::new(error, hint).into()
 }
 
 /// Completes on SIGTERM or SIGINT.

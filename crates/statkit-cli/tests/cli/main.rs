@@ -17,6 +17,7 @@ mod http;
 mod mmash;
 mod munin;
 mod operator;
+mod packaging;
 mod pipes;
 mod processes;
 mod prometheus;

@@ -88,7 +88,10 @@ impl Sinks {
             .await
             .is_err()
         {
-            tracing::error!("sinks did not finish delivering the final flush in time");
+            tracing::error!(
+                grace = ?SHUTDOWN_GRACE,
+                "sinks did not finish delivering the final flush in time"
+            );
         }
     }
 }
@@ -140,13 +143,13 @@ async fn drive(mut sink: impl Sink, queue: Arc<Queue>) {
                 }
                 Err(e) => {
                     if !failing {
-                        tracing::warn!(sink = %queue.name(), "cannot deliver, will retry with backoff: {e}");
+                        tracing::warn!(sink = %queue.name(), error = %e, "cannot deliver, will retry with backoff");
                     }
                     failing = true;
                     if queue.is_closed()
                         && closing_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_GRACE
                     {
-                        tracing::error!(sink = %queue.name(), "giving up on a flush at shutdown: {e}");
+                        tracing::error!(sink = %queue.name(), error = %e, "giving up on a flush at shutdown");
                         queue.count_drop();
                         break;
                     }

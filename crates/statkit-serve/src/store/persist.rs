@@ -36,15 +36,16 @@ pub(crate) fn load(
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!(
-                "no state file at {} yet; starting empty",
-                file.path.display()
+                path = %file.path.display(),
+                "no state file yet; starting empty"
             );
             return;
         }
         Err(e) => {
             tracing::warn!(
-                "cannot read state file {}: {e}; starting empty",
-                file.path.display()
+                path = %file.path.display(),
+                error = %e,
+                "cannot read the state file; starting empty"
             );
             return;
         }
@@ -63,9 +64,10 @@ pub(crate) fn load(
         }
     }
     tracing::info!(
-        "loaded {} series ({gauges} gauges) from state file {}",
-        store.len(),
-        file.path.display()
+        path = %file.path.display(),
+        series = store.len(),
+        gauges,
+        "loaded the state file"
     );
     *history.write() = store;
 }
@@ -75,13 +77,16 @@ fn set_aside(path: &Path, why: &str) {
     let aside = sibling(path, &format!("bad-{}", unix_now()));
     match std::fs::rename(path, &aside) {
         Ok(()) => tracing::warn!(
-            "state file {} not loaded ({why}); moved it to {} and starting empty",
-            path.display(),
-            aside.display()
+            path = %path.display(),
+            reason = why,
+            moved_to = %aside.display(),
+            "state file not loaded; moved it aside and starting empty"
         ),
         Err(e) => tracing::warn!(
-            "state file {} not loaded ({why}), and moving it aside failed ({e}); starting empty",
-            path.display()
+            path = %path.display(),
+            reason = why,
+            error = %e,
+            "state file not loaded, and moving it aside failed; starting empty"
         ),
     }
 }
@@ -127,9 +132,13 @@ pub(crate) async fn save_now(history: &Arc<History>, path: &Path) {
     })
     .await;
     match saved {
-        Ok(Ok(())) => tracing::debug!("saved state file {}", path.display()),
-        Ok(Err(e)) => tracing::warn!("cannot save state file {}: {e}", path.display()),
-        Err(e) => tracing::error!("saving the state file failed: {e}"),
+        Ok(Ok(())) => tracing::debug!(path = %path.display(), "saved the state file"),
+        Ok(Err(e)) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot save the state file")
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "saving the state file failed")
+        }
     }
 }
 
