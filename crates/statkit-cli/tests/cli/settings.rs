@@ -210,14 +210,17 @@ fn ctl_config_shows_the_settings_the_server_runs_with() {
         .filter_map(|line| line.split_once(": ").map(|(key, _)| key))
         .collect();
     let printed = stdout(serve(&["--print-config"]));
+    // Every setting is a line `key = value`, or `# key = ...` when left to
+    // the environment or unset; help lines are prose.
     let declared: Vec<String> = printed
         .lines()
-        .filter(|line| !line.starts_with("# ") || line.contains(" = <"))
-        .filter_map(|line| {
-            line.trim_start_matches("# ")
-                .split_once(" = ")
-                .map(|(k, _)| k.to_owned())
+        .filter_map(|line| line.trim_start_matches("# ").split_once(" = "))
+        .map(|(key, _)| key)
+        .filter(|key| {
+            key.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
+        .map(str::to_owned)
         .collect();
     assert_eq!(keys.len(), declared.len(), "{shown}\n---\n{printed}");
     assert!(shown.contains("\nflush_interval: 3600\n"), "{shown}");

@@ -137,6 +137,9 @@ pub trait Declared: Sync {
     fn default_value(&self) -> Option<toml::Value>;
     /// Whether the declared default reads as the setting's type.
     fn default_reads(&self) -> bool;
+    /// Whether the default is decided where the server runs (from other
+    /// settings or the environment) rather than fixed.
+    fn is_derived(&self) -> bool;
     fn aliases(&self) -> &'static [Alias];
     fn legacy(&self) -> Option<Legacy>;
     /// Reads flag or environment texts into the TOML form.
@@ -207,6 +210,10 @@ impl<T: SettingType> Declared for Setting<T> {
 
     fn default_reads(&self) -> bool {
         self.default.is_empty() || T::from_text(self.default).is_ok()
+    }
+
+    fn is_derived(&self) -> bool {
+        self.legacy.is_some_and(|l| matches!(l, Legacy::Default(_)))
     }
 
     fn aliases(&self) -> &'static [Alias] {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use toml::Value;
 
-use super::{Declared, Settings};
+use super::{Declared, Origin, Settings};
 
 /// The section a key lives in (`""` for the top level) and its name there.
 fn split(key: &str) -> (&str, &str) {
@@ -38,8 +38,24 @@ pub fn print_toml(settings: &Settings) -> String {
             if of != section {
                 continue;
             }
-            let _ = write!(out, "\n# {}\n", setting.help());
+            let _ = write!(
+                out,
+                "\n# {} [default: {}]\n",
+                setting.help(),
+                setting.default_shown()
+            );
+            // A default the environment decides (the state folder, the
+            // stats folder) is shown but left to decide again where the
+            // file is used, as is an unset setting.
+            let derived = match settings.origin(setting.key()) {
+                Some(Origin::Default) => setting.is_derived(),
+                Some(Origin::Env(name)) => !name.starts_with("STATKIT_"),
+                _ => false,
+            };
             match settings.value(setting.key()) {
+                Some(value) if derived => {
+                    let _ = writeln!(out, "# {name} = {value}");
+                }
                 Some(value) => {
                     let _ = writeln!(out, "{name} = {value}");
                 }
