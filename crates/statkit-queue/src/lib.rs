@@ -33,7 +33,8 @@
 //! # Files
 //!
 //! The queue owns its folder (created 0700; refused when it is a symbolic
-//! link or not a folder). Records go into segment files of about
+//! link or not a folder), and one process at a time may use it: the
+//! server's lock on its state folder sees to that. Records go into segment files of about
 //! [`Options::segment_bytes`] each, named by a sequence number
 //! (`00000000000000000007.seg`, 0600, opened with `O_NOFOLLOW`):
 //!
@@ -131,7 +132,9 @@ pub enum QueueError {
         source: io::Error,
     },
     /// The disk is full: the record was not queued (and was counted as
-    /// dropped); the queue is as it was before the push.
+    /// dropped); the queue is as it was before the push, but for the
+    /// oldest records the bound dropped. From a pop (`bytes` 0): the
+    /// cursor could not be saved, see [`DiskQueue::pop`].
     #[error("no space left on the queue's disk for {} ({bytes} bytes dropped)", path.display())]
     NoSpace { path: PathBuf, bytes: u64 },
     /// The record cannot fit the bound however much is dropped: refused
@@ -475,7 +478,8 @@ impl DiskQueue {
             file.write_all_at(&bytes, 0)?;
             file.sync_data()
         };
-        write().map_err(io_error("writing", &tmp))?;
+        // On a full disk this is the error a push reports.
+        write().map_err(|source| write_error(source, &tmp, 0))?;
         let path = self.dir.join(CURSOR);
         fs::rename(&tmp, &path).map_err(io_error("replacing", &path))?;
         sync_dir(&self.dir)
