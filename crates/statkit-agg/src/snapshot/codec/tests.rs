@@ -121,13 +121,11 @@ fn refuses_thresholds_of_missing_percentiles_and_duplicate_names() {
     // Two series of one name cannot come out of the aggregator: written
     // by hand here.
     let mut s = Snapshot::new(1, 10_000.0, Arc::from([]));
-    s.gauges = series(vec![(b"g".to_vec(), 1.0)]);
+    s.gauges = series(vec![(b"g".to_vec(), 1.0), (b"h".to_vec(), 2.0)]);
     let mut bytes = encoded(&s);
-    let at = bytes.len() - 4 - 4; // before the empty sets and own lists
-    let gauge = bytes[at - (4 + 1 + 8)..at].to_vec();
-    bytes.splice(at..at, gauge);
-    let count = at - (4 + 1 + 8) - 4;
-    bytes[count..count + 4].copy_from_slice(&2u32.to_le_bytes());
+    // "h": nothing shared, 1 byte, `h`; made "g": 1 byte shared, none more.
+    let at = bytes.windows(3).position(|w| w == [0, 1, b'h']).unwrap();
+    bytes.splice(at..at + 3, [1, 0]);
     assert_eq!(
         Snapshot::decode(&bytes),
         Err(SnapshotError::Duplicate {
@@ -141,11 +139,49 @@ fn refuses_thresholds_of_missing_percentiles_and_duplicate_names() {
 fn a_huge_count_is_refused_without_allocating() {
     let mut bytes = encoded(&Snapshot::new(1, 10_000.0, Arc::from([])));
     // The percentile count, right after the fixed header.
-    bytes[8 + 32..8 + 36].copy_from_slice(&u32::MAX.to_le_bytes());
+    bytes.splice(40..41, [0xff, 0xff, 0xff, 0xff, 0x0f]);
     assert!(matches!(
         Snapshot::decode(&bytes),
-        Err(SnapshotError::Count { .. })
+        Err(SnapshotError::Count {
+            count: 0xffff_ffff,
+            ..
+        })
     ));
+}
+
+#[test]
+fn names_share_prefixes_and_only_one_encoding_decodes() {
+    let mut s = Snapshot::new(1, 10_000.0, Arc::from([]));
+    let long = vec![b'x'; 300];
+    let mut longer = long.clone();
+    longer.push(b'y');
+    s.counters = series(vec![
+        (b"app.requests.c1".to_vec(), 1.0),
+        (b"app.requests.c2".to_vec(), 2.0),
+        (b"app".to_vec(), 3.0),
+        (long, 4.0),
+        (longer, 5.0),
+    ]);
+    let bytes = encoded(&s);
+    // Shares 14 bytes, then 1 byte: "2".
+    assert!(bytes.windows(3).any(|w| w == [14, 1, b'2']));
+    assert_eq!(Snapshot::decode(&bytes).unwrap(), s);
+    // "app.requests.c2" as 13 shared bytes and "c2": the same name, in a
+    // form the encoder never writes.
+    let at = bytes.windows(3).position(|w| w == [14, 1, b'2']).unwrap();
+    let mut longer_form = bytes.clone();
+    longer_form.splice(at..at + 3, [13, 2, b'c', b'2']);
+    assert_eq!(
+        Snapshot::decode(&longer_form),
+        Err(SnapshotError::NotCanonical("a name's shared prefix"))
+    );
+    // A varint with a needless zero byte.
+    let mut padded = bytes.clone();
+    padded.splice(at..at + 1, [14 | 0x80, 0]);
+    assert_eq!(
+        Snapshot::decode(&padded),
+        Err(SnapshotError::NotCanonical("counter"))
+    );
 }
 
 fn timer_with_threshold(percentile: usize) -> TimerSummary {
@@ -198,8 +234,19 @@ fn value() -> impl Strategy<Value = f64> {
     ]
 }
 
+/// Names with the prefixes in common that the encoder shares, some past
+/// the longest prefix shared (255 bytes).
 fn name() -> impl Strategy<Value = Vec<u8>> {
-    prop::collection::vec(any::<u8>(), 0..12)
+    let prefix = prop_oneof![
+        Just(Vec::new()),
+        Just(b"app.".to_vec()),
+        Just(b"app.requests.c".to_vec()),
+        (250usize..300).prop_map(|n| vec![b'x'; n]),
+    ];
+    (prefix, prop::collection::vec(any::<u8>(), 0..6)).prop_map(|(mut p, s)| {
+        p.extend(s);
+        p
+    })
 }
 
 fn timer(percentiles: usize) -> impl Strategy<Value = TimerSummary> {
