@@ -22,7 +22,7 @@ mod timer;
 
 pub use aggregator::{Aggregator, Deletion, Gauge, HistogramSetting, Kind, Options};
 pub use sketch::Sketch;
-pub use snapshot::{CounterFlush, Snapshot};
+pub use snapshot::{CounterFlush, Snapshot, SnapshotError, OWN_NAMES};
 pub use summary::{Bin, InvalidPercentile, Percentile, Threshold, TimerStats, TimerSummary};
 pub use table::{IngestCounts, Table, TableOptions, EARLY_DRAIN_NAMES};
 pub use timer::{SampleWeighting, TimerValues};

@@ -10,6 +10,9 @@ use std::sync::Arc;
 use crate::names::SharedArena;
 use crate::summary::{Percentile, TimerSummary};
 
+mod codec;
+pub use codec::{SnapshotError, OWN_NAMES};
+
 /// A counter's flush: the interval's total and per-second rate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CounterFlush {
