@@ -14,7 +14,7 @@
 //! word of every block is read at most once.
 
 use crate::cell::Cells;
-use crate::layout::{self, Entry, Header, FLAG_RETIRED, STATE_READY};
+use crate::layout::{self, Entry, Header, FLAG_PIPED, FLAG_RETIRED, STATE_READY};
 use crate::{mmstats, Format, FormatError, Identity, Kind, Stat, StatFile, Value};
 
 /// Decodes a statkit or mmstats v1 file, told apart by their first bytes.
@@ -106,6 +106,7 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
         created_ns: header.created_ns,
         program: header.program,
         retired: header.flags & FLAG_RETIRED != 0,
+        piped: header.flags & FLAG_PIPED != 0,
     };
     Ok(StatFile {
         format: Format::Statkit,

@@ -7,7 +7,7 @@
 
 use crate::bytes::put;
 use crate::cell::{self, TEXT_MAX};
-use crate::layout::{self, Entry, Header, Layout, FLAG_RETIRED, STATE_READY, WORD};
+use crate::layout::{self, Entry, Header, Layout, FLAG_PIPED, FLAG_RETIRED, STATE_READY, WORD};
 use crate::{Identity, Kind, Stat, Value};
 
 /// Why a set of values cannot be written as a statkit file.
@@ -59,7 +59,8 @@ pub fn encode(identity: &Identity, stats: &[Stat]) -> Result<Vec<u8>, EncodeErro
         capacity: layout.capacity,
         block_size,
         blocks_offset: layout.blocks_offset(),
-        flags: if identity.retired { FLAG_RETIRED } else { 0 },
+        flags: if identity.retired { FLAG_RETIRED } else { 0 }
+            | if identity.piped { FLAG_PIPED } else { 0 },
         pid: identity.pid,
         start_time: identity.start_time,
         created_ns: identity.created_ns,

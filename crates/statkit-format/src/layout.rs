@@ -44,6 +44,10 @@ pub const PAGE: u64 = 4096;
 pub const STATE_READY: u32 = 1;
 /// `flags` bit: the file holds a program's retired totals, not a process.
 pub const FLAG_RETIRED: u16 = 1;
+/// `flags` bit: the writer also publishes this registry's values on its
+/// statvent pipe (`<pid>.stats`), so readers that sum both count them once.
+/// Set and cleared while the file lives, by the pipe publisher.
+pub const FLAG_PIPED: u16 = 2;
 
 /// Byte offsets of the header fields.
 pub mod header {

@@ -34,6 +34,9 @@ pub struct Identity {
     pub program: String,
     /// Whether the file holds a program's retired totals.
     pub retired: bool,
+    /// Whether the writer also publishes these values on its statvent pipe
+    /// ([`crate::layout::FLAG_PIPED`]).
+    pub piped: bool,
 }
 
 /// One metric's value.

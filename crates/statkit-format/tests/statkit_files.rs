@@ -12,6 +12,7 @@ fn identity() -> Identity {
         created_ns: 1_700_000_000_000_000_000,
         program: "web".into(),
         retired: false,
+        piped: false,
     }
 }
 

@@ -199,6 +199,7 @@ fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
             .map_or(0, |d| d.as_nanos() as u64),
         program,
         retired: true,
+        piped: false,
     };
     let bytes = encode(&identity, &stats).map_err(io::Error::other)?;
     let name = file_name(retired)?;

@@ -294,6 +294,7 @@ mod tests {
                 created_ns: 0,
                 program: "web".into(),
                 retired,
+                piped: false,
             }),
             stats: stats
                 .into_iter()

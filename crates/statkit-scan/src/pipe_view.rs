@@ -1,6 +1,8 @@
 //! A stats file's values as a statvent pipe would carry them, so `GET
 //! /stats` sums stats files and pipes into one host-wide answer.
 
+use std::collections::BTreeSet;
+
 use statkit_format::{StatFile, Value};
 use statkit_pipe::family::{family, PERCENTS};
 use statkit_pipe::Value as PipeValue;
@@ -34,6 +36,21 @@ pub fn as_pipe(file: &StatFile) -> Vec<(String, PipeValue)> {
         out.push((label, value));
     }
     out
+}
+
+/// The pids of the live processes whose stats file says its registry is
+/// also published on their statvent pipe (`statkit::shm` and
+/// `statkit::pipe::start()` on one registry: the file's `piped` flag). Such
+/// a pipe carries the file's values again: readers that sum files and pipes
+/// count them once, from the file, by leaving these pids' pipes out. A
+/// process's other pipe-only registry is not flagged and still counts.
+pub fn published_pids<'a>(files: impl IntoIterator<Item = &'a StatFile>) -> BTreeSet<u32> {
+    files
+        .into_iter()
+        .filter(|file| file.identity.as_ref().is_some_and(|i| i.piped))
+        .filter(|file| crate::liveness(file) == crate::Liveness::Alive)
+        .filter_map(|file| file.pid)
+        .collect()
 }
 
 #[cfg(test)]
@@ -84,5 +101,44 @@ mod tests {
         assert_eq!(out[2].1, PipeValue::Int(1));
         assert_eq!(out[6].1, PipeValue::Float(4.0));
         assert_eq!(out[8].1, PipeValue::Int(3));
+    }
+}
+
+#[cfg(test)]
+mod published {
+    use statkit_format::{Format, Identity, StatFile};
+
+    use super::published_pids;
+
+    fn file(pid: u32, start_time: u64, retired: bool, piped: bool) -> StatFile {
+        StatFile {
+            format: Format::Statkit,
+            pid: Some(pid),
+            identity: Some(Identity {
+                pid,
+                start_time,
+                created_ns: 0,
+                program: "test".into(),
+                retired,
+                piped,
+            }),
+            stats: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_live_writers_that_also_pipe_count() {
+        let me = std::process::id();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let started = statkit_format::naming::parse_start_time(&stat).unwrap();
+        let live = file(me, started, false, true);
+        let reused = file(me, started + 1, false, true);
+        let retired = file(me, started, true, true);
+        let file_only = file(me, started, false, false);
+        assert_eq!(
+            published_pids([&live]).into_iter().collect::<Vec<_>>(),
+            [me]
+        );
+        assert!(published_pids([&reused, &retired, &file_only]).is_empty());
     }
 }

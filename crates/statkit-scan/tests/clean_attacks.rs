@@ -18,6 +18,7 @@ fn dead_file(dir: &Path) -> PathBuf {
         created_ns: 1,
         program: "victim".into(),
         retired: false,
+        piped: false,
     };
     let stats = [Stat {
         label: "requests".into(),

@@ -436,6 +436,7 @@ fn files_of_exited_processes_are_pointed_out() {
         created_ns: 0,
         program: "web".into(),
         retired: false,
+        piped: false,
     };
     let stats = [Stat {
         label: "requests".into(),

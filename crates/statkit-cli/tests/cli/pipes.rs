@@ -500,3 +500,41 @@ fn statvents_reader_reads_the_library_publisher() {
         })
     );
 }
+
+/// A registry published both ways (a stats file and a pipe, as
+/// `statkit::shm` with `statkit::pipe::start()` does) counts once: its file
+/// says so, and `/stats` and the server's scan read it from the file only.
+#[test]
+fn a_registry_published_both_ways_counts_once() {
+    let (pipes, files) = (Dir::new("pipes-once"), Dir::new("pipes-once-files"));
+    let registry = statkit::shm::Registry::publish(statkit::shm::Options {
+        dir: files.path().to_owned(),
+        program: "both".into(),
+        ..statkit::shm::Options::default()
+    })
+    .unwrap();
+    registry.counter("requests", &[]).unwrap().add(5);
+    let options = statkit::pipe::Options {
+        dir: pipes.path().to_owned(),
+    };
+    let publisher = statkit::pipe::Publisher::start(&registry, options).unwrap();
+    let statkit = Statkit::start(&[
+        "--pipe-dir",
+        pipes.path().to_str().unwrap(),
+        "--stats-dir",
+        files.path().to_str().unwrap(),
+        "--flush-interval",
+        "3600",
+    ]);
+    let answer = stats(&statkit);
+    assert_eq!(answer["requests"], 5, "{answer}");
+    let view = by_process(&statkit);
+    assert_eq!(view["processes"][0]["also_in_files"], true, "{view}");
+    // Once the pipe stops, the file no longer says so.
+    drop(publisher);
+    let flags = poll_until(TIMEOUT, || {
+        let file = statkit_scan::read_file(registry.path()?).ok()?;
+        (!file.identity?.piped).then_some(())
+    });
+    assert!(flags.is_some(), "the piped flag outlived its publisher");
+}

@@ -87,6 +87,7 @@ fn every_stats_file_and_pipe_is_a_row_with_its_values() {
         created_ns: 0,
         program: "gone".into(),
         retired: false,
+        piped: false,
     };
     let jobs = Stat {
         label: "jobs".into(),

@@ -172,6 +172,7 @@ fn identity(pid: u32) -> Identity {
         created_ns: 0,
         program: "web".into(),
         retired: false,
+        piped: false,
     }
 }
 

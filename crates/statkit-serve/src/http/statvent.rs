@@ -14,6 +14,8 @@
 //! slow writers, so it runs on a blocking thread; scans run one at a time
 //! (`source::pipes`), shared with the scanner thread.
 
+use std::collections::BTreeSet;
+
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -92,6 +94,9 @@ fn statvent_error(status: StatusCode, message: &str, uri: &Uri) -> Response {
 struct Found {
     pipes: Scan,
     files: Vec<Process>,
+    /// Pids whose live stats file carries what their pipe carries: their
+    /// pipes count once, as the file.
+    published: BTreeSet<u32>,
 }
 
 async fn read(app: &App) -> Result<Found, String> {
@@ -99,8 +104,17 @@ async fn read(app: &App) -> Result<Found, String> {
     let stats_dir = app.context.scan.stats_dir.clone();
     let scanned = tokio::task::spawn_blocking(move || {
         let pipes = crate::source::pipes::read(&options)?;
-        let files = stats_dir.as_deref().map(files_as_pipes).unwrap_or_default();
-        Ok::<_, statkit_pipe::read::ScanError>(Found { pipes, files })
+        let files = stats_dir
+            .as_deref()
+            .map(crate::source::files::read_all)
+            .unwrap_or_default();
+        let published = statkit_scan::pipe_view::published_pids(files.iter().map(|(_, f)| f));
+        let files = files_as_pipes(files);
+        Ok::<_, statkit_pipe::read::ScanError>(Found {
+            pipes,
+            files,
+            published,
+        })
     })
     .await;
     match scanned {
@@ -112,8 +126,8 @@ async fn read(app: &App) -> Result<Found, String> {
 
 /// Every stats file of the folder (retired totals included, as the host's
 /// totals include them) with its values as a pipe carries them.
-fn files_as_pipes(dir: &std::path::Path) -> Vec<Process> {
-    crate::source::files::read_all(dir)
+fn files_as_pipes(files: Vec<(std::path::PathBuf, statkit_format::StatFile)>) -> Vec<Process> {
+    files
         .into_iter()
         .map(|(path, file)| Process {
             pid: file.pid.unwrap_or(0),
@@ -126,7 +140,9 @@ fn files_as_pipes(dir: &std::path::Path) -> Vec<Process> {
 
 /// statvent's shape, over every process's pipe and stats file.
 fn host_wide(found: &Found) -> Value {
-    let all: Vec<&Process> = found.pipes.processes.iter().chain(&found.files).collect();
+    let pipes = found.pipes.processes.iter();
+    let once = pipes.filter(|p| !found.published.contains(&p.pid));
+    let all: Vec<&Process> = once.chain(&found.files).collect();
     json!({
         "stats": statkit_pipe::merge(&all),
         "timestamp": timestamp(),
@@ -145,6 +161,7 @@ fn by_process(found: &Found) -> Value {
             json!({"pid": f.pid, "path": f.path.display().to_string(), "stats": stats})
         })
         .collect();
+    let published = &found.published;
     let found = &found.pipes;
     let processes: Vec<Value> = found
         .processes
@@ -165,6 +182,8 @@ fn by_process(found: &Found) -> Value {
                 "path": p.path.display().to_string(),
                 "stats": stats,
                 "malformed": malformed,
+                // Its values are counted once, from its stats file.
+                "also_in_files": published.contains(&p.pid),
             })
         })
         .collect();

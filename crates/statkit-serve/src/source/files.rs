@@ -35,7 +35,11 @@ pub(crate) fn run(folders: &Folders, interval: Duration, intake: &Intake, stop: 
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
         let files = folders.stats.as_deref().map(read_all).unwrap_or_default();
-        let pipes = folders.pipes.as_ref().map(read_pipes).unwrap_or_default();
+        let mut pipes = folders.pipes.as_ref().map(read_pipes).unwrap_or_default();
+        // A process that publishes both a stats file and a pipe is read
+        // from its file only.
+        let published = statkit_scan::pipe_view::published_pids(files.iter().map(|(_, f)| f));
+        pipes.retain(|pipe| !published.contains(&pipe.pid));
         readings.clear();
         feed.scan(
             files.iter().map(|(path, file)| (path.as_path(), file)),

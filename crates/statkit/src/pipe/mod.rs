@@ -123,6 +123,7 @@ impl Publisher {
             live::remove(&shared);
             return Err(e);
         }
+        registry.mark_piped(true);
         Ok(Publisher { shared })
     }
 
@@ -136,6 +137,7 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         live::remove(&self.shared);
         self.shared.stop();
+        self.shared.registry.mark_piped(false);
     }
 }
 

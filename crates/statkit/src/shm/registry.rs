@@ -159,6 +159,14 @@ impl Registry {
 
     /// Starts feeding the histograms' rings of last values, which the pipe
     /// publisher reads; values recorded before are not in them.
+    /// Says in the file's header whether a statvent pipe also publishes
+    /// these values, so readers that sum files and pipes count them once.
+    pub(crate) fn mark_piped(&self, piped: bool) {
+        self.inner
+            .storage
+            .set_flag(statkit_format::layout::FLAG_PIPED, piped);
+    }
+
     pub(crate) fn feed_rings(&self) {
         self.inner.feeding.store(true, Relaxed);
     }

@@ -161,6 +161,25 @@ impl Storage {
             .store(value, Release);
     }
 
+    /// Sets or clears a bit of the main file's `flags` (a `u16` that shares
+    /// its word with `entry_size`, which never changes), atomically, so a
+    /// reader's copy has the bit or not, never a torn word.
+    pub fn set_flag(&self, flag: u16, on: bool) {
+        use statkit_format::layout::header;
+        let word = header::FLAGS - header::FLAGS % 4;
+        let mut bytes = [0u8; 4];
+        let at = header::FLAGS % 4;
+        bytes[at..at + 2].copy_from_slice(&flag.to_ne_bytes());
+        let mask = u32::from_ne_bytes(bytes);
+        let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
+        let cell = segments[0].header_u32(word);
+        if on {
+            cell.fetch_or(mask, Release);
+        } else {
+            cell.fetch_and(!mask, Release);
+        }
+    }
+
     /// Copies an entry's bytes into segment `index`'s table. The caller
     /// holds the registry lock and publishes the entry count afterwards.
     pub fn write_entry(&self, index: u32, entry: u32, bytes: &[u8]) {
