@@ -130,7 +130,7 @@ function groupOf(name) {
 const groupLabel = (g) => (g === "" ? "(no prefix)" : g);
 
 function bySeries(a, b) {
-  return natCompare(a.group, b.group) || natCompare(a.key, b.key) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
+  return (a.group === b.group ? 0 : natCompare(a.group, b.group)) || natCompare(a.key, b.key) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
 }
 
 // ---------------------------------------------------------------------------
@@ -192,23 +192,26 @@ async function health() {
 async function readList() {
   const started = performance.now();
   const { filter, own } = state;
-  const seen = new Map();
-  let offset = 0, first = null;
-  while (offset !== null && seen.size < MAX_LISTED) {
+  let series = [], offset = 0, first = null;
+  while (offset !== null && series.length < MAX_LISTED) {
     const q = new URLSearchParams({
       filter, own, offset,
-      limit: Math.min(LIST_PAGE, MAX_LISTED - seen.size),
+      limit: Math.min(LIST_PAGE, MAX_LISTED - series.length),
     });
     const page = await getJSON("/api/v1/metrics?" + q);
     first = first || page;
-    for (const m of page.metrics) {
-      m.group = groupOf(m.name);
-      seen.set(m.kind + " " + m.key, m);
-    }
+    for (const m of page.metrics) m.group = groupOf(m.name);
+    series = series.concat(page.metrics);
     offset = page.next_offset;
-    if (offset !== null) $("count").textContent = `listing ${fmt(seen.size)} of ${fmt(page.matching)} series…`;
+    if (offset !== null) $("count").textContent = `listing ${fmt(series.length)} of ${fmt(page.matching)} series…`;
   }
-  const series = [...seen.values()].sort(bySeries);
+  if (first.next_offset !== null) {
+    // Pages read at different times: one key at most once.
+    const seen = new Map();
+    for (const m of series) seen.set(m.kind + " " + m.key, m);
+    series = [...seen.values()];
+  }
+  series.sort(bySeries);
   state.pct = first.pct;
   state.interval = first.interval_seconds;
   state.newest = series.reduce((n, m) => Math.max(n, m.time), 0);
@@ -427,10 +430,13 @@ function chart(box, m, history) {
   });
   const times = timeAxis(t0, t1, pw);
   for (const s of times.ticks) {
-    const tx = x(s).toFixed(1);
+    const tx = x(s);
+    // A label too near the right edge to be centred ends at the edge.
+    const half = times.seconds ? 22 : 14;
+    const [lx, anchor] = tx + half > width ? [width - 1, "end"] : [tx, "middle"];
     svg.append(
-      svgEl("line", { class: "grid", x1: tx, x2: tx, y1: TOP, y2: TOP + ph }),
-      svgEl("text", { class: "tick x", x: tx, y: H - 3, "text-anchor": "middle" }, clock(s, times.seconds)),
+      svgEl("line", { class: "grid", x1: tx.toFixed(1), x2: tx.toFixed(1), y1: TOP, y2: TOP + ph }),
+      svgEl("text", { class: "tick x", x: lx.toFixed(1), y: H - 3, "text-anchor": anchor }, clock(s, times.seconds)),
     );
   }
   let pieces = 0;
@@ -440,8 +446,11 @@ function chart(box, m, history) {
     segments(t, values, step).forEach((run, k) => {
       const pts = run.map((j) => `${x(t[j]).toFixed(1)},${y(values[j]).toFixed(1)}`);
       // A lone point is drawn as a zero-length line with round caps: a dot.
-      if (pts.length === 1) pts.push(pts[0]);
-      svg.append(svgEl("polyline", { points: pts.join(" "), stroke: color, "data-field": f, "data-segment": String(k) }));
+      const lone = pts.length === 1;
+      if (lone) pts.push(pts[0]);
+      const attrs = { points: pts.join(" "), stroke: color, "data-field": f, "data-segment": String(k) };
+      if (lone) attrs.class = "lone";
+      svg.append(svgEl("polyline", attrs));
       pieces = Math.max(pieces, k + 1);
     });
   });
@@ -542,13 +551,11 @@ async function drawCard(card) {
     box.querySelector(".plot").replaceChildren(el("div", { class: "meta" }, String(e.message || e)));
     return;
   }
-  // The headline: the list's newest value, or when that flush had none (a
-  // timer without values) the newest the history holds.
-  let headline = m.last[plot.headline];
-  if (headline === null || headline === undefined) {
-    const j = newestRow(card.history, [plot.headline]);
-    headline = j === null ? null : card.history[plot.headline][j];
-  }
+  // The headline: the newest value the history holds (fresh each refresh,
+  // while a long list is read less often; a timer's newest flush may have
+  // had no values), else the list's.
+  const j = newestRow(card.history, [plot.headline]);
+  const headline = j === null ? m.last[plot.headline] : card.history[plot.headline][j];
   box.querySelector(".value").textContent = fmt(headline) + plot.unit + (m.kind === "timer" ? " " + label("pct") : "");
   chart(box, m, card.history);
 }
@@ -668,6 +675,8 @@ async function processes() {
 // ---------------------------------------------------------------------------
 // The refresh loop
 
+// Resolves once the page has been painted for the first time.
+const painted = new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 let timer = null;
 let generation = 0; // a newer refresh makes an older one's results moot
 async function refresh() {
@@ -677,7 +686,12 @@ async function refresh() {
   processes().catch((e) => { $("process-count").textContent = "cannot read the processes: " + e.message; });
   try {
     const healthy = health();
-    if (listIsStale()) await readList();
+    if (listIsStale()) {
+      // The list of 10,000 series costs the server and the browser a
+      // moment: asked for once the page is painted, so the page shows first.
+      await painted;
+      await readList();
+    }
     if (mine !== generation) return;
     await render();
     await healthy;
@@ -698,6 +712,7 @@ function redraw() {
 }
 
 function goTo(page) {
+  if (!state.list) return;
   state.page = Math.max(1, page);
   render().catch((e) => { $("count").textContent = "cannot reach the server: " + e.message; });
   window.scrollTo(0, 0);
@@ -730,7 +745,7 @@ $("pager").addEventListener("click", onPager);
 $("pager-bottom").addEventListener("click", onPager);
 $("groups").addEventListener("click", (e) => {
   const b = e.target.closest("button");
-  if (!b) return;
+  if (!b || !state.list) return;
   if (b.dataset.all) {
     state.collapsed = b.dataset.all === "collapse" ? new Set(groups(state.list.series).map((g) => g.group)) : new Set();
     goTo(1);
@@ -744,7 +759,7 @@ $("groups").addEventListener("click", (e) => {
 });
 $("charts").addEventListener("click", (e) => {
   const b = e.target.closest("button[data-toggle]");
-  if (!b) return;
+  if (!b || !state.list) return;
   const g = b.dataset.toggle;
   if (!state.collapsed.delete(g)) state.collapsed.add(g);
   // Stay with the group: go to the page it now starts on.
