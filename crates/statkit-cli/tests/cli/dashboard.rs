@@ -641,6 +641,21 @@ fn the_dashboard_answers_the_mouse_and_the_keyboard() {
     assert_eq!(browser.eval(&format!("{readout}.dataset.hover")), "false");
     let newest = browser.eval(&format!("{readout}.querySelector('time').textContent"));
     assert!(newest.as_str().unwrap().starts_with("newest "), "{newest}");
+    // The keyboard: a focused chart's left arrow steps back a row.
+    browser.eval("document.querySelector('[data-key=\"many.s.7\"] svg.chart').focus()");
+    browser.call(
+        "Input.dispatchKeyEvent",
+        json!({"type": "rawKeyDown", "key": "ArrowLeft", "code": "ArrowLeft", "windowsVirtualKeyCode": 37}),
+    );
+    assert_eq!(browser.eval(&format!("{readout}.dataset.hover")), "true");
+    let time = browser.eval(&format!("{readout}.querySelector('time').textContent"));
+    assert!(is_clock(time.as_str().unwrap()), "arrow key time {time}");
+    assert_eq!(
+        browser.eval(&format!(
+            "{readout}.querySelector('[data-field=value]').textContent"
+        )),
+        "7"
+    );
 
     // The pager: the next page holds 25 to 48, and the URL says so.
     browser.click("#pager button[data-page='2']");
