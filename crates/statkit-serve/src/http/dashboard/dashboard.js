@@ -355,10 +355,6 @@ function segments(t, values, step) {
   return runs;
 }
 
-function unitOf(kind) {
-  return PLOTS[kind].unit;
-}
-
 function label(field) {
   return field === "pct" ? "p" + state.pct : field;
 }
