@@ -16,7 +16,7 @@ pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
 pub use http::settings::{HttpConfig, LISTEN as HTTP_LISTEN};
 pub use requests::settings::RequestsConfig;
-pub use sink::settings::SinksConfig;
+pub use sink::settings::{ConsoleMode, SinksConfig};
 pub use source::settings::{ScanConfig, StatsdConfig};
 pub use store::settings::StateFile;
 

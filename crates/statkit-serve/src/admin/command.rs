@@ -112,7 +112,8 @@ fn stats(admin: &Admin) -> String {
     let (totals, _) = admin.pipeline.totals();
     let last = admin.pipeline.last_message().max(started);
     let _ = writeln!(out, "messages.last_msg_seen: {}", now.saturating_sub(last));
-    let _ = writeln!(out, "messages.bad_lines_seen: {}", totals.bad_lines);
+    // etsy counts each rejected value (one line can hold several).
+    let _ = writeln!(out, "messages.bad_lines_seen: {}", totals.bad_values);
     for (sink, dropped) in admin.sinks.drops() {
         let _ = writeln!(out, "{sink}.dropped_flushes: {dropped}");
     }
