@@ -31,6 +31,7 @@ pub(crate) struct Flusher {
 struct Totals {
     kernel_drops: u64,
     tcp_refused: u64,
+    files_refused: u64,
 }
 
 impl Flusher {
@@ -74,19 +75,23 @@ impl Flusher {
         self.status.flushed(now);
         let kernel_drops = self.counts.kernel_drops().unwrap_or(totals.kernel_drops);
         let tcp_refused = self.counts.tcp_refused();
+        let files_refused = self.counts.files_refused();
+        let since = |now: u64, before: u64| now.saturating_sub(before) as f64;
         snapshot.own.extend([
-            (
-                "udp_kernel_drops",
-                kernel_drops.saturating_sub(totals.kernel_drops) as f64,
-            ),
+            ("udp_kernel_drops", since(kernel_drops, totals.kernel_drops)),
             (
                 "tcp_connections_refused",
-                tcp_refused.saturating_sub(totals.tcp_refused) as f64,
+                since(tcp_refused, totals.tcp_refused),
+            ),
+            (
+                "stats_files_refused",
+                since(files_refused, totals.files_refused),
             ),
         ]);
         *totals = Totals {
             kernel_drops,
             tcp_refused,
+            files_refused,
         };
         self.sinks.push(Arc::new(snapshot));
     }

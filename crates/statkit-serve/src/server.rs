@@ -150,9 +150,11 @@ impl Server {
         let folders = source::files::Folders {
             stats: scan.stats_dir.clone(),
             pipes: scan.pipe_scan.then(|| scan.pipes.clone()),
+            limits: scan.limits,
+            max_files: scan.max_files,
         };
-        let stop = self.stop_receiving.clone();
-        let thread = source::files::start(folders, scan.interval, intake, stop)
+        let (counts, stop) = (self.counts.clone(), self.stop_receiving.clone());
+        let thread = source::files::start(folders, scan.interval, intake, counts, stop)
             .map_err(ServeError::Thread)?;
         running.receivers.push(thread);
         Ok(())

@@ -76,6 +76,7 @@ pub const OWN_NAMES: &[&str] = &[
     // The server's flusher.
     "udp_kernel_drops",
     "tcp_connections_refused",
+    "stats_files_refused",
 ];
 
 /// Why bytes are not a snapshot.

@@ -154,3 +154,35 @@ fn serve_keeps_scanning_a_hostile_folder_and_shuts_down_in_time() {
     assert!(status.success(), "{status:?}:\n{}", statkit.process.log());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A stats file over a reader's limit is skipped, logged once (not at every
+/// scan) and counted once as `stats_files_refused`.
+#[test]
+fn an_oversized_file_is_logged_and_counted_once() {
+    let dir = Dir::new("hostile-limit");
+    // An mmstats file (no statkit header) of 4 KiB, over a 1 KiB limit.
+    std::fs::write(dir.path().join("big.mmstats"), vec![0u8; 4096]).unwrap();
+    let graphite = crate::util::GraphiteReceiver::start();
+    let statkit = Statkit::start(&[
+        "--stats-dir",
+        dir.path().to_str().unwrap(),
+        "--stats-scan-interval",
+        "50ms",
+        "--stats-max-mmstats-bytes",
+        "1024",
+        "--flush-interval",
+        "300ms",
+        "--graphite",
+        &graphite.addr().to_string(),
+    ]);
+    // Several flushes, and many more scans, later.
+    graphite.wait_for_flush(4, crate::util::TIMEOUT);
+    let log = statkit.process.log();
+    assert_eq!(log.matches("stats file skipped").count(), 1, "{log}");
+    let refused: f64 = graphite
+        .flushes()
+        .iter()
+        .filter_map(|flush| flush.value("stats.statsd.stats_files_refused"))
+        .sum();
+    assert_eq!(refused, 1.0);
+}

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use statkit_format::StatFile;
 use statkit_scan::mmash::{aggregate, labels, select, Aggr};
-use statkit_scan::{discover, read_file};
+use statkit_scan::{discover, read_file_with, Limits};
 
 use super::errors::error;
 use super::App;
@@ -126,7 +126,8 @@ async fn read(
     let Some(dir) = app.context.scan.stats_dir.clone() else {
         return Ok(Vec::new());
     };
-    tokio::task::spawn_blocking(move || read_dir(&dir, pattern.as_ref()))
+    let limits = app.context.scan.limits;
+    tokio::task::spawn_blocking(move || read_dir(&dir, pattern.as_ref(), &limits))
         .await
         .map_err(|e| {
             error(
@@ -137,7 +138,11 @@ async fn read(
         })
 }
 
-fn read_dir(dir: &Path, pattern: Option<&glob::Pattern>) -> Vec<(PathBuf, StatFile)> {
+fn read_dir(
+    dir: &Path,
+    pattern: Option<&glob::Pattern>,
+    limits: &Limits,
+) -> Vec<(PathBuf, StatFile)> {
     if !dir.is_dir() {
         return Vec::new();
     }
@@ -153,7 +158,7 @@ fn read_dir(dir: &Path, pattern: Option<&glob::Pattern>) -> Vec<(PathBuf, StatFi
         .into_iter()
         .filter(wanted)
         .take(MAX_FILES)
-        .filter_map(|path| match read_file(&path) {
+        .filter_map(|path| match read_file_with(&path, limits) {
             Ok(file) => Some((path, file)),
             Err(e) => {
                 tracing::debug!("skipped a stats file: {e}");

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use statkit_format::StatFile;
-use statkit_scan::{discover, liveness, read_file, render, Liveness};
+use statkit_scan::{discover, liveness, read_file_with, render, Limits, Liveness};
 
 use super::errors::error;
 use super::App;
@@ -31,7 +31,9 @@ pub(super) const MAX_VALUES: usize = 500;
 pub(super) async fn list(State(app): State<App>, uri: Uri) -> Response {
     let dir = app.context.scan.stats_dir.clone();
     let pipes = app.context.scan.pipes.clone();
-    let gathered = tokio::task::spawn_blocking(move || gather(dir.as_deref(), &pipes)).await;
+    let limits = app.context.scan.limits;
+    let gathered =
+        tokio::task::spawn_blocking(move || gather(dir.as_deref(), &pipes, &limits)).await;
     match gathered {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => error(
@@ -65,10 +67,10 @@ impl Found {
 }
 
 /// The whole answer: the stats folder's files, then the pipes.
-fn gather(dir: Option<&Path>, pipes: &statkit_pipe::read::Options) -> Value {
+fn gather(dir: Option<&Path>, pipes: &statkit_pipe::read::Options, limits: &Limits) -> Value {
     let mut found = Found::default();
     if let Some(dir) = dir {
-        files(dir, &mut found);
+        files(dir, limits, &mut found);
     }
     self::pipes(pipes, &mut found);
     let truncated = found.total > found.rows.len();
@@ -84,7 +86,7 @@ fn gather(dir: Option<&Path>, pipes: &statkit_pipe::read::Options) -> Value {
     })
 }
 
-fn files(dir: &Path, found: &mut Found) {
+fn files(dir: &Path, limits: &Limits, found: &mut Found) {
     if !dir.is_dir() {
         return;
     }
@@ -94,7 +96,7 @@ fn files(dir: &Path, found: &mut Found) {
     };
     found.total += paths.len();
     for path in paths.into_iter().take(MAX_PROCESSES) {
-        match read_file(&path) {
+        match read_file_with(&path, limits) {
             Ok(file) => found.rows.push(file_row(&path, &file)),
             Err(e) => found.failed(&path, e),
         }

@@ -100,14 +100,15 @@ struct Found {
 }
 
 async fn read(app: &App) -> Result<Found, String> {
-    let options = app.context.scan.pipes.clone();
-    let stats_dir = app.context.scan.stats_dir.clone();
+    let scan = app.context.scan.clone();
+    let options = scan.pipes.clone();
+    let stats_dir = scan.stats_dir.clone();
     let scanned = tokio::task::spawn_blocking(move || {
         let pipes = crate::source::pipes::read(&options)?;
-        let files = stats_dir
-            .as_deref()
-            .map(crate::source::files::read_all)
-            .unwrap_or_default();
+        let files = match stats_dir.as_deref() {
+            Some(dir) => crate::source::files::read_all(dir, &scan.limits, scan.max_files).files,
+            None => Vec::new(),
+        };
         let published = statkit_scan::pipe_view::published_pids(files.iter().map(|(_, f)| f));
         let files = files_as_pipes(files);
         Ok::<_, statkit_pipe::read::ScanError>(Found {

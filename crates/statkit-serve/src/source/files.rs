@@ -4,15 +4,18 @@
 //! of its own as statsd samples (`statkit_scan::feed` has the naming), so
 //! the flusher and every sink treat them like received ones.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use statkit_format::StatFile;
 use statkit_scan::feed::{Feed, Kind, Reading};
-use statkit_scan::{discover, read_file};
+use statkit_scan::{discover, read_file_with, Limits};
 use statkit_wire::statsd::{MetricType, Sample, Value};
 
+use super::SourceCounts;
 use crate::pipeline::Intake;
 
 /// Counters and histograms whose last values are remembered between scans.
@@ -25,16 +28,32 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 pub(crate) struct Folders {
     pub stats: Option<PathBuf>,
     pub pipes: Option<statkit_pipe::read::Options>,
+    /// What one stats file may cost, and how many are read per scan.
+    pub limits: Limits,
+    pub max_files: usize,
 }
 
-/// Scans `folders` every `interval` into `intake` until `stop` is set.
-pub(crate) fn run(folders: &Folders, interval: Duration, intake: &Intake, stop: &AtomicBool) {
+/// Scans `folders` every `interval` into `intake` until `stop` is set;
+/// files refused for a limit are counted in `counts` and logged once each.
+pub(crate) fn run(
+    folders: &Folders,
+    interval: Duration,
+    intake: &Intake,
+    counts: &SourceCounts,
+    stop: &AtomicBool,
+) {
     let mut feed = Feed::new(MAX_SERIES);
     let mut readings = Vec::new();
     let mut reported_skips = 0;
+    let mut refusals = Refusals::default();
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let files = folders.stats.as_deref().map(read_all).unwrap_or_default();
+        let found = match folders.stats.as_deref() {
+            Some(dir) => read_all(dir, &folders.limits, folders.max_files),
+            None => Found::default(),
+        };
+        refusals.note(&found, counts);
+        let files = found.files;
         let mut pipes = folders.pipes.as_ref().map(read_pipes).unwrap_or_default();
         // A process that publishes both a stats file and a pipe is read
         // from its file only.
@@ -90,25 +109,65 @@ fn read_pipes(options: &statkit_pipe::read::Options) -> Vec<statkit_pipe::read::
     }
 }
 
-/// Every stats file of `dir` that reads (the others are logged).
-pub(crate) fn read_all(dir: &Path) -> Vec<(PathBuf, statkit_format::StatFile)> {
+/// What one read of the stats folder found.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub files: Vec<(PathBuf, StatFile)>,
+    /// Files over a reader's limit (hostile, or just too big), and why.
+    pub refused: Vec<(PathBuf, String)>,
+    /// Files past `max_files`, left unread.
+    pub past_max: usize,
+}
+
+/// Every stats file of `dir` that reads within `limits`, at most
+/// `max_files` of them; files that do not read for another reason (a
+/// process exiting, a torn copy) are left to the next scan.
+pub(crate) fn read_all(dir: &Path, limits: &Limits, max_files: usize) -> Found {
+    let mut found = Found::default();
     if !dir.is_dir() {
-        return Vec::new();
+        return found;
     }
     let paths = discover(&[dir.to_owned()]).unwrap_or_else(|error| {
         tracing::debug!(%error, dir = %dir.display(), "cannot list the stats folder");
         Vec::new()
     });
-    paths
-        .into_iter()
-        .filter_map(|path| match read_file(&path) {
-            Ok(file) => Some((path, file)),
-            Err(error) => {
-                tracing::debug!(%error, "skipped a stats file");
-                None
+    found.past_max = paths.len().saturating_sub(max_files);
+    for path in paths.into_iter().take(max_files) {
+        match read_file_with(&path, limits) {
+            Ok(file) => found.files.push((path, file)),
+            Err(error) if error.is_over_limit() => found.refused.push((path, error.to_string())),
+            Err(error) => tracing::debug!(%error, "skipped a stats file"),
+        }
+    }
+    found
+}
+
+/// The refused files already logged, so each is logged (and counted) once
+/// while it stays, not at every scan.
+#[derive(Debug, Default)]
+struct Refusals {
+    logged: HashSet<PathBuf>,
+    past_max: usize,
+}
+
+impl Refusals {
+    fn note(&mut self, found: &Found, counts: &SourceCounts) {
+        let now: HashSet<&PathBuf> = found.refused.iter().map(|(path, _)| path).collect();
+        self.logged.retain(|path| now.contains(path));
+        for (path, why) in &found.refused {
+            if self.logged.insert(path.clone()) {
+                counts.refuse_file();
+                tracing::warn!(path = %path.display(), reason = %why, "stats file skipped: over a reader's limit (stats.max_bytes, stats.max_mmstats_bytes)");
             }
-        })
-        .collect()
+        }
+        if found.past_max > 0 && found.past_max != self.past_max {
+            tracing::warn!(
+                skipped = found.past_max,
+                "more stats files than stats.max_files; the rest are not read"
+            );
+        }
+        self.past_max = found.past_max;
+    }
 }
 
 /// Starts the scanner thread.
@@ -116,9 +175,10 @@ pub(crate) fn start(
     folders: Folders,
     interval: Duration,
     intake: Intake,
+    counts: Arc<SourceCounts>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("statkit-files".into())
-        .spawn(move || run(&folders, interval, &intake, &stop))
+        .spawn(move || run(&folders, interval, &intake, &counts, &stop))
 }

@@ -20,6 +20,8 @@ pub(crate) struct SourceCounts {
     udp_inodes: Vec<u64>,
     /// TCP connections refused past the connection limit.
     tcp_refused: AtomicU64,
+    /// Stats files skipped for a reader's limit (each once while it stays).
+    files_refused: AtomicU64,
 }
 
 impl SourceCounts {
@@ -27,6 +29,7 @@ impl SourceCounts {
         Self {
             udp_inodes,
             tcp_refused: AtomicU64::new(0),
+            files_refused: AtomicU64::new(0),
         }
     }
 
@@ -42,5 +45,13 @@ impl SourceCounts {
 
     pub(crate) fn refuse_tcp(&self) {
         self.tcp_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn files_refused(&self) -> u64 {
+        self.files_refused.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn refuse_file(&self) {
+        self.files_refused.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -69,6 +69,23 @@ declare! {
         "Time between scans of the stats folder and the pipe folder",
     )
     .aliases(&[Alias::new("stats_scan_interval")]);
+    STATS_MAX_FILES: usize = Setting::new(
+        "stats.max_files",
+        "10000",
+        "Stats files read per scan at most; more are skipped and counted",
+    );
+    STATS_MAX_BYTES: usize = Setting::new(
+        "stats.max_bytes",
+        "67108864",
+        "Bytes read from one stats file and its continuations at most (what is in use, as files are sparse); a larger one is skipped, counted and logged once",
+    )
+    .value_name("BYTES");
+    STATS_MAX_MMSTATS_BYTES: usize = Setting::new(
+        "stats.max_mmstats_bytes",
+        "16777216",
+        "Bytes of one mmstats file at most (read whole); a larger one is skipped, counted and logged once",
+    )
+    .value_name("BYTES");
     PIPE_DIR: PathBuf = Setting::new(
         "pipe.dir",
         "/tmp/stats-pipe",
@@ -153,6 +170,10 @@ pub struct ScanConfig {
     pub pipes: statkit_pipe::read::Options,
     /// Whether the scan reads the pipes into the aggregation too.
     pub pipe_scan: bool,
+    /// What one stats file may cost to read.
+    pub limits: statkit_scan::Limits,
+    /// Stats files read per scan at most.
+    pub max_files: usize,
 }
 
 impl ScanConfig {
@@ -173,6 +194,12 @@ impl ScanConfig {
                 ..defaults
             },
             pipe_scan: s.get(&PIPE_SCAN),
+            limits: statkit_scan::Limits {
+                max_used_bytes: positive(&STATS_MAX_BYTES, s)? as u64,
+                max_mmstats_bytes: positive(&STATS_MAX_MMSTATS_BYTES, s)? as u64,
+                ..statkit_scan::Limits::default()
+            },
+            max_files: positive(&STATS_MAX_FILES, s)?,
         })
     }
 }
