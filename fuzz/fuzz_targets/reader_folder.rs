@@ -87,6 +87,7 @@ fn statkit_file(input: &mut Input<'_>, segment: u32) -> Vec<u8> {
         created_ns: 9,
         program: "web".into(),
         retired: false,
+        piped: false,
     };
     let mut stats = vec![Stat {
         label: "requests".into(),
