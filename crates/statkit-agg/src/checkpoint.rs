@@ -1,0 +1,261 @@
+//! The open interval as bytes, and back: what the server writes every
+//! checkpoint interval so that after a `kill -9` the next flush holds
+//! everything up to the last checkpoint, and nothing twice.
+//!
+//! A [`Checkpoint`] is the whole state a flush depends on: the
+//! [`Aggregator`]'s series (counters, gauges with their time to live,
+//! timers' exact values or sketches with their counts, sets' members, all
+//! in insertion order, which is etsy's flush order), its ingest counts (the
+//! interval's and the totals since start) and the time of its last flush
+//! (which `timestamp_lag` measures from); and, separately, what each
+//! receiver's [`Table`] holds and has not handed over yet. Tables are read,
+//! not drained: draining in mid-interval would add a table's fractional
+//! sums in another grouping than the flush's one drain does, and etsy's
+//! arithmetic is exact to the last bit. So each table's pending state is
+//! kept on its own and put back into its table, and the flush after a
+//! restore is, bit for bit, the flush the server would have made without
+//! the crash (given the same options and the same traffic after it).
+//!
+//! Capturing clones the maps (the aggregator's names are shared
+//! copy-on-write, as a flush's snapshot shares them) and does no
+//! encoding, so the locks are held only for the copy; encoding happens
+//! after, on the copy.
+//!
+//! # Layout
+//!
+//! Integers and floats little-endian; a float is its IEEE-754 bits, so
+//! every value comes back bit for bit (`-0.0`, NaN payloads included).
+//!
+//! ```text
+//! magic     8 bytes  "STKCHKPT"
+//! version   u32      1
+//! length    u64      bytes of payload
+//! payload   ...
+//! crc32     u32      CRC-32 (IEEE) of the payload
+//!
+//! payload   = aggregator, u32 tables, table × tables
+//! aggregator= u8 has_last_flush (0|1), [u64 last_flush unix seconds],
+//!             counts (interval), counts (since start),
+//!             map(f64 counter),
+//!             map(gauge),
+//!             map(timer),
+//!             map(members)
+//! table     = counts, u64 names_after_drain, u8 splittable (0|1),
+//!             map(f64 counter sum),
+//!             map(gauge change),
+//!             map(timer),
+//!             map(members)
+//! counts    = u64 × 8: packets, lines, bad_lines, events, service_checks,
+//!             refused_series, refused_samples, oversized
+//! map(V)    = u32 n, (name, V) × n          in insertion order
+//! name      = u32 length, bytes
+//! members   = u32 n, name × n               in insertion order
+//! gauge     = f64 value, u8 has_ttl (0|1), [u32 flushes left]
+//! gauge change
+//!           = u8 flags (1: absolute, 2: overflow), [f64 absolute],
+//!             [f64 overflow sum], u32 n, f64 delta × n
+//! timer     = f64 count (values over their rates), u8 shape, then
+//!             shape 0 (exact): u64 n, f64 value × n
+//!             shape 1 (exact, weighted): u64 n (> 0), f64 value × n,
+//!                                        f64 weight × n
+//!             shape 2 (sketched): sketch
+//! sketch    = f64 zero weight, weight, sum, sum_squares, min, max,
+//!             buckets (positive), buckets (negative)
+//! buckets   = u32 n, (u32 index, f64 weight) × n, indexes ascending and
+//!             at most the bucket of the largest finite number
+//! ```
+//!
+//! Anything else is refused whole, with a [`CheckpointError`]: another
+//! magic, another version, a length or checksum that does not match, a
+//! count larger than the bytes left could hold, a flag or shape out of
+//! range, a name repeated in one map, an empty sketch, trailing bytes.
+//! Decoding does work and allocates memory in proportion to the input, and
+//! never panics. The encoding is canonical: a checkpoint that decodes
+//! encodes back to the same bytes.
+
+use crate::aggregator::{Aggregator, Gauge};
+use crate::names::{NameMap, SharedArena};
+use crate::table::{GaugeChange, IngestCounts, Table};
+use crate::timer::TimerValues;
+
+mod decode;
+mod encode;
+#[cfg(test)]
+mod tests;
+
+const MAGIC: &[u8; 8] = b"STKCHKPT";
+/// The format written; the only one read.
+pub const VERSION: u32 = 1;
+/// Bytes before the payload: magic, version, length.
+const HEADER: usize = 8 + 4 + 8;
+
+/// Why bytes were refused as a checkpoint.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    #[error("not a statkit checkpoint (no STKCHKPT magic)")]
+    Foreign,
+    #[error("checkpoint version {0}, but this statkit reads version {VERSION}")]
+    Version(u32),
+    #[error("checkpoint truncated: {0}")]
+    Truncated(&'static str),
+    #[error("checkpoint checksum mismatch: corrupt")]
+    Checksum,
+    #[error("checkpoint holds an invalid {0}")]
+    Invalid(&'static str),
+}
+
+/// The state of the open interval: see the module documentation.
+#[derive(Debug, Default)]
+pub struct Checkpoint {
+    aggregator: AggregatorState,
+    tables: Vec<TableState>,
+}
+
+/// The aggregator's part, its maps as it holds them.
+#[derive(Debug, Default)]
+struct AggregatorState {
+    last_flush: Option<u64>,
+    counts: IngestCounts,
+    totals: IngestCounts,
+    counters: NameMap<f64, SharedArena>,
+    gauges: NameMap<Gauge, SharedArena>,
+    timers: NameMap<TimerValues, SharedArena>,
+    sets: NameMap<NameMap<()>, SharedArena>,
+}
+
+/// One table's pending state. Emptied gauges, timers and sets that the
+/// table keeps for reuse are kept too: their places decide the order in
+/// which the next drain adds new names to the aggregator.
+#[derive(Debug, Default)]
+struct TableState {
+    counts: IngestCounts,
+    names_after_drain: usize,
+    splittable: bool,
+    counters: NameMap<f64>,
+    gauges: NameMap<GaugeChange>,
+    timers: NameMap<TimerValues>,
+    sets: NameMap<NameMap<()>>,
+}
+
+impl Checkpoint {
+    /// The aggregator's state and each table's pending state, in the order
+    /// given (restoring puts table `i` back into table `i`).
+    ///
+    /// To count nothing twice or lose nothing, the tables must not be
+    /// drained into the aggregator while it is captured: hold the
+    /// aggregator's lock throughout, and take each table's lock in turn
+    /// ([`Checkpoint::capture_aggregator`] and [`Checkpoint::add_table`]
+    /// do that one lock at a time).
+    pub fn capture(aggregator: &Aggregator, tables: &[&Table]) -> Self {
+        let mut checkpoint = Self::capture_aggregator(aggregator);
+        for table in tables {
+            checkpoint.add_table(table);
+        }
+        checkpoint
+    }
+
+    /// The aggregator's state, with no table yet.
+    pub fn capture_aggregator(aggregator: &Aggregator) -> Self {
+        Self {
+            aggregator: AggregatorState {
+                last_flush: aggregator.last_flush,
+                counts: aggregator.counts,
+                totals: aggregator.totals,
+                counters: aggregator.counters.clone(),
+                gauges: aggregator.gauges.clone(),
+                timers: aggregator.timers.clone(),
+                sets: aggregator.sets.clone(),
+            },
+            tables: Vec::new(),
+        }
+    }
+
+    /// Adds the next table's pending state, leaving the table as it was.
+    pub fn add_table(&mut self, table: &Table) {
+        self.tables.push(TableState {
+            counts: table.counts,
+            names_after_drain: table.names_after_drain,
+            splittable: table.splittable,
+            counters: table.counters.clone(),
+            gauges: table.gauges.clone(),
+            timers: table.timers.clone(),
+            sets: table.sets.clone(),
+        });
+    }
+
+    /// Number of tables captured.
+    pub fn tables(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Series the aggregator held, over all kinds.
+    pub fn series(&self) -> usize {
+        let a = &self.aggregator;
+        a.counters.len() + a.gauges.len() + a.timers.len() + a.sets.len()
+    }
+
+    /// Appends the checkpoint's bytes (see the module documentation) to
+    /// `out`, so that a caller can reuse one buffer.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        encode::checkpoint(self, out);
+    }
+
+    /// The checkpoint `bytes` hold, or why they hold none.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        decode::checkpoint(bytes)
+    }
+
+    /// Puts the state back: the aggregator's series, counts and last flush
+    /// replace whatever `aggregator` held (its options stay its own), and
+    /// captured table `i` replaces the pending state of `tables[i]` (whose
+    /// options, too, stay their own). With the same options and receivers,
+    /// the next flush is the one the captured server would have made.
+    ///
+    /// When fewer tables are given than were captured (the server now has
+    /// fewer receivers), the captured tables left over are returned, each
+    /// as a [`Table`] holding its pending state, for the caller to absorb
+    /// into the aggregator before the next flush (through whatever watches
+    /// drains, such as the request view), exactly as a flush would absorb
+    /// a receiver's table. That keeps every sample, once; the trade is
+    /// that their sums meet the other tables' in another grouping than
+    /// they would have, which can change the last bit of a fractional
+    /// total, and that names first seen in them may come later in the
+    /// flush's order. More tables than were captured are fine: the extra
+    /// ones are left as they are.
+    #[must_use = "left-over tables hold samples the next flush must absorb"]
+    pub fn restore(self, aggregator: &mut Aggregator, tables: &mut [&mut Table]) -> Vec<Table> {
+        let a = self.aggregator;
+        aggregator.last_flush = a.last_flush;
+        aggregator.counts = a.counts;
+        aggregator.totals = a.totals;
+        aggregator.counters = a.counters;
+        aggregator.gauges = a.gauges;
+        aggregator.timers = a.timers;
+        aggregator.sets = a.sets;
+        let mut states = self.tables.into_iter();
+        for (table, state) in tables.iter_mut().zip(states.by_ref()) {
+            state.put(table);
+        }
+        let options = aggregator.options().table;
+        states
+            .map(|state| {
+                let mut table = Table::new(options);
+                state.put(&mut table);
+                table
+            })
+            .collect()
+    }
+}
+
+impl TableState {
+    fn put(self, table: &mut Table) {
+        table.counts = self.counts;
+        table.names_after_drain = self.names_after_drain;
+        table.splittable = self.splittable;
+        table.counters = self.counters;
+        table.gauges = self.gauges;
+        table.timers = self.timers;
+        table.sets = self.sets;
+    }
+}

@@ -1,0 +1,301 @@
+//! Reading a checkpoint's bytes, checking every length against what is
+//! left before trusting it; the layout is in the parent module's
+//! documentation.
+
+use std::collections::BTreeMap;
+
+use super::encode::{ABSOLUTE, EXACT, OVERFLOW, SKETCHED, WEIGHTED};
+use super::{AggregatorState, Checkpoint, CheckpointError, TableState, HEADER, MAGIC, VERSION};
+use crate::aggregator::Gauge;
+use crate::names::{Arena, NameMap};
+use crate::sketch::{Sketch, SUB_BITS};
+use crate::table::{GaugeChange, IngestCounts};
+use crate::timer::TimerValues;
+
+type Result<T> = std::result::Result<T, CheckpointError>;
+
+/// The highest bucket a finite value lands in: a higher index would name
+/// infinite or NaN magnitudes (and the next bucket's bound overflow).
+/// The bits are `f64::MAX`'s (`to_bits` is not `const` in Rust 1.82).
+const MAX_BUCKET: u32 = (0x7FEF_FFFF_FFFF_FFFF_u64 >> (52 - SUB_BITS)) as u32;
+
+/// Bytes of the smallest entry of a map: an empty name and a value.
+const NAME: usize = 4;
+const COUNTS: usize = 8 * 8;
+const GAUGE: usize = 8 + 1;
+const GAUGE_CHANGE: usize = 1 + 4;
+const TIMER: usize = 8 + 1 + 8;
+const MEMBERS: usize = 4;
+const TABLE: usize = COUNTS + 8 + 1 + 4 * 4;
+const BUCKET: usize = 4 + 8;
+
+pub(super) fn checkpoint(bytes: &[u8]) -> Result<Checkpoint> {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(CheckpointError::Foreign);
+    }
+    let mut header = Reader(&bytes[MAGIC.len()..]);
+    let version = header.u32("header")?;
+    if version != VERSION {
+        return Err(CheckpointError::Version(version));
+    }
+    let length = header.u64("header")?;
+    let rest = &bytes[HEADER..];
+    if u64::try_from(rest.len()).ok() != length.checked_add(4) {
+        return Err(CheckpointError::Truncated("length does not match"));
+    }
+    let (payload, crc) = rest.split_at(rest.len() - 4);
+    if crc32fast::hash(payload).to_le_bytes() != crc {
+        return Err(CheckpointError::Checksum);
+    }
+    let r = &mut Reader(payload);
+    let aggregator = aggregator(r)?;
+    let n = r.len(TABLE, "tables")?;
+    let tables = (0..n).map(|_| table(r)).collect::<Result<_>>()?;
+    if !r.0.is_empty() {
+        return Err(CheckpointError::Invalid("trailing bytes"));
+    }
+    Ok(Checkpoint { aggregator, tables })
+}
+
+fn aggregator(r: &mut Reader<'_>) -> Result<AggregatorState> {
+    let last_flush = match r.flag("last flush")? {
+        true => Some(r.u64("last flush")?),
+        false => None,
+    };
+    Ok(AggregatorState {
+        last_flush,
+        counts: r.counts()?,
+        totals: r.counts()?,
+        counters: r.map(8, "counters", |r| r.f64("counter"))?,
+        gauges: r.map(GAUGE, "gauges", gauge)?,
+        timers: r.map(TIMER, "timers", timer)?,
+        sets: r.map(MEMBERS, "sets", members)?,
+    })
+}
+
+fn table(r: &mut Reader<'_>) -> Result<TableState> {
+    let counts = r.counts()?;
+    let names_after_drain = usize::try_from(r.u64("table")?)
+        .map_err(|_| CheckpointError::Invalid("count of names after a drain"))?;
+    Ok(TableState {
+        counts,
+        names_after_drain,
+        splittable: r.flag("table")?,
+        counters: r.map(8, "table counters", |r| r.f64("counter"))?,
+        gauges: r.map(GAUGE_CHANGE, "table gauges", gauge_change)?,
+        timers: r.map(TIMER, "table timers", timer)?,
+        sets: r.map(MEMBERS, "table sets", members)?,
+    })
+}
+
+fn gauge(r: &mut Reader<'_>) -> Result<Gauge> {
+    let value = r.f64("gauge")?;
+    let ttl = match r.flag("gauge")? {
+        true => Some(r.u32("gauge")?),
+        false => None,
+    };
+    Ok(Gauge { value, ttl })
+}
+
+fn gauge_change(r: &mut Reader<'_>) -> Result<GaugeChange> {
+    let flags = r.u8("gauge change")?;
+    if flags & !(ABSOLUTE | OVERFLOW) != 0 {
+        return Err(CheckpointError::Invalid("gauge change"));
+    }
+    let absolute = (flags & ABSOLUTE != 0)
+        .then(|| r.f64("gauge change"))
+        .transpose()?;
+    let overflow = (flags & OVERFLOW != 0)
+        .then(|| r.f64("gauge change"))
+        .transpose()?;
+    let n = r.len(8, "gauge deltas")?;
+    Ok(GaugeChange {
+        absolute,
+        deltas: r.f64s(n, "gauge deltas")?,
+        overflow,
+    })
+}
+
+fn members<A: Arena>(r: &mut Reader<'_>) -> Result<NameMap<(), A>> {
+    r.map(0, "set members", |_| Ok(()))
+}
+
+fn timer(r: &mut Reader<'_>) -> Result<TimerValues> {
+    let count = r.f64("timer")?;
+    let shape = r.u8("timer")?;
+    if shape == SKETCHED {
+        return Ok(TimerValues {
+            count,
+            sketch: Some(Box::new(sketch(r)?)),
+            ..TimerValues::default()
+        });
+    }
+    let per_value = match shape {
+        EXACT => 8,
+        WEIGHTED => 16,
+        _ => return Err(CheckpointError::Invalid("timer shape")),
+    };
+    let n = usize::try_from(r.u64("timer values")?)
+        .ok()
+        .filter(|n| n.saturating_mul(per_value) <= r.0.len())
+        .ok_or(CheckpointError::Truncated("timer values"))?;
+    let values = r.f64s(n, "timer values")?;
+    let weights = match shape {
+        WEIGHTED if n == 0 => return Err(CheckpointError::Invalid("weighted timer")),
+        WEIGHTED => r.f64s(n, "timer weights")?,
+        _ => Vec::new(),
+    };
+    Ok(TimerValues {
+        values,
+        weights,
+        count,
+        sketch: None,
+    })
+}
+
+fn sketch(r: &mut Reader<'_>) -> Result<Sketch> {
+    let mut moments = [0.0; 6];
+    for m in &mut moments {
+        *m = r.f64("sketch")?;
+    }
+    let [zero, weight, sum, sum_squares, min, max] = moments;
+    let positive = buckets(r)?;
+    let negative = buckets(r)?;
+    let sketch = Sketch {
+        positive,
+        negative,
+        zero,
+        weight,
+        sum,
+        sum_squares,
+        min,
+        max,
+    };
+    // A sketch is made by recording a value, which fills a bucket; a
+    // summary reads at least one.
+    if sketch.buckets() == 0 {
+        return Err(CheckpointError::Invalid("empty sketch"));
+    }
+    Ok(sketch)
+}
+
+fn buckets(r: &mut Reader<'_>) -> Result<BTreeMap<u32, f64>> {
+    let n = r.len(BUCKET, "sketch buckets")?;
+    let mut buckets = BTreeMap::new();
+    let mut previous = None;
+    for _ in 0..n {
+        let index = r.u32("sketch bucket")?;
+        if index > MAX_BUCKET || previous.is_some_and(|p| index <= p) {
+            return Err(CheckpointError::Invalid("sketch bucket"));
+        }
+        previous = Some(index);
+        buckets.insert(index, r.f64("sketch bucket")?);
+    }
+    Ok(buckets)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(CheckpointError::Truncated(what));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N, what)?);
+        Ok(out)
+    }
+
+    fn u8(&mut self, what: &'static str) -> Result<u8> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn flag(&mut self, what: &'static str) -> Result<bool> {
+        match self.u8(what)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(CheckpointError::Invalid(what)),
+        }
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array(what)?))
+    }
+
+    fn f64(&mut self, what: &'static str) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.array(what)?))
+    }
+
+    /// `n` floats, whose bytes the caller has checked are there.
+    fn f64s(&mut self, n: usize, what: &'static str) -> Result<Vec<f64>> {
+        let bytes = self.take(n.saturating_mul(8), what)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
+            .collect())
+    }
+
+    /// A `u32` count, checked against what is left (each item at least
+    /// `item_bytes` long), so a corrupt count cannot ask for gigabytes.
+    fn len(&mut self, item_bytes: usize, what: &'static str) -> Result<usize> {
+        let n = self.u32(what)? as usize;
+        if n.saturating_mul(item_bytes.max(1)) > self.0.len() {
+            return Err(CheckpointError::Truncated(what));
+        }
+        Ok(n)
+    }
+
+    fn counts(&mut self) -> Result<IngestCounts> {
+        let mut n = [0; 8];
+        for v in &mut n {
+            *v = self.u64("ingest counts")?;
+        }
+        let [packets, lines, bad_lines, events, service_checks, refused_series, refused_samples, oversized] =
+            n;
+        Ok(IngestCounts {
+            packets,
+            lines,
+            bad_lines,
+            events,
+            service_checks,
+            refused_series,
+            refused_samples,
+            oversized,
+        })
+    }
+
+    /// A map of names to values read by `value`, each at least
+    /// `value_bytes` long, in the order written.
+    fn map<V, A: Arena>(
+        &mut self,
+        value_bytes: usize,
+        what: &'static str,
+        mut value: impl FnMut(&mut Self) -> Result<V>,
+    ) -> Result<NameMap<V, A>> {
+        let n = self.len(NAME + value_bytes, what)?;
+        let mut map = NameMap::default();
+        for _ in 0..n {
+            let length = self.len(1, what)?;
+            let name = self.take(length, what)?;
+            let v = value(self)?;
+            let before = map.len();
+            if map.get_or_insert_with(name, usize::MAX, || v).is_none() {
+                return Err(CheckpointError::Invalid("name past a map's 2 GiB of names"));
+            }
+            if map.len() == before {
+                return Err(CheckpointError::Invalid("repeated name"));
+            }
+        }
+        Ok(map)
+    }
+}
