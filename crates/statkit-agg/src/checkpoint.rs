@@ -16,10 +16,11 @@
 //! restore is, bit for bit, the flush the server would have made without
 //! the crash (given the same options and the same traffic after it).
 //!
-//! Capturing clones the maps (the aggregator's names are shared
-//! copy-on-write, as a flush's snapshot shares them) and does no
-//! encoding, so the locks are held only for the copy; encoding happens
-//! after, on the copy.
+//! Capturing copies each map into a few flat vectors (names back to back,
+//! values, timers' values and sets' members back to back) and does no
+//! encoding, so the locks are held only for a copy of about the state's
+//! size; encoding happens after, on the copy, and so does the rebuilding
+//! of hash maps when a checkpoint is restored.
 //!
 //! # Layout
 //!
@@ -74,7 +75,8 @@
 //! encodes back to the same bytes.
 
 use crate::aggregator::{Aggregator, Gauge};
-use crate::names::{NameMap, SharedArena};
+use crate::names::{Arena, NameMap};
+use crate::sketch::Sketch;
 use crate::table::{GaugeChange, IngestCounts, Table};
 use crate::timer::TimerValues;
 
@@ -112,16 +114,16 @@ pub struct Checkpoint {
     tables: Vec<TableState>,
 }
 
-/// The aggregator's part, its maps as it holds them.
+/// The aggregator's part.
 #[derive(Debug, Default)]
 struct AggregatorState {
     last_flush: Option<u64>,
     counts: IngestCounts,
     totals: IngestCounts,
-    counters: NameMap<f64, SharedArena>,
-    gauges: NameMap<Gauge, SharedArena>,
-    timers: NameMap<TimerValues, SharedArena>,
-    sets: NameMap<NameMap<()>, SharedArena>,
+    counters: Entries<f64>,
+    gauges: Entries<Gauge>,
+    timers: Timers,
+    sets: Sets,
 }
 
 /// One table's pending state. Emptied gauges, timers and sets that the
@@ -132,10 +134,203 @@ struct TableState {
     counts: IngestCounts,
     names_after_drain: usize,
     splittable: bool,
-    counters: NameMap<f64>,
-    gauges: NameMap<GaugeChange>,
-    timers: NameMap<TimerValues>,
-    sets: NameMap<NameMap<()>>,
+    counters: Entries<f64>,
+    gauges: Entries<GaugeChange>,
+    timers: Timers,
+    sets: Sets,
+}
+
+/// A map's names back to back, and their values, in insertion order: a
+/// copy made with a few allocations however many names there are, where
+/// cloning the map would copy its hash index too and allocate per entry.
+#[derive(Debug)]
+struct Entries<V> {
+    bytes: Vec<u8>,
+    /// Where each name ends in `bytes`.
+    ends: Vec<usize>,
+    values: Vec<V>,
+}
+
+impl<V> Default for Entries<V> {
+    fn default() -> Self {
+        Self {
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<V> Entries<V> {
+    /// `map`'s names, and `value` of each of its values.
+    fn of<T, A: Arena>(map: &NameMap<T, A>, value: impl FnMut(&T) -> V) -> Self {
+        let mut entries = Self::default();
+        entries.append(map, value);
+        entries
+    }
+
+    /// Adds `map`'s names, and `value` of each of its values: its names
+    /// copied in one piece when it has no removed slot, as is usual.
+    fn append<T, A: Arena>(&mut self, map: &NameMap<T, A>, mut value: impl FnMut(&T) -> V) {
+        let Some((bytes, starts, values)) = map.raw() else {
+            for (name, v) in map.iter() {
+                self.push(name, value(v));
+            }
+            return;
+        };
+        let base = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        let ends = (starts.iter().skip(1).map(|&s| s as usize)).chain([bytes.len()]);
+        self.ends
+            .extend(ends.take(starts.len()).map(|end| base + end));
+        self.values.extend(values.iter().map(value));
+    }
+
+    fn push(&mut self, name: &[u8], value: V) {
+        self.bytes.extend_from_slice(name);
+        self.ends.push(self.bytes.len());
+        self.values.push(value);
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn names(&self) -> impl Iterator<Item = &[u8]> {
+        names(&self.bytes, &self.ends)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.names().zip(self.values.iter())
+    }
+
+    /// The map again, each value made by `value`.
+    fn into_map<T, A: Arena>(self, mut value: impl FnMut(V) -> T) -> NameMap<T, A> {
+        let mut map = NameMap::default();
+        let Self {
+            bytes,
+            ends,
+            values,
+        } = self;
+        for (name, v) in names(&bytes, &ends).zip(values) {
+            // Names are unique (decoding checks), so each is inserted.
+            map.get_or_insert_with(name, usize::MAX, || value(v));
+        }
+        map
+    }
+}
+
+/// The names ending at `ends` in `bytes`.
+fn names<'a>(bytes: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    (starts.zip(ends.iter().copied())).map(|(start, end)| bytes.get(start..end).unwrap_or_default())
+}
+
+/// Timers' values, all series' back to back.
+#[derive(Debug, Default)]
+struct Timers {
+    entries: Entries<Timer>,
+    /// Every exact value, series after series.
+    values: Vec<f64>,
+    /// The weights of the values of weighted series, series after series.
+    weights: Vec<f64>,
+}
+
+/// One timer series: its count, and where its values are.
+#[derive(Debug)]
+struct Timer {
+    count: f64,
+    /// How many of [`Timers::values`] are this series'.
+    values: usize,
+    weighted: bool,
+    sketch: Option<Box<Sketch>>,
+}
+
+impl Timers {
+    fn of<A: Arena>(map: &NameMap<TimerValues, A>) -> Self {
+        // Sized up front: growing by doubling copied a busy interval's
+        // values about twice over.
+        let exact = map.iter().map(|(_, t)| t.values.len()).sum();
+        let (mut values, mut weights) = (Vec::with_capacity(exact), Vec::new());
+        let entries = Entries::of(map, |t| {
+            let exact = if t.sketch.is_some() {
+                &[][..]
+            } else {
+                &t.values[..]
+            };
+            let weighted = !exact.is_empty() && !t.weights.is_empty();
+            values.extend_from_slice(exact);
+            if weighted {
+                // One weight per value; a missing one weighs 1, as when
+                // the values move into a sketch.
+                let each = (t.weights.iter().copied()).chain(std::iter::repeat(1.0));
+                weights.extend(each.take(exact.len()));
+            }
+            Timer {
+                count: t.count,
+                values: exact.len(),
+                weighted,
+                sketch: t.sketch.clone(),
+            }
+        });
+        Self {
+            entries,
+            values,
+            weights,
+        }
+    }
+
+    fn into_map<A: Arena>(self) -> NameMap<TimerValues, A> {
+        let (mut values, mut weights) = (self.values.into_iter(), self.weights.into_iter());
+        self.entries.into_map(|t| TimerValues {
+            values: values.by_ref().take(t.values).collect(),
+            weights: match t.weighted {
+                true => weights.by_ref().take(t.values).collect(),
+                false => Vec::new(),
+            },
+            count: t.count,
+            sketch: t.sketch,
+        })
+    }
+}
+
+/// Sets' members, all sets' back to back.
+#[derive(Debug, Default)]
+struct Sets {
+    /// Each set's number of members.
+    entries: Entries<usize>,
+    members: Entries<()>,
+}
+
+impl Sets {
+    fn of<A: Arena>(map: &NameMap<NameMap<()>, A>) -> Self {
+        let mut members = Entries::default();
+        let (count, bytes) = (map.iter()).fold((0, 0), |(n, b), (_, set)| {
+            (
+                n + set.len(),
+                b + set.raw().map_or(0, |(bytes, _, _)| bytes.len()),
+            )
+        });
+        members.bytes.reserve(bytes);
+        members.ends.reserve(count);
+        members.values.reserve(count);
+        let entries = Entries::of(map, |set| {
+            members.append(set, |_| ());
+            set.len()
+        });
+        Self { entries, members }
+    }
+
+    fn into_map<A: Arena>(self) -> NameMap<NameMap<()>, A> {
+        let mut members = self.members.names();
+        self.entries.into_map(|n| {
+            let mut set = NameMap::default();
+            for member in members.by_ref().take(n) {
+                set.get_or_insert_with(member, usize::MAX, || ());
+            }
+            set
+        })
+    }
 }
 
 impl Checkpoint {
@@ -162,10 +357,10 @@ impl Checkpoint {
                 last_flush: aggregator.last_flush,
                 counts: aggregator.counts,
                 totals: aggregator.totals,
-                counters: aggregator.counters.clone(),
-                gauges: aggregator.gauges.clone(),
-                timers: aggregator.timers.clone(),
-                sets: aggregator.sets.clone(),
+                counters: Entries::of(&aggregator.counters, |&c| c),
+                gauges: Entries::of(&aggregator.gauges, |&g| g),
+                timers: Timers::of(&aggregator.timers),
+                sets: Sets::of(&aggregator.sets),
             },
             tables: Vec::new(),
         }
@@ -177,10 +372,10 @@ impl Checkpoint {
             counts: table.counts,
             names_after_drain: table.names_after_drain,
             splittable: table.splittable,
-            counters: table.counters.clone(),
-            gauges: table.gauges.clone(),
-            timers: table.timers.clone(),
-            sets: table.sets.clone(),
+            counters: Entries::of(&table.counters, |&c| c),
+            gauges: Entries::of(&table.gauges, GaugeChange::clone),
+            timers: Timers::of(&table.timers),
+            sets: Sets::of(&table.sets),
         });
     }
 
@@ -192,7 +387,7 @@ impl Checkpoint {
     /// Series the aggregator held, over all kinds.
     pub fn series(&self) -> usize {
         let a = &self.aggregator;
-        a.counters.len() + a.gauges.len() + a.timers.len() + a.sets.len()
+        a.counters.len() + a.gauges.len() + a.timers.entries.len() + a.sets.entries.len()
     }
 
     /// Appends the checkpoint's bytes (see the module documentation) to
@@ -219,20 +414,21 @@ impl Checkpoint {
     /// drains, such as the request view), exactly as a flush would absorb
     /// a receiver's table. That keeps every sample, once; the trade is
     /// that their sums meet the other tables' in another grouping than
-    /// they would have, which can change the last bit of a fractional
-    /// total, and that names first seen in them may come later in the
-    /// flush's order. More tables than were captured are fine: the extra
-    /// ones are left as they are.
+    /// they would have (which can change the last bit of a fractional
+    /// total), that names first seen in them may come later in the flush's
+    /// order, and that a gauge set through two receivers ends with the
+    /// value of whichever table is absorbed last. More tables than were
+    /// captured are fine: the extra ones are left as they are.
     #[must_use = "left-over tables hold samples the next flush must absorb"]
     pub fn restore(self, aggregator: &mut Aggregator, tables: &mut [&mut Table]) -> Vec<Table> {
         let a = self.aggregator;
         aggregator.last_flush = a.last_flush;
         aggregator.counts = a.counts;
         aggregator.totals = a.totals;
-        aggregator.counters = a.counters;
-        aggregator.gauges = a.gauges;
-        aggregator.timers = a.timers;
-        aggregator.sets = a.sets;
+        aggregator.counters = a.counters.into_map(|c| c);
+        aggregator.gauges = a.gauges.into_map(|g| g);
+        aggregator.timers = a.timers.into_map();
+        aggregator.sets = a.sets.into_map();
         let mut states = self.tables.into_iter();
         for (table, state) in tables.iter_mut().zip(states.by_ref()) {
             state.put(table);
@@ -253,9 +449,9 @@ impl TableState {
         table.counts = self.counts;
         table.names_after_drain = self.names_after_drain;
         table.splittable = self.splittable;
-        table.counters = self.counters;
-        table.gauges = self.gauges;
-        table.timers = self.timers;
-        table.sets = self.sets;
+        table.counters = self.counters.into_map(|c| c);
+        table.gauges = self.gauges.into_map(|g| g);
+        table.timers = self.timers.into_map();
+        table.sets = self.sets.into_map();
     }
 }

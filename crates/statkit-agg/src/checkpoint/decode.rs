@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use foldhash::fast::RandomState;
+use hashbrown::HashSet;
+
 use super::encode::{ABSOLUTE, EXACT, OVERFLOW, SKETCHED, WEIGHTED};
-use super::{AggregatorState, Checkpoint, CheckpointError, TableState, HEADER, MAGIC, VERSION};
+use super::{AggregatorState, Checkpoint, CheckpointError, Entries, Sets, TableState};
+use super::{Timer, Timers, HEADER, MAGIC, VERSION};
 use crate::aggregator::Gauge;
-use crate::names::{Arena, NameMap};
 use crate::sketch::{Sketch, SUB_BITS};
 use crate::table::{GaugeChange, IngestCounts};
-use crate::timer::TimerValues;
 
 type Result<T> = std::result::Result<T, CheckpointError>;
 
@@ -66,10 +68,10 @@ fn aggregator(r: &mut Reader<'_>) -> Result<AggregatorState> {
         last_flush,
         counts: r.counts()?,
         totals: r.counts()?,
-        counters: r.map(8, "counters", |r| r.f64("counter"))?,
-        gauges: r.map(GAUGE, "gauges", gauge)?,
-        timers: r.map(TIMER, "timers", timer)?,
-        sets: r.map(MEMBERS, "sets", members)?,
+        counters: r.entries(8, "counters", |r| r.f64("counter"))?,
+        gauges: r.entries(GAUGE, "gauges", gauge)?,
+        timers: timers(r, "timers")?,
+        sets: sets(r, "sets")?,
     })
 }
 
@@ -81,10 +83,10 @@ fn table(r: &mut Reader<'_>) -> Result<TableState> {
         counts,
         names_after_drain,
         splittable: r.flag("table")?,
-        counters: r.map(8, "table counters", |r| r.f64("counter"))?,
-        gauges: r.map(GAUGE_CHANGE, "table gauges", gauge_change)?,
-        timers: r.map(TIMER, "table timers", timer)?,
-        sets: r.map(MEMBERS, "table sets", members)?,
+        counters: r.entries(8, "table counters", |r| r.f64("counter"))?,
+        gauges: r.entries(GAUGE_CHANGE, "table gauges", gauge_change)?,
+        timers: timers(r, "table timers")?,
+        sets: sets(r, "table sets")?,
     })
 }
 
@@ -109,47 +111,70 @@ fn gauge_change(r: &mut Reader<'_>) -> Result<GaugeChange> {
         .then(|| r.f64("gauge change"))
         .transpose()?;
     let n = r.len(8, "gauge deltas")?;
+    let mut deltas = Vec::new();
+    r.f64s(n, "gauge deltas", &mut deltas)?;
     Ok(GaugeChange {
         absolute,
-        deltas: r.f64s(n, "gauge deltas")?,
+        deltas,
         overflow,
     })
 }
 
-fn members<A: Arena>(r: &mut Reader<'_>) -> Result<NameMap<(), A>> {
-    r.map(0, "set members", |_| Ok(()))
+fn sets(r: &mut Reader<'_>, what: &'static str) -> Result<Sets> {
+    let mut members = Entries::default();
+    let entries = r.entries(MEMBERS, what, |r| {
+        let n = r.len(NAME, "set members")?;
+        let first = members.len();
+        for _ in 0..n {
+            members.push(r.name("set member")?, ());
+        }
+        unique(members.names().skip(first))?;
+        Ok(n)
+    })?;
+    Ok(Sets { entries, members })
 }
 
-fn timer(r: &mut Reader<'_>) -> Result<TimerValues> {
-    let count = r.f64("timer")?;
-    let shape = r.u8("timer")?;
-    if shape == SKETCHED {
-        return Ok(TimerValues {
+fn timers(r: &mut Reader<'_>, what: &'static str) -> Result<Timers> {
+    let (mut values, mut weights) = (Vec::new(), Vec::new());
+    let entries = r.entries(TIMER, what, |r| {
+        let count = r.f64("timer")?;
+        let shape = r.u8("timer")?;
+        if shape == SKETCHED {
+            return Ok(Timer {
+                count,
+                values: 0,
+                weighted: false,
+                sketch: Some(Box::new(sketch(r)?)),
+            });
+        }
+        let per_value = match shape {
+            EXACT => 8,
+            WEIGHTED => 16,
+            _ => return Err(CheckpointError::Invalid("timer shape")),
+        };
+        let n = usize::try_from(r.u64("timer values")?)
+            .ok()
+            .filter(|n| n.saturating_mul(per_value) <= r.0.len())
+            .ok_or(CheckpointError::Truncated("timer values"))?;
+        r.f64s(n, "timer values", &mut values)?;
+        let weighted = shape == WEIGHTED;
+        if weighted {
+            if n == 0 {
+                return Err(CheckpointError::Invalid("weighted timer"));
+            }
+            r.f64s(n, "timer weights", &mut weights)?;
+        }
+        Ok(Timer {
             count,
-            sketch: Some(Box::new(sketch(r)?)),
-            ..TimerValues::default()
-        });
-    }
-    let per_value = match shape {
-        EXACT => 8,
-        WEIGHTED => 16,
-        _ => return Err(CheckpointError::Invalid("timer shape")),
-    };
-    let n = usize::try_from(r.u64("timer values")?)
-        .ok()
-        .filter(|n| n.saturating_mul(per_value) <= r.0.len())
-        .ok_or(CheckpointError::Truncated("timer values"))?;
-    let values = r.f64s(n, "timer values")?;
-    let weights = match shape {
-        WEIGHTED if n == 0 => return Err(CheckpointError::Invalid("weighted timer")),
-        WEIGHTED => r.f64s(n, "timer weights")?,
-        _ => Vec::new(),
-    };
-    Ok(TimerValues {
+            values: n,
+            weighted,
+            sketch: None,
+        })
+    })?;
+    Ok(Timers {
+        entries,
         values,
         weights,
-        count,
-        sketch: None,
     })
 }
 
@@ -236,13 +261,17 @@ impl<'a> Reader<'a> {
         Ok(f64::from_le_bytes(self.array(what)?))
     }
 
-    /// `n` floats, whose bytes the caller has checked are there.
-    fn f64s(&mut self, n: usize, what: &'static str) -> Result<Vec<f64>> {
+    /// Appends `n` floats to `out`.
+    fn f64s(&mut self, n: usize, what: &'static str, out: &mut Vec<f64>) -> Result<()> {
         let bytes = self.take(n.saturating_mul(8), what)?;
-        Ok(bytes
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default()))
-            .collect())
+        let floats = bytes.chunks_exact(8);
+        out.extend(floats.map(|b| f64::from_le_bytes(b.try_into().unwrap_or_default())));
+        Ok(())
+    }
+
+    fn name(&mut self, what: &'static str) -> Result<&'a [u8]> {
+        let length = self.len(1, what)?;
+        self.take(length, what)
     }
 
     /// A `u32` count, checked against what is left (each item at least
@@ -274,28 +303,33 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A map of names to values read by `value`, each at least
+    /// A map's names and the values `value` reads, each at least
     /// `value_bytes` long, in the order written.
-    fn map<V, A: Arena>(
+    fn entries<V>(
         &mut self,
         value_bytes: usize,
         what: &'static str,
         mut value: impl FnMut(&mut Self) -> Result<V>,
-    ) -> Result<NameMap<V, A>> {
+    ) -> Result<Entries<V>> {
         let n = self.len(NAME + value_bytes, what)?;
-        let mut map = NameMap::default();
+        let mut entries = Entries::default();
         for _ in 0..n {
-            let length = self.len(1, what)?;
-            let name = self.take(length, what)?;
+            let name = self.name(what)?;
             let v = value(self)?;
-            let before = map.len();
-            if map.get_or_insert_with(name, usize::MAX, || v).is_none() {
-                return Err(CheckpointError::Invalid("name past a map's 2 GiB of names"));
-            }
-            if map.len() == before {
-                return Err(CheckpointError::Invalid("repeated name"));
-            }
+            entries.push(name, v);
         }
-        Ok(map)
+        unique(entries.names())?;
+        Ok(entries)
     }
+}
+
+/// Refuses a name repeated in one map: restoring could keep only one.
+fn unique<'n>(names: impl Iterator<Item = &'n [u8]>) -> Result<()> {
+    let mut seen = HashSet::with_hasher(RandomState::default());
+    for name in names {
+        if !seen.insert(name) {
+            return Err(CheckpointError::Invalid("repeated name"));
+        }
+    }
+    Ok(())
 }

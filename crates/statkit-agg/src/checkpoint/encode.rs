@@ -1,12 +1,11 @@
 //! Writing a checkpoint's bytes; the layout is in the parent module's
 //! documentation.
 
-use super::{AggregatorState, Checkpoint, TableState, HEADER, MAGIC, VERSION};
+use super::{AggregatorState, Checkpoint, Entries, Sets, TableState, Timers};
+use super::{HEADER, MAGIC, VERSION};
 use crate::aggregator::Gauge;
-use crate::names::{Arena, NameMap};
 use crate::sketch::Sketch;
 use crate::table::{GaugeChange, IngestCounts};
-use crate::timer::TimerValues;
 
 /// Shapes of a timer's values.
 pub(super) const EXACT: u8 = 0;
@@ -45,20 +44,20 @@ fn aggregator(w: &mut Writer<'_>, a: &AggregatorState) {
     }
     w.counts(&a.counts);
     w.counts(&a.totals);
-    w.map(&a.counters, |w, &c| w.f64(c));
-    w.map(&a.gauges, gauge);
-    w.map(&a.timers, timer);
-    w.map(&a.sets, members);
+    w.entries(&a.counters, |w, &c| w.f64(c));
+    w.entries(&a.gauges, gauge);
+    timers(w, &a.timers);
+    sets(w, &a.sets);
 }
 
 fn table(w: &mut Writer<'_>, t: &TableState) {
     w.counts(&t.counts);
     w.u64(t.names_after_drain as u64);
     w.u8(u8::from(t.splittable));
-    w.map(&t.counters, |w, &c| w.f64(c));
-    w.map(&t.gauges, gauge_change);
-    w.map(&t.timers, timer);
-    w.map(&t.sets, members);
+    w.entries(&t.counters, |w, &c| w.f64(c));
+    w.entries(&t.gauges, gauge_change);
+    timers(w, &t.timers);
+    sets(w, &t.sets);
 }
 
 fn gauge(w: &mut Writer<'_>, g: &Gauge) {
@@ -82,34 +81,36 @@ fn gauge_change(w: &mut Writer<'_>, g: &GaugeChange) {
     w.f64s(&g.deltas);
 }
 
-fn members<A: Arena>(w: &mut Writer<'_>, set: &NameMap<(), A>) {
-    w.len(set.len());
-    for (member, _) in set.iter() {
-        w.name(member);
-    }
+fn sets(w: &mut Writer<'_>, sets: &Sets) {
+    let mut members = sets.members.names();
+    w.entries(&sets.entries, |w, &n| {
+        w.len(n);
+        for member in members.by_ref().take(n) {
+            w.name(member);
+        }
+    });
 }
 
-fn timer(w: &mut Writer<'_>, t: &TimerValues) {
-    w.f64(t.count);
-    if let Some(s) = &t.sketch {
-        w.u8(SKETCHED);
-        sketch(w, s);
-        return;
-    }
-    w.u8(if t.weights.is_empty() {
-        EXACT
-    } else {
-        WEIGHTED
-    });
-    w.u64(t.values.len() as u64);
-    w.f64s(&t.values);
-    if !t.weights.is_empty() {
-        // Weights run beside the values; one missing weighs 1, as when
-        // the values move into a sketch.
-        for i in 0..t.values.len() {
-            w.f64(t.weights.get(i).copied().unwrap_or(1.0));
+fn timers(w: &mut Writer<'_>, timers: &Timers) {
+    let (mut values, mut weights) = (&timers.values[..], &timers.weights[..]);
+    w.entries(&timers.entries, |w, t| {
+        w.f64(t.count);
+        if let Some(s) = &t.sketch {
+            w.u8(SKETCHED);
+            sketch(w, s);
+            return;
         }
-    }
+        w.u8(if t.weighted { WEIGHTED } else { EXACT });
+        w.u64(t.values as u64);
+        let (mine, rest) = values.split_at(t.values.min(values.len()));
+        w.f64s(mine);
+        values = rest;
+        if t.weighted {
+            let (mine, rest) = weights.split_at(t.values.min(weights.len()));
+            w.f64s(mine);
+            weights = rest;
+        }
+    });
 }
 
 fn sketch(w: &mut Writer<'_>, s: &Sketch) {
@@ -150,7 +151,7 @@ impl Writer<'_> {
     }
 
     /// A count written as a `u32`: the counts written so are of a map's
-    /// names (which a map numbers with `u32`s), of one name's bytes (a
+    /// names or a set's members (which a map numbers with `u32`s), of one name's bytes (a
     /// map's names take at most 2 GiB), of a sketch's buckets (fewer than
     /// 2^19) and of a gauge's ordered deltas (64).
     fn len(&mut self, n: usize) {
@@ -177,9 +178,9 @@ impl Writer<'_> {
         }
     }
 
-    fn map<V, A: Arena>(&mut self, map: &NameMap<V, A>, mut value: impl FnMut(&mut Self, &V)) {
-        self.len(map.len());
-        for (name, v) in map.iter() {
+    fn entries<V>(&mut self, entries: &Entries<V>, mut value: impl FnMut(&mut Self, &V)) {
+        self.len(entries.len());
+        for (name, v) in entries.iter() {
             self.name(name);
             value(self, v);
         }

@@ -463,6 +463,33 @@ fn hostile_payloads_are_refused() {
     twice.extend_from_slice(&2f64.to_le_bytes());
     twice.extend_from_slice(&u32s(&[0, 0, 0]));
     assert_eq!(refused(twice, 0), CheckpointError::Invalid("repeated name"));
+    // A member twice in one set; in two sets it is fine.
+    let set = |name: &[u8], members: &[&[u8]]| {
+        let mut bytes = u32s(&[name.len() as u32]);
+        bytes.extend_from_slice(name);
+        bytes.extend_from_slice(&u32s(&[members.len() as u32]));
+        for m in members {
+            bytes.extend_from_slice(&u32s(&[m.len() as u32]));
+            bytes.extend_from_slice(m);
+        }
+        bytes
+    };
+    let sets = |sets: &[Vec<u8>]| {
+        let mut maps = u32s(&[0, 0, 0, sets.len() as u32]);
+        sets.iter().for_each(|s| maps.extend_from_slice(s));
+        decode(maps, 0)
+    };
+    assert_eq!(
+        sets(&[set(b"s", &[b"a", b"b", b"a"])]).unwrap_err(),
+        CheckpointError::Invalid("repeated name")
+    );
+    let two = sets(&[set(b"s", &[b"a", b"b"]), set(b"t", &[b"a"])]).unwrap();
+    let mut aggregator = Aggregator::new(Options::default());
+    assert!(two.restore(&mut aggregator, &mut []).is_empty());
+    assert_eq!(
+        aggregator.sets().map(|(_, m)| m.len()).collect::<Vec<_>>(),
+        [2, 1]
+    );
     // A gauge whose time-to-live flag is neither 0 nor 1.
     let mut gauge = u32s(&[0, 1, 1]);
     gauge.extend_from_slice(b"g");
