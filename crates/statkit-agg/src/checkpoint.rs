@@ -69,7 +69,11 @@
 //! Anything else is refused whole, with a [`CheckpointError`]: another
 //! magic, another version, a length or checksum that does not match, a
 //! count larger than the bytes left could hold, a flag or shape out of
-//! range, a name repeated in one map, an empty sketch, trailing bytes.
+//! range, a name repeated in one map, what the state never holds (a timer
+//! value that is not finite, an empty sketch or one whose minimum is not
+//! at most its maximum, an interval's count above the total since start,
+//! totals and tables' counts adding up to 2^62 or more, a table with fewer
+//! names than it held after its last drain), trailing bytes.
 //! Decoding does work and allocates memory in proportion to the input, and
 //! never panics. The encoding is canonical: a checkpoint that decodes
 //! encodes back to the same bytes.
@@ -442,6 +446,20 @@ impl Checkpoint {
             })
             .collect()
     }
+}
+
+/// Ingest counts in the order they are written.
+fn fields(c: &IngestCounts) -> [u64; 8] {
+    [
+        c.packets,
+        c.lines,
+        c.bad_lines,
+        c.events,
+        c.service_checks,
+        c.refused_series,
+        c.refused_samples,
+        c.oversized,
+    ]
 }
 
 impl TableState {

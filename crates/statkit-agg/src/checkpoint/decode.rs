@@ -8,8 +8,8 @@ use foldhash::fast::RandomState;
 use hashbrown::HashSet;
 
 use super::encode::{ABSOLUTE, EXACT, OVERFLOW, SKETCHED, WEIGHTED};
+use super::{fields, Timer, Timers, HEADER, MAGIC, VERSION};
 use super::{AggregatorState, Checkpoint, CheckpointError, Entries, Sets, TableState};
-use super::{Timer, Timers, HEADER, MAGIC, VERSION};
 use crate::aggregator::Gauge;
 use crate::sketch::{Sketch, SUB_BITS};
 use crate::table::{GaugeChange, IngestCounts};
@@ -56,7 +56,30 @@ pub(super) fn checkpoint(bytes: &[u8]) -> Result<Checkpoint> {
     if !r.0.is_empty() {
         return Err(CheckpointError::Invalid("trailing bytes"));
     }
-    Ok(Checkpoint { aggregator, tables })
+    let checkpoint = Checkpoint { aggregator, tables };
+    counts_fit(&checkpoint)?;
+    Ok(checkpoint)
+}
+
+/// The interval's counts are part of the totals since start, and the
+/// totals and what the tables hold add up to less than 2^62, more than any
+/// server lives to receive: so that absorbing the tables and a lifetime of
+/// traffic after cannot overflow a count.
+fn counts_fit(checkpoint: &Checkpoint) -> Result<()> {
+    let a = &checkpoint.aggregator;
+    let (counts, totals) = (fields(&a.counts), fields(&a.totals));
+    let mut sums = totals.map(u128::from);
+    for table in &checkpoint.tables {
+        for (sum, n) in sums.iter_mut().zip(fields(&table.counts)) {
+            *sum += u128::from(n);
+        }
+    }
+    let within = |(n, total): (&u64, &u64)| n <= total;
+    if counts.iter().zip(&totals).all(within) && sums.iter().all(|&sum| sum < 1 << 62) {
+        Ok(())
+    } else {
+        Err(CheckpointError::Invalid("ingest count"))
+    }
 }
 
 fn aggregator(r: &mut Reader<'_>) -> Result<AggregatorState> {
@@ -77,17 +100,28 @@ fn aggregator(r: &mut Reader<'_>) -> Result<AggregatorState> {
 
 fn table(r: &mut Reader<'_>) -> Result<TableState> {
     let counts = r.counts()?;
-    let names_after_drain = usize::try_from(r.u64("table")?)
-        .map_err(|_| CheckpointError::Invalid("count of names after a drain"))?;
-    Ok(TableState {
+    let names_after_drain = r.u64("table")?;
+    let table = TableState {
         counts,
-        names_after_drain,
+        names_after_drain: 0,
         splittable: r.flag("table")?,
         counters: r.entries(8, "table counters", |r| r.f64("counter"))?,
         gauges: r.entries(GAUGE_CHANGE, "table gauges", gauge_change)?,
         timers: timers(r, "table timers")?,
         sets: sets(r, "table sets")?,
-    })
+    };
+    // A table holds at least the names it held after its last drain.
+    let names = table.counters.len()
+        + table.gauges.len()
+        + table.timers.entries.len()
+        + table.sets.entries.len();
+    match usize::try_from(names_after_drain) {
+        Ok(n) if n <= names => Ok(TableState {
+            names_after_drain: n,
+            ..table
+        }),
+        _ => Err(CheckpointError::Invalid("count of names after a drain")),
+    }
 }
 
 fn gauge(r: &mut Reader<'_>) -> Result<Gauge> {
@@ -156,7 +190,12 @@ fn timers(r: &mut Reader<'_>, what: &'static str) -> Result<Timers> {
             .ok()
             .filter(|n| n.saturating_mul(per_value) <= r.0.len())
             .ok_or(CheckpointError::Truncated("timer values"))?;
+        let first = values.len();
         r.f64s(n, "timer values", &mut values)?;
+        // The parser takes finite values only; a NaN would break sorting.
+        if !values[first..].iter().all(|v| v.is_finite()) {
+            return Err(CheckpointError::Invalid("timer value"));
+        }
         let weighted = shape == WEIGHTED;
         if weighted {
             if n == 0 {
@@ -196,10 +235,14 @@ fn sketch(r: &mut Reader<'_>) -> Result<Sketch> {
         min,
         max,
     };
-    // A sketch is made by recording a value, which fills a bucket; a
-    // summary reads at least one.
-    if sketch.buckets() == 0 {
+    // A sketch is made by recording a value with a positive weight, which
+    // fills a bucket; a summary reads at least one (a merge skips a sketch
+    // that weighs nothing), and clamps to the range.
+    if sketch.buckets() == 0 || weight.is_nan() || weight <= 0.0 || zero.is_nan() || zero < 0.0 {
         return Err(CheckpointError::Invalid("empty sketch"));
+    }
+    if min.is_nan() || max.is_nan() || min > max {
+        return Err(CheckpointError::Invalid("sketch range"));
     }
     Ok(sketch)
 }
@@ -214,7 +257,11 @@ fn buckets(r: &mut Reader<'_>) -> Result<BTreeMap<u32, f64>> {
             return Err(CheckpointError::Invalid("sketch bucket"));
         }
         previous = Some(index);
-        buckets.insert(index, r.f64("sketch bucket")?);
+        let weight = r.f64("sketch bucket")?;
+        if weight.is_nan() || weight <= 0.0 {
+            return Err(CheckpointError::Invalid("sketch bucket"));
+        }
+        buckets.insert(index, weight);
     }
     Ok(buckets)
 }

@@ -1,8 +1,8 @@
 //! Writing a checkpoint's bytes; the layout is in the parent module's
 //! documentation.
 
+use super::{fields, HEADER, MAGIC, VERSION};
 use super::{AggregatorState, Checkpoint, Entries, Sets, TableState, Timers};
-use super::{HEADER, MAGIC, VERSION};
 use crate::aggregator::Gauge;
 use crate::sketch::Sketch;
 use crate::table::{GaugeChange, IngestCounts};
@@ -164,18 +164,7 @@ impl Writer<'_> {
     }
 
     fn counts(&mut self, c: &IngestCounts) {
-        for n in [
-            c.packets,
-            c.lines,
-            c.bad_lines,
-            c.events,
-            c.service_checks,
-            c.refused_series,
-            c.refused_samples,
-            c.oversized,
-        ] {
-            self.u64(n);
-        }
+        fields(c).into_iter().for_each(|n| self.u64(n));
     }
 
     fn entries<V>(&mut self, entries: &Entries<V>, mut value: impl FnMut(&mut Self, &V)) {

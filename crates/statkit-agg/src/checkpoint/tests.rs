@@ -517,7 +517,9 @@ fn hostile_payloads_are_refused() {
     );
     let sketch = |buckets: &[(u32, f64)]| {
         let mut body = vec![2];
-        body.extend_from_slice(&[0; 6 * 8]);
+        for moment in [0.0, 1.0, 0.0, 0.0, 0.0, 0.0] {
+            body.extend_from_slice(&f64::to_le_bytes(moment));
+        }
         body.extend_from_slice(&u32s(&[buckets.len() as u32]));
         for (index, weight) in buckets {
             body.extend_from_slice(&index.to_le_bytes());
@@ -530,12 +532,73 @@ fn hostile_payloads_are_refused() {
         sketch(&[]).unwrap_err(),
         CheckpointError::Invalid("empty sketch")
     );
+    let mut weightless = vec![2];
+    weightless.extend_from_slice(&[0; 6 * 8]);
+    weightless.extend_from_slice(&u32s(&[1, 3]));
+    weightless.extend_from_slice(&1f64.to_le_bytes());
+    weightless.extend_from_slice(&u32s(&[0]));
+    assert_eq!(
+        timer(&weightless).unwrap_err(),
+        CheckpointError::Invalid("empty sketch")
+    );
+    let mut backwards = vec![2];
+    for m in [0.0, 1.0, 1.0, 1.0, 2.0, 1.0] {
+        backwards.extend_from_slice(&f64::to_le_bytes(m));
+    }
+    backwards.extend_from_slice(&u32s(&[1, 3]));
+    backwards.extend_from_slice(&1f64.to_le_bytes());
+    backwards.extend_from_slice(&u32s(&[0]));
+    assert_eq!(
+        timer(&backwards).unwrap_err(),
+        CheckpointError::Invalid("sketch range")
+    );
+    let mut nan = vec![0, 1, 0, 0, 0, 0, 0, 0, 0];
+    nan.extend_from_slice(&f64::NAN.to_le_bytes());
+    assert_eq!(
+        timer(&nan).unwrap_err(),
+        CheckpointError::Invalid("timer value")
+    );
+    // Counts no server reaches (each fine, their sum too large), an
+    // interval's count above the total, and a table holding fewer names
+    // than it held after its last drain.
+    let counts = |interval: u64, total: u64, table: u64| {
+        let mut p = vec![0];
+        p.extend_from_slice(&interval.to_le_bytes());
+        p.extend_from_slice(&[0; 56]);
+        p.extend_from_slice(&total.to_le_bytes());
+        p.extend_from_slice(&[0; 56]);
+        p.extend_from_slice(&empty);
+        p.extend_from_slice(&u32s(&[1]));
+        p.extend_from_slice(&table.to_le_bytes());
+        p.extend_from_slice(&[0; 56 + 8 + 1]);
+        p.extend_from_slice(&empty);
+        Checkpoint::decode(&frame(&p))
+    };
+    assert!(counts(3, 1 << 61, (1 << 61) - 1).is_ok());
+    for (interval, total, table) in [(0, 1 << 61, 1 << 61), (2, 1, 0), (0, u64::MAX, u64::MAX)] {
+        assert_eq!(
+            counts(interval, total, table).unwrap_err(),
+            CheckpointError::Invalid("ingest count")
+        );
+    }
+    let mut p = aggregator_payload(&empty);
+    p.extend_from_slice(&u32s(&[1]));
+    p.extend_from_slice(&[0; 64]);
+    p.extend_from_slice(&1u64.to_le_bytes());
+    p.push(1);
+    p.extend_from_slice(&empty);
+    assert_eq!(
+        Checkpoint::decode(&frame(&p)).unwrap_err(),
+        CheckpointError::Invalid("count of names after a drain")
+    );
     let largest = (f64::MAX.to_bits() >> (52 - crate::sketch::SUB_BITS)) as u32;
     assert!(sketch(&[(3, 1.0), (largest, 1.0)]).is_ok());
     for buckets in [
         &[(largest + 1, 1.0)][..],
         &[(5, 1.0), (5, 1.0)],
         &[(6, 1.0), (5, 1.0)],
+        &[(5, 0.0)],
+        &[(5, f64::NAN)],
     ] {
         assert_eq!(
             sketch(buckets).unwrap_err(),
