@@ -5,8 +5,9 @@
 #
 # Targets: statsd_parse (the line parser and key builder), aggregate
 # (a receiver's table, the merge and the flush), stats_file (the
-# shared-memory stats file decoder) and pipe_parse (statvent's pipe lines
-# and the host-wide merge).
+# shared-memory stats file decoder), pipe_parse (statvent's pipe lines
+# and the host-wide merge) and checkpoint (the aggregation checkpoint's
+# decoder and restore).
 #
 # Installs cargo-fuzz if it is missing. By default the target is built
 # without a sanitizer, which works on a stable toolchain; the parser is safe
@@ -35,13 +36,13 @@ if [[ "$sanitizer" != none ]] && ! rustc --version | grep -q nightly; then
 fi
 
 cd "$root/fuzz"
-for target in statsd_parse aggregate stats_file pipe_parse; do
+for target in statsd_parse aggregate stats_file pipe_parse checkpoint; do
     mkdir -p "corpus/$target"
     # The parser's seeds and dictionary start both statsd targets: the
     # aggregate target reads statsd lines too.
     seeds="seeds/statsd_parse"
     dict=(-dict=statsd.dict)
-    if [[ "$target" == stats_file || "$target" == pipe_parse ]]; then
+    if [[ "$target" == stats_file || "$target" == pipe_parse || "$target" == checkpoint ]]; then
         seeds="seeds/$target"
         dict=()
     fi
