@@ -62,16 +62,17 @@
 //!             shape 2 (sketched): sketch
 //! sketch    = f64 zero weight, weight, sum, sum_squares, min, max,
 //!             buckets (positive), buckets (negative)
-//! buckets   = u32 n, (u32 index, f64 weight) × n, indexes ascending and
-//!             at most the bucket of the largest finite number
+//! buckets   = u32 n, (u32 index, f64 weight > 0) × n, indexes ascending
+//!             and at most the bucket of the largest finite number
 //! ```
 //!
 //! Anything else is refused whole, with a [`CheckpointError`]: another
 //! magic, another version, a length or checksum that does not match, a
 //! count larger than the bytes left could hold, a flag or shape out of
 //! range, a name repeated in one map, what the state never holds (a timer
-//! value that is not finite, an empty sketch or one whose minimum is not
-//! at most its maximum, an interval's count above the total since start,
+//! value that is not finite, a sketch with no bucket, a weight that is not
+//! positive or a minimum above its maximum, an interval's count above the
+//! total since start,
 //! totals and tables' counts adding up to 2^62 or more, a table with fewer
 //! names than it held after its last drain), trailing bytes.
 //! Decoding does work and allocates memory in proportion to the input, and
