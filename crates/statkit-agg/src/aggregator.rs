@@ -75,7 +75,7 @@ impl Default for Options {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gauge {
     pub value: f64,
-    ttl: Option<u32>,
+    pub(crate) ttl: Option<u32>,
 }
 
 /// The kinds of series the admin port can list and delete.
@@ -101,14 +101,14 @@ struct OwnNames {
 pub struct Aggregator {
     options: Options,
     own: OwnNames,
-    counters: NameMap<f64, SharedArena>,
-    gauges: NameMap<Gauge, SharedArena>,
-    timers: NameMap<TimerValues, SharedArena>,
-    sets: NameMap<NameMap<()>, SharedArena>,
-    counts: IngestCounts,
+    pub(crate) counters: NameMap<f64, SharedArena>,
+    pub(crate) gauges: NameMap<Gauge, SharedArena>,
+    pub(crate) timers: NameMap<TimerValues, SharedArena>,
+    pub(crate) sets: NameMap<NameMap<()>, SharedArena>,
+    pub(crate) counts: IngestCounts,
     /// Everything ingested since start; never reset.
-    totals: IngestCounts,
-    last_flush: Option<u64>,
+    pub(crate) totals: IngestCounts,
+    pub(crate) last_flush: Option<u64>,
 }
 
 impl Aggregator {

@@ -7,12 +7,15 @@
 //! - [`summary`]: timer statistics (etsy-exact, or weighted by sample rate).
 //! - [`Sketch`]: the log-linear histogram a timer switches to past its
 //!   exact-value limit.
+//! - [`Checkpoint`]: the open interval (aggregator and tables) as bytes,
+//!   so a restart after a crash loses nothing before the last checkpoint.
 //!
 //! Nothing here does I/O or reads a clock except to time its own work.
 
 #![deny(unsafe_code)]
 
 mod aggregator;
+mod checkpoint;
 mod names;
 pub mod sketch;
 mod snapshot;
@@ -21,6 +24,7 @@ mod table;
 mod timer;
 
 pub use aggregator::{Aggregator, Deletion, Gauge, HistogramSetting, Kind, Options};
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use sketch::Sketch;
 pub use snapshot::{CounterFlush, Snapshot, SnapshotError, OWN_NAMES};
 pub use summary::{Bin, InvalidPercentile, Percentile, Threshold, TimerStats, TimerSummary};

@@ -306,6 +306,14 @@ impl<V, A: Arena> NameMap<V, A> {
         self.removed = 0;
     }
 
+    /// The names back to back, where each starts, and the values, slot by
+    /// slot, for copying a map whole (a checkpoint does); `None` while a
+    /// removed slot lies among them.
+    pub(crate) fn raw(&self) -> Option<(&[u8], &[u32], &[V])> {
+        let names = self.names.names();
+        (self.removed == 0).then_some((&names.bytes[..], &names.starts[..], &self.values[..]))
+    }
+
     /// Live names and values in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         let names = self.names.names();

@@ -25,14 +25,14 @@ pub const RELATIVE_ERROR: f64 = 1.0 / (1u64 << (SUB_BITS + 1)) as f64;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sketch {
     /// Bucket index of |value| -> weight, for positive and negative values.
-    positive: BTreeMap<u32, f64>,
-    negative: BTreeMap<u32, f64>,
-    zero: f64,
-    weight: f64,
-    sum: f64,
-    sum_squares: f64,
-    min: f64,
-    max: f64,
+    pub(crate) positive: BTreeMap<u32, f64>,
+    pub(crate) negative: BTreeMap<u32, f64>,
+    pub(crate) zero: f64,
+    pub(crate) weight: f64,
+    pub(crate) sum: f64,
+    pub(crate) sum_squares: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
 }
 
 fn bucket(magnitude: f64) -> u32 {

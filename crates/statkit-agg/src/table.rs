@@ -79,12 +79,12 @@ const ORDERED_DELTAS: usize = 64;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct GaugeChange {
     /// The last absolute value, with every later delta already added.
-    absolute: Option<f64>,
+    pub(crate) absolute: Option<f64>,
     /// Deltas that came before any absolute value, in arrival order.
-    deltas: Vec<f64>,
+    pub(crate) deltas: Vec<f64>,
     /// Deltas past the first [`ORDERED_DELTAS`], summed: a gauge nudged that
     /// often in one interval may differ from etsy in the last bit.
-    overflow: Option<f64>,
+    pub(crate) overflow: Option<f64>,
 }
 
 impl GaugeChange {
@@ -201,13 +201,13 @@ pub struct Table {
     line_rejected: bool,
     /// Names held right after the last drain (gauges, timers and sets that
     /// got values stay, emptied).
-    names_after_drain: usize,
+    pub(crate) names_after_drain: usize,
     /// Whether every counter sum and timer count held is made of integers
     /// that add exactly, so that the aggregator gets the same totals from
     /// two drains as from one. A fraction (`1|c|@0.3` adds 3.33...) or a
     /// sketched timer makes the grouping matter: etsy adds in arrival order,
     /// and so must the interval's one drain.
-    splittable: bool,
+    pub(crate) splittable: bool,
 }
 
 impl Table {

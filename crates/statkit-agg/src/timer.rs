@@ -23,14 +23,14 @@ pub enum SampleWeighting {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TimerValues {
     /// Exact values in arrival order (empty once sketched).
-    values: Vec<f64>,
+    pub(crate) values: Vec<f64>,
     /// Per-value weights, parallel to `values`; empty while every weight is 1
     /// (always empty in etsy mode, where weights only touch `count`).
-    weights: Vec<f64>,
+    pub(crate) weights: Vec<f64>,
     /// Sum of `1 / sample_rate` over every value: etsy's `timer_counters`.
-    count: f64,
+    pub(crate) count: f64,
     /// Present once the series outgrew its exact limit.
-    sketch: Option<Box<Sketch>>,
+    pub(crate) sketch: Option<Box<Sketch>>,
 }
 
 impl TimerValues {
