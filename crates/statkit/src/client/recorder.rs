@@ -226,7 +226,10 @@ impl metrics::Recorder for StatsdRecorder {
     /// recorded from now on are converted even if the description came
     /// after the first use.
     fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        // The description first: a handle made from now on reads it, and
+        // one made before is in the map by the time it is walked below.
         let time_unit = TimeUnit::of(unit);
+        self.describe(name.clone(), unit, text);
         let handles = self
             .inner
             .histogram_handles
@@ -237,7 +240,6 @@ impl metrics::Recorder for StatsdRecorder {
                 handle.unit.store(time_unit as u8, Relaxed);
             }
         }
-        self.describe(name, unit, text);
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> metrics::Counter {
