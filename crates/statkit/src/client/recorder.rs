@@ -3,17 +3,29 @@
 //! `metrics::counter!("x").increment(1)` in the program and its libraries
 //! becomes a statsd line, formatted on the calling thread and packed into
 //! the client's datagrams like the client's own calls (so nothing blocks and
-//! no thread or queue is added).
+//! no queue is added). As with the client's own calls, lines wait for a full
+//! datagram unless the client was built with a
+//! [flush interval](super::ClientBuilder::background_flush). An installed
+//! recorder is never dropped, so its client is not flushed at exit: keep a
+//! clone of the client (or of the recorder) and call [`Client::flush`]
+//! before the program ends.
 //!
 //! ```no_run
+//! use std::time::Duration;
+//!
 //! use statkit::client::{HistogramType, StatsdRecorder};
 //!
-//! let client = statkit::Client::builder("127.0.0.1:8125").prefix("app").build()?;
-//! StatsdRecorder::new(client)
+//! let client = statkit::Client::builder("127.0.0.1:8125")
+//!     .prefix("app")
+//!     // Quiet metrics are sent within a second, not at the next full datagram.
+//!     .background_flush(Duration::from_secs(1))
+//!     .build()?;
+//! StatsdRecorder::new(client.clone())
 //!     .histograms(HistogramType::Distribution)
 //!     .install()
 //!     .expect("no other recorder installed");
 //! metrics::counter!("requests", "route" => "/home").increment(1); // app.requests:1|c|#route:/home
+//! client.flush(); // before exit
 //! # Ok::<(), statkit::BuildError>(())
 //! ```
 //!
@@ -155,7 +167,9 @@ impl StatsdRecorder {
     }
 
     /// Makes this the program's recorder (`metrics::set_global_recorder`);
-    /// fails, handing the recorder back, if one is already installed.
+    /// fails, handing the recorder back, if one is already installed. The
+    /// recorder then lives until the program ends and is never dropped:
+    /// flush its client (through a clone) before exiting.
     pub fn install(self) -> Result<(), metrics::SetRecorderError<Self>> {
         metrics::set_global_recorder(self)
     }
