@@ -95,9 +95,9 @@ pub enum HistogramType {
 
 /// A `metrics` recorder that sends through a statsd [`Client`].
 ///
-/// Clones share their handles and descriptions, so a program can keep one
-/// to read [descriptions](Self::description) or the client's
-/// [stats](Client::stats) after installing another.
+/// Clones share their handles and descriptions, so a program can install
+/// one and keep another to read [descriptions](Self::description), the
+/// client's [stats](Client::stats), or to flush it.
 #[derive(Clone)]
 pub struct StatsdRecorder {
     inner: Arc<Inner>,
@@ -131,8 +131,8 @@ impl Hasher for KeyHasher {
         self.0 = n;
     }
 
-    /// Not used by [`Key`], which writes one `u64`; kept correct (FNV-1a)
-    /// in case a later `metrics` release hashes differently.
+    /// Not used by [`Key`], which writes one `u64`; still a real hash (the
+    /// FNV-1a step) in case a later `metrics` release hashes differently.
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
