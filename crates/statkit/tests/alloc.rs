@@ -94,3 +94,38 @@ fn dropping_while_tcp_is_down_does_not_allocate() {
     assert_no_allocations_after_warm_up(&client);
     assert!(client.stats().dropped > 0, "{:?}", client.stats());
 }
+
+/// The `metrics` macros through `StatsdRecorder`: after each key's first
+/// use (which makes its handle), a call is a map lookup and a client call.
+#[test]
+fn metrics_macros_through_the_statsd_recorder_do_not_allocate() {
+    use statkit::client::{HistogramType, StatsdRecorder};
+
+    for kind in [HistogramType::Timer, HistogramType::Distribution] {
+        let recorder =
+            StatsdRecorder::new(configured(Client::builder_with_sink(Nop))).histograms(kind);
+        metrics::with_local_recorder(&recorder, || {
+            metrics::describe_histogram!("db", metrics::Unit::Seconds, "database time");
+        });
+        let calls = || {
+            metrics::with_local_recorder(&recorder, || {
+                for i in 0..50 {
+                    metrics::counter!("requests").increment(1);
+                    metrics::counter!("requests", "route" => "/api").increment(2);
+                    metrics::counter!("total").absolute(i * 10);
+                    metrics::gauge!("depth").set(i as f64);
+                    metrics::gauge!("depth", "queue" => "a").decrement(1.5);
+                    metrics::histogram!("db", "table" => "users").record(0.0125);
+                    metrics::histogram!("render").record(3.0);
+                }
+            });
+            recorder.client().flush();
+        };
+        calls();
+        let allocations = allocations_during(calls);
+        assert_eq!(
+            allocations, 0,
+            "{kind:?}: {allocations} allocations after warm-up"
+        );
+    }
+}

@@ -95,6 +95,17 @@ pub(crate) struct Frame<'a> {
     pub default_tags: &'a [u8],
 }
 
+/// The tags of one call, after the client's default tags.
+#[derive(Clone, Copy)]
+pub(crate) enum Tags<'a> {
+    /// `key:value` pairs from the caller, cleaned as they are written.
+    Pairs(&'a [(&'a str, &'a str)]),
+    /// Tags already cleaned and comma-joined (see [`push_tag`]) by a caller
+    /// that sends the same tags many times, such as the `metrics` recorder's
+    /// handles; empty for none.
+    Cleaned(&'a [u8]),
+}
+
 /// Appends the line(s) for one metric to `buf`, each ending in `\n`.
 ///
 /// A negative absolute gauge takes two lines (`name:0|g` then `name:-5|g`)
@@ -108,7 +119,7 @@ pub(crate) fn write_metric(
     name: &str,
     value: Value<'_>,
     rate: f64,
-    tags: &[(&str, &str)],
+    tags: Tags<'_>,
 ) -> Result<(), Invalid> {
     check(name, value)?;
     let start = buf.len();
@@ -152,7 +163,7 @@ fn write_line(
     name: &str,
     value: Value<'_>,
     rate: f64,
-    tags: &[(&str, &str)],
+    tags: Tags<'_>,
 ) -> Result<(), Invalid> {
     let line_start = buf.len();
     buf.extend_from_slice(frame.prefix);
@@ -211,7 +222,7 @@ fn write_line(
     Ok(())
 }
 
-fn write_tags(buf: &mut Vec<u8>, default_tags: &[u8], tags: &[(&str, &str)]) {
+fn write_tags(buf: &mut Vec<u8>, default_tags: &[u8], tags: Tags<'_>) {
     let mut first = true;
     let mut separator = |buf: &mut Vec<u8>| {
         buf.extend_from_slice(if first { b"|#" } else { b"," });
@@ -221,12 +232,22 @@ fn write_tags(buf: &mut Vec<u8>, default_tags: &[u8], tags: &[(&str, &str)]) {
         separator(buf);
         buf.extend_from_slice(default_tags);
     }
-    for (key, value) in tags {
-        if key.is_empty() && value.is_empty() {
-            continue;
+    match tags {
+        Tags::Pairs(pairs) => {
+            for (key, value) in pairs {
+                if key.is_empty() && value.is_empty() {
+                    continue;
+                }
+                separator(buf);
+                push_tag(buf, key, value);
+            }
         }
-        separator(buf);
-        push_tag(buf, key, value);
+        Tags::Cleaned(cleaned) => {
+            if !cleaned.is_empty() {
+                separator(buf);
+                buf.extend_from_slice(cleaned);
+            }
+        }
     }
 }
 
@@ -323,7 +344,7 @@ mod tests {
 
     fn line(name: &str, value: Value<'_>, rate: f64, tags: &[(&str, &str)]) -> String {
         let mut buf = Vec::new();
-        write_metric(&mut buf, PLAIN, name, value, rate, tags).unwrap();
+        write_metric(&mut buf, PLAIN, name, value, rate, Tags::Pairs(tags)).unwrap();
         String::from_utf8(buf).unwrap()
     }
 
@@ -383,7 +404,7 @@ mod tests {
             "hits",
             Value::Counter(1),
             1.0,
-            &[("k", "v")],
+            Tags::Pairs(&[("k", "v")]),
         )
         .unwrap();
         assert_eq!(buf, b"app.hits:1|c|#host:a,k:v\n");
@@ -425,7 +446,8 @@ mod tests {
     #[test]
     fn refuses_what_the_protocol_cannot_carry() {
         let mut buf = b"kept\n".to_vec();
-        let mut refused = |name, value| write_metric(&mut buf, PLAIN, name, value, 1.0, &[]);
+        let mut refused =
+            |name, value| write_metric(&mut buf, PLAIN, name, value, 1.0, Tags::Pairs(&[]));
         assert_eq!(refused("", Value::Counter(1)), Err(Invalid::EmptyName));
         assert_eq!(
             refused("a", Value::Gauge(f64::NAN)),

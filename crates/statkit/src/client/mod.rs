@@ -74,6 +74,7 @@
 mod builder;
 mod error;
 mod format;
+mod recorder;
 mod rng;
 mod scoped;
 pub mod sink;
@@ -87,10 +88,11 @@ use statkit_wire::statsd::{self, ParseError, Sample};
 pub use builder::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_DATAGRAM};
 pub use error::{BuildError, LineError};
 pub use format::Millis;
+pub use recorder::{HistogramType, StatsdRecorder};
 pub use scoped::{Scoped, TimerGuard};
 pub use sink::Sink;
 
-use format::{Frame, Value};
+use format::{Frame, Tags, Value};
 use sink::Framing;
 
 /// A handle to a statsd client; clones share one buffer and one socket.
@@ -254,7 +256,7 @@ impl Client {
         self.inner.lock().stats
     }
 
-    fn emit(&self, name: &str, value: Value<'_>, rate: f64, tags: &[(&str, &str)]) {
+    fn emit(&self, name: &str, value: Value<'_>, rate: f64, tags: Tags<'_>) {
         if !rng::keep(rate) {
             return;
         }

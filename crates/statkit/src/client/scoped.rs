@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::format::{Millis, Value};
+use super::format::{Millis, Tags, Value};
 use super::Client;
 
 /// A view of a [`Client`] that adds tags and a sample rate to each metric.
@@ -97,7 +97,8 @@ impl<'a> Scoped<'a> {
     }
 
     fn emit(self, name: &str, value: Value<'_>) {
-        self.client.emit(name, value, self.rate, self.tags);
+        self.client
+            .emit(name, value, self.rate, Tags::Pairs(self.tags));
     }
 }
 

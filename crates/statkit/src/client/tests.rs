@@ -272,7 +272,7 @@ fn stopped_timer_records_what_it_returns_once() {
         "t",
         Value::Timer(elapsed.into()),
         1.0,
-        &[],
+        Tags::Pairs(&[]),
     )
     .unwrap();
     expected.pop();

@@ -7,13 +7,40 @@
 //! long, already another kind, file full) gets a no-op handle and is counted
 //! in [`RegistryStats::refused`](super::RegistryStats), because the facade
 //! has no way to return the error.
+//!
+//! `describe_counter!`, `describe_gauge!` and `describe_histogram!` are
+//! kept in the process' memory, readable with [`Registry::description`].
+//! They are not in the stats file: its format (`docs/format.md`) has no
+//! place for a description or a unit, so readers (`statkit slurp`, the
+//! server's `/metrics`) do not see them yet.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use metrics::{Key, KeyName, Metadata, SharedString, Unit};
 
+use super::registry::Inner;
 use super::{Counter, Gauge, Histogram, RegisterError, Registry};
+
+/// The descriptions of every live registry, each found by its shared state.
+///
+/// They sit beside the registries rather than in them so that the registry
+/// itself stays as it is; a registry's entry goes at the first `describe_*`
+/// after the registry is dropped. An entry's [`Weak`] keeps the dropped
+/// registry's allocation, so its address is never reused by a later one
+/// while the entry is in this list.
+static DESCRIPTIONS: Mutex<Vec<Described>> = Mutex::new(Vec::new());
+
+struct Described {
+    registry: Weak<Inner>,
+    /// Text and unit by metric name.
+    by_name: HashMap<String, (String, Option<Unit>)>,
+}
+
+fn descriptions() -> std::sync::MutexGuard<'static, Vec<Described>> {
+    DESCRIPTIONS.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 impl metrics::CounterFn for Counter {
     fn increment(&self, value: u64) {
@@ -50,6 +77,35 @@ impl metrics::HistogramFn for Histogram {
 }
 
 impl Registry {
+    /// The text and unit a `describe_*!` call gave metric `name` (the name
+    /// without tags) while this registry was the recorder, if any.
+    pub fn description(&self, name: &str) -> Option<(String, Option<Unit>)> {
+        descriptions()
+            .iter()
+            .find(|described| std::ptr::eq(described.registry.as_ptr(), Arc::as_ptr(&self.inner)))
+            .and_then(|described| described.by_name.get(name).cloned())
+    }
+
+    fn describe(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        let mut all = descriptions();
+        all.retain(|described| described.registry.strong_count() > 0);
+        let index = match all.iter().position(|described| {
+            std::ptr::eq(described.registry.as_ptr(), Arc::as_ptr(&self.inner))
+        }) {
+            Some(index) => index,
+            None => {
+                all.push(Described {
+                    registry: Arc::downgrade(&self.inner),
+                    by_name: HashMap::new(),
+                });
+                all.len() - 1
+            }
+        };
+        all[index]
+            .by_name
+            .insert(name.as_str().to_owned(), (text.into_owned(), unit));
+    }
+
     /// Registers a facade key, or counts the refusal.
     fn facade<H>(
         &self,
@@ -68,11 +124,17 @@ impl Registry {
 }
 
 impl metrics::Recorder for Registry {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_counter(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.describe(name, unit, text);
+    }
 
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.describe(name, unit, text);
+    }
 
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.describe(name, unit, text);
+    }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> metrics::Counter {
         self.facade(key, |name, tags| self.counter(name, tags))
@@ -87,5 +149,66 @@ impl metrics::Recorder for Registry {
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
         self.facade(key, |name, tags| self.histogram(name, tags))
             .map_or_else(metrics::Histogram::noop, metrics::Histogram::from_arc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shm::Options;
+
+    fn registry() -> Registry {
+        Registry::in_memory(Options::default()).unwrap()
+    }
+
+    #[test]
+    fn each_registry_keeps_its_own_descriptions() {
+        let (a, b) = (registry(), registry());
+        metrics::with_local_recorder(&a, || {
+            metrics::describe_counter!("hits", Unit::Count, "requests served");
+            metrics::describe_histogram!("latency", Unit::Seconds, "time to answer");
+        });
+        metrics::with_local_recorder(&b, || {
+            metrics::describe_gauge!("hits", "a gauge here");
+        });
+        assert_eq!(
+            a.description("hits"),
+            Some(("requests served".to_owned(), Some(Unit::Count)))
+        );
+        assert_eq!(
+            a.clone().description("latency"),
+            Some(("time to answer".to_owned(), Some(Unit::Seconds)))
+        );
+        assert_eq!(
+            b.description("hits"),
+            Some(("a gauge here".to_owned(), None))
+        );
+        assert_eq!(b.description("latency"), None);
+    }
+
+    #[test]
+    fn a_later_description_replaces_the_earlier() {
+        let registry = registry();
+        metrics::with_local_recorder(&registry, || {
+            metrics::describe_counter!("hits", "old");
+            metrics::describe_counter!("hits", Unit::Count, "new");
+        });
+        assert_eq!(
+            registry.description("hits"),
+            Some(("new".to_owned(), Some(Unit::Count)))
+        );
+    }
+
+    #[test]
+    fn a_dropped_registry_leaves_the_list_at_the_next_description() {
+        let gone = registry();
+        metrics::with_local_recorder(&gone, || metrics::describe_counter!("x", "text"));
+        let weak = Arc::downgrade(&gone.inner);
+        drop(gone);
+        let live = registry();
+        metrics::with_local_recorder(&live, || metrics::describe_counter!("y", "text"));
+        assert!(!descriptions()
+            .iter()
+            .any(|described| described.registry.ptr_eq(&weak)));
     }
 }

@@ -6,6 +6,7 @@
 mod pipe;
 mod roundtrip;
 mod shm;
+mod statsd_recorder;
 mod tcp;
 mod udp;
 mod unix;

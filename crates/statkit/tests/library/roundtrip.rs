@@ -293,3 +293,52 @@ proptest! {
         );
     }
 }
+
+/// The `metrics` facade through `StatsdRecorder`: what statkit's parser
+/// (the server's) reads back is the metric each macro call meant.
+#[test]
+fn metrics_macros_read_back_as_meant() {
+    use statkit::client::{HistogramType, StatsdRecorder};
+    use MetricType::*;
+    use ParsedValue::*;
+    for (kind, histogram_type) in [
+        (HistogramType::Timer, Timer),
+        (HistogramType::Distribution, Distribution),
+    ] {
+        let (client, spy) = spy_client(64);
+        let recorder = StatsdRecorder::new(client).histograms(kind);
+        metrics::with_local_recorder(&recorder, || {
+            metrics::describe_histogram!("db", metrics::Unit::Microseconds, "database time");
+            metrics::counter!("hits", "url" => "http://x:80/", "canary" => "").increment(2);
+            metrics::counter!("total").absolute(7);
+            metrics::gauge!("depth").set(-4.5);
+            metrics::gauge!("depth").increment(2.0);
+            metrics::gauge!("depth").decrement(0.5);
+            metrics::histogram!("db").record(1500.0);
+        });
+        recorder.client().flush();
+        let db = match kind {
+            HistogramType::Timer => 1.5,
+            _ => 1500.0,
+        };
+        assert_eq!(
+            parse_all(&spy.take()),
+            [
+                expect(
+                    "app.hits",
+                    "env:test,url:http://x:80/,canary",
+                    Counter,
+                    Number(2.0),
+                    1.0
+                ),
+                expect("app.total", "env:test", Counter, Number(7.0), 1.0),
+                expect("app.depth", "env:test", Gauge, Number(0.0), 1.0),
+                expect("app.depth", "env:test", Gauge, Delta(-4.5), 1.0),
+                expect("app.depth", "env:test", Gauge, Delta(2.0), 1.0),
+                expect("app.depth", "env:test", Gauge, Delta(-0.5), 1.0),
+                expect("app.db", "env:test", histogram_type, Number(db), 1.0),
+            ],
+            "{kind:?}"
+        );
+    }
+}

@@ -258,6 +258,24 @@ fn the_metrics_facade_records_into_the_registry() {
     );
 }
 
+#[test]
+fn facade_descriptions_are_kept_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::publish(options(dir.path())).unwrap();
+    metrics::with_local_recorder(&registry, || {
+        metrics::describe_histogram!("latency", metrics::Unit::Seconds, "time to answer");
+        metrics::histogram!("latency").record(0.25);
+    });
+    assert_eq!(
+        registry.description("latency"),
+        Some(("time to answer".to_owned(), Some(metrics::Unit::Seconds)))
+    );
+    let Value::Histogram(h) = value(&read(registry.path().unwrap()), "latency") else {
+        panic!()
+    };
+    assert_eq!(h.count, 1);
+}
+
 /// Runs in a child copy of this test binary (with `STATKIT_DIR` set) and
 /// checks there that the default registry's file exists; the parent checks
 /// the child's normal exit removed it.
