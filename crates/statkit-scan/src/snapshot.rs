@@ -205,10 +205,7 @@ impl Shape {
             read_exact(file, &mut first, from)?;
             read_exact(file, values, from)?;
             read_exact(file, &mut last, from)?;
-            for &(begin, end) in &pairs {
-                values[begin..begin + 8].copy_from_slice(&first[begin..begin + 8]);
-                values[end..end + 8].copy_from_slice(&last[end..end + 8]);
-            }
+            assemble(values, &first, &last, &pairs);
         }
         let mut put =
             |offset: usize, bytes: &[u8]| out[offset..offset + bytes.len()].copy_from_slice(bytes);
@@ -222,6 +219,19 @@ impl Shape {
             &(blocks_at as u64).to_le_bytes(),
         );
         Ok(out)
+    }
+}
+
+/// A block's cells from its three copies: `values` holds the second copy
+/// and is completed in place, every sequence pair (byte offsets, as
+/// [`sequence_pairs`] gives them) taking its `begin` word from `first`
+/// and its `end` word from `last`. A function of its own so that the
+/// schedule tests (`snapshot/schedule_tests.rs`) prove the very code that
+/// runs.
+fn assemble(values: &mut [u8], first: &[u8], last: &[u8], pairs: &[(usize, usize)]) {
+    for &(begin, end) in pairs {
+        values[begin..begin + 8].copy_from_slice(&first[begin..begin + 8]);
+        values[end..end + 8].copy_from_slice(&last[end..end + 8]);
     }
 }
 
@@ -300,3 +310,6 @@ fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     }
     Ok(got)
 }
+
+#[cfg(test)]
+mod schedule_tests;
