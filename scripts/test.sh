@@ -4,8 +4,10 @@
 #
 #   scripts/test.sh            # from anywhere; works on a fresh Debian machine as root
 #
-# It also fuzzes the parser, the aggregation, the stats file decoder and the
-# pipe line parser for 15 s each (installing cargo-fuzz once).
+# It also fuzzes every fuzz target for 15 s under AddressSanitizer
+# (installing cargo-fuzz once), and runs the shared-memory cell code under
+# Miri (rustup's nightly toolchain and its miri component, when they can be
+# had).
 #
 # The tests compare `statkit serve` with the real etsy statsd 0.9.0 and drive
 # it with real third-party clients, so they need:
@@ -194,6 +196,20 @@ RUSTDOCFLAGS="-D warnings" cargo doc "${cargo_flags[@]}" --no-deps --workspace -
 # toolchain build it), so the readers' unsafe copies are checked too.
 step "fuzzing every target under AddressSanitizer, 15 s each"
 FUZZ_SANITIZER=address scripts/fuzz-smoke.sh 15
+
+# The shared-memory cell code (raw words of a mapping, atomics shared with
+# other threads and processes) under Miri, which checks it for undefined
+# behaviour and data races. Miri comes with a nightly toolchain: added to
+# the one rustup keeps beside stable when it is missing. Where no nightly
+# with Miri can be had, the step says so and the run goes on: the same
+# tests still run natively below.
+step "Miri: the shared-memory cell code"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' \
+    && rustup +nightly component add miri rust-src >/dev/null 2>&1; then
+    cargo +nightly miri test -p statkit --lib shm::cells
+else
+    echo "SKIPPED: no nightly toolchain with Miri here (rustup +nightly component add miri failed)"
+fi
 
 # --no-fail-fast: run every test binary, so one failure does not hide others.
 step "cargo test --workspace --no-fail-fast"
