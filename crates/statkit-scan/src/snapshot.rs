@@ -53,6 +53,7 @@ pub fn snapshot(path: &Path, limits: &Limits) -> Result<Vec<u8>, ReadError> {
     if got < magic.len() || magic != MAGIC {
         return read_whole(
             &file,
+            len,
             limits.max_mmstats_bytes,
             "the file",
             "max_mmstats_bytes",
@@ -81,7 +82,13 @@ pub fn snapshot(path: &Path, limits: &Limits) -> Result<Vec<u8>, ReadError> {
         return match shape {
             Some(shape) => shape.copy(&file, &head, &header, limits),
             // For the decoder to say precisely what is wrong.
-            None => read_whole(&file, limits.max_used_bytes, "the file", "max_used_bytes"),
+            None => read_whole(
+                &file,
+                len,
+                limits.max_used_bytes,
+                "the file",
+                "max_used_bytes",
+            ),
         }
         .map_err(|e| e.at(path));
     }
@@ -258,10 +265,26 @@ fn sequence_pairs(table: &[u8], entry_size: usize, slots_used: u32) -> Vec<(usiz
 /// bounded, not only the length `fstat` gave.
 fn read_whole(
     file: &File,
+    len: u64,
     max: u64,
     what: &'static str,
     option: &'static str,
 ) -> Result<Vec<u8>, CopyError> {
+    let over = |size| {
+        CopyError::Refused(Refused::OverLimit {
+            what,
+            size,
+            unit: "bytes",
+            limit: max,
+            option,
+        })
+    };
+    // A file already longer than the limit is refused before any read:
+    // a sparse file of a gigabyte costs one `fstat`, not 16 MiB of zeros.
+    // One that grows past it while read is caught by the loop.
+    if len > max {
+        return Err(over(len));
+    }
     let mut bytes = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -273,13 +296,7 @@ fn read_whole(
             Err(e) => return Err(e.into()),
         };
         if at + n as u64 > max {
-            return Err(CopyError::Refused(Refused::OverLimit {
-                what,
-                size: at + n as u64,
-                unit: "bytes",
-                limit: max,
-                option,
-            }));
+            return Err(over(at + n as u64));
         }
         bytes.extend_from_slice(&chunk[..n]);
     }

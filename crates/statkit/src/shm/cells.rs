@@ -168,7 +168,10 @@ mod tests {
                 });
             }
         });
-        assert_eq!((counter.load(Relaxed), count.load(Relaxed)), (WRITES, WRITES));
+        assert_eq!(
+            (counter.load(Relaxed), count.load(Relaxed)),
+            (WRITES, WRITES)
+        );
         assert_eq!(begin.load(Relaxed), end.load(Relaxed));
     }
 }
