@@ -4,34 +4,13 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use statkit_agg::{Aggregator, Options, Table, TableOptions};
 
-/// Datagrams of ~1400 bytes cycling over `names` names per kind, in the
-/// benchmark mix: 50% counters, 10% sampled counters, 20% timers, 10%
-/// gauges, 10% sets.
-fn traffic(names: usize, lines: usize) -> Vec<Vec<u8>> {
-    let mut datagrams = Vec::new();
-    let mut current = Vec::new();
-    for i in 0..lines {
-        let n = i % names;
-        let line = match i % 10 {
-            0..=4 => format!("bench.c.{n}:1|c"),
-            5 => format!("bench.sc.{n}:1|c|@0.1"),
-            6 | 7 => format!("bench.ms.{n}:{}.{}|ms", i % 500, i % 10),
-            8 => format!("bench.g.{n}:{}|g", i % 100),
-            _ => format!("bench.s.{n}:{}|s", i % 100),
-        };
-        if current.len() + line.len() + 1 > 1400 {
-            datagrams.push(std::mem::take(&mut current));
-        }
-        current.extend_from_slice(line.as_bytes());
-        current.push(b'\n');
-    }
-    datagrams.push(current);
-    datagrams
-}
+#[path = "common/traffic.rs"]
+mod common;
+use common::traffic;
 
 fn ingest(c: &mut Criterion) {
     let lines = 100_000;
-    let datagrams = traffic(1_000, lines);
+    let datagrams = traffic(1_000, 0..lines);
     let mut group = c.benchmark_group("table_ingest");
     group.throughput(Throughput::Elements(lines as u64));
     group.bench_function("mixed_1000_names", |b| {
@@ -57,7 +36,7 @@ fn ingest(c: &mut Criterion) {
 }
 
 fn flush(c: &mut Criterion) {
-    let datagrams = traffic(10_000, 200_000);
+    let datagrams = traffic(10_000, 0..200_000);
     let mut group = c.benchmark_group("flush");
     group.bench_function("mixed_10000_names", |b| {
         b.iter_batched(
