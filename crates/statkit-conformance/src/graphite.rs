@@ -153,10 +153,14 @@ impl Runner {
         let listener = TcpListener::bind(target.graphite_listen).map_err(listen)?;
         listener.set_nonblocking(true).map_err(listen)?;
         target.graphite_listen = listener.local_addr().map_err(listen)?;
-        let bind = if target.statsd.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
+        // The sending socket binds where the target is reached: loopback
+        // for a server on this machine, so it takes datagrams from no
+        // other interface.
+        let bind = match (target.statsd.is_ipv4(), target.statsd.ip().is_loopback()) {
+            (true, true) => "127.0.0.1:0",
+            (true, false) => "0.0.0.0:0",
+            (false, true) => "[::1]:0",
+            (false, false) => "[::]:0",
         };
         let socket = UdpSocket::bind(bind).map_err(GraphiteError::Socket)?;
         let flushes = Arc::new(Flushes::default());

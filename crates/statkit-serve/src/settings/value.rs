@@ -179,13 +179,7 @@ impl<T: SettingType> SettingType for Vec<T> {
     const FILE_ONLY: bool = T::FILE_ONLY;
 
     fn from_text(text: &str) -> Result<Self, String> {
-        let items: Vec<String> = text
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Self::from_texts(&items)
+        Self::from_texts(&[text.to_owned()])
     }
 
     fn from_texts(texts: &[String]) -> Result<Self, String> {

@@ -23,12 +23,18 @@ const PIECE: usize = 64 * 1024;
 
 /// One Graphite destination.
 pub(crate) struct Graphite {
-    address: String,
     names: Names,
-    connection: Option<TcpStream>,
+    link: Link,
     /// What the sink reports about itself in `graphiteStats`, as etsy does.
     telemetry: Telemetry,
+    /// The piece being written, reused from flush to flush.
     piece: Vec<u8>,
+}
+
+/// The connection to the destination, opened when needed.
+struct Link {
+    address: String,
+    connection: Option<TcpStream>,
 }
 
 impl Graphite {
@@ -36,9 +42,11 @@ impl Graphite {
     /// started at `started` (Unix seconds).
     pub(crate) fn new(address: String, names: Names, started: u64) -> Self {
         Self {
-            address,
             names,
-            connection: None,
+            link: Link {
+                address,
+                connection: None,
+            },
             telemetry: Telemetry {
                 last_flush: started,
                 ..Telemetry::default()
@@ -46,28 +54,26 @@ impl Graphite {
             piece: Vec::with_capacity(PIECE + 4096),
         }
     }
+}
 
-    /// Writes the whole flush; returns its length in bytes.
-    async fn send_all(&mut self, encoder: &mut Encoder<'_>) -> std::io::Result<u64> {
+impl Link {
+    /// Writes the whole flush a piece at a time; returns its length in
+    /// bytes.
+    async fn send_all(
+        &mut self,
+        encoder: &mut Encoder<'_>,
+        piece: &mut Vec<u8>,
+    ) -> std::io::Result<u64> {
         let mut length = 0;
         loop {
-            let mut piece = std::mem::take(&mut self.piece);
             piece.clear();
-            let more = encoder.fill(&mut piece, PIECE);
-            let sent = if more {
-                self.send(&piece).await
-            } else {
-                Ok(())
-            };
-            length += piece.len() as u64;
-            self.piece = piece;
-            sent?;
-            if !more {
+            if !encoder.fill(piece, PIECE) {
                 return Ok(length);
             }
+            self.send(piece).await?;
+            length += piece.len() as u64;
         }
     }
-
     async fn send(&mut self, payload: &[u8]) -> std::io::Result<()> {
         let timed_out = |what| std::io::Error::new(std::io::ErrorKind::TimedOut, what);
         if self.connection.is_none() {
@@ -106,9 +112,8 @@ impl Sink for Graphite {
         // A flush cut short by a failure is sent again whole on the next
         // connection: Graphite keeps one value per series and timestamp,
         // so the lines sent twice change nothing.
-        let names = self.names.clone();
-        let mut encoder = Encoder::new(snapshot, &names, self.telemetry);
-        match self.send_all(&mut encoder).await {
+        let mut encoder = Encoder::new(snapshot, &self.names, self.telemetry);
+        match self.link.send_all(&mut encoder, &mut self.piece).await {
             Ok(length) => {
                 self.telemetry.flush_time = began.elapsed().as_millis() as u64;
                 self.telemetry.flush_length = length;
@@ -117,7 +122,7 @@ impl Sink for Graphite {
             }
             Err(e) => {
                 self.telemetry.last_exception = unix_now();
-                self.connection = None;
+                self.link.connection = None;
                 Err(e.into())
             }
         }

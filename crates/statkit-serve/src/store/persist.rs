@@ -32,7 +32,7 @@ pub(crate) fn load(
     file: &StateFile,
     options: statkit_store::Options,
 ) {
-    let bytes = match std::fs::read(&file.path) {
+    let bytes = match read_own(&file.path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!(
@@ -100,14 +100,35 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Writes a state file's `bytes` to `path` atomically.
+/// The state file's bytes: never through a symbolic link, never waiting on
+/// a FIFO, a regular file only.
+fn read_own(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(bytes)
+}
+
 fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
     let temporary = sibling(path, "tmp");
-    // Only the server's user reads what it kept.
+    // Only the server's user reads what it kept; a link planted at the
+    // temporary name (a `state.file` in a shared folder) is not written
+    // through.
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
