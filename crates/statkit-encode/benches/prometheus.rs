@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use statkit_agg::{Aggregator, Table};
+use statkit_encode::labels::HostLabels;
 use statkit_encode::prometheus::{render, Format};
 use statkit_store::{Options, Store};
 
@@ -48,7 +49,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("render_100k_series", |b| {
         b.iter(|| {
             let mut out = String::with_capacity(16 << 20);
-            render(&store, Format::Text, &mut out);
+            render(&store, Format::Text, &HostLabels::default(), &mut out);
             out
         })
     });

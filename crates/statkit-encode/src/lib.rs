@@ -8,6 +8,10 @@
 //! - [`console`]: the console sink's summary of a flush.
 //! - [`prometheus`]: the history store as Prometheus text 0.0.4 or
 //!   OpenMetrics 1.0.
+//! - [`export`]: a flush's series as time-series databases take them
+//!   (the `/metrics` names, cumulative counters and histograms, the host's
+//!   [`labels`]), and their encodings: [`remote_write`] (Prometheus
+//!   remote-write 1.0).
 //! - [`gstats`]: gstats' JSON replies, gstatsctl's text, and Python 2's
 //!   float printing which both gstatsctl and munin show.
 //! - [`munin`]: the munin plug-ins' `config` and fetch output, for the
@@ -24,8 +28,11 @@
 #![deny(unsafe_code)]
 
 pub mod console;
+pub mod export;
 pub mod graphite;
 pub mod gstats;
 pub mod inspect;
+pub mod labels;
 pub mod munin;
 pub mod prometheus;
+pub mod remote_write;

@@ -9,7 +9,8 @@
 //!   bounds and `+Inf`, `_sum`, `_count`, all since first seen.
 //!
 //! A key `name;tag=value;bare` gives the metric name `name` and the labels
-//! `tag="value"` and `bare="true"`. Metric names keep `[A-Za-z0-9_:]` and
+//! `tag="value"` and `bare="true"`; the host's labels (`--label`) follow,
+//! unless the key names them itself. Metric names keep `[A-Za-z0-9_:]` and
 //! turn every other byte into `_`; label names keep `[A-Za-z0-9_]`. Two
 //! keys that give the same name and labels, or one name used by two
 //! kinds, would make the exposition invalid: the first (in key order) is
@@ -18,6 +19,8 @@
 use std::fmt::Write;
 
 use statkit_store::{split_key, Kind, Series, Store, Tag};
+
+use crate::labels::{label_pairs, HostLabels};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +64,10 @@ struct Entry<'s> {
     series: &'s Series,
 }
 
-/// Writes the store in `format` to `out`; returns how many series were
-/// left out for clashing names.
-pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
+/// Writes the store in `format` to `out`, every series with the `host`
+/// labels it does not name itself; returns how many series were left out
+/// for clashing names.
+pub fn render(store: &Store, format: Format, host: &HostLabels, out: &mut String) -> usize {
     let mut entries: Vec<Entry<'_>> = store
         .iter()
         .map(|(kind, key, series)| {
@@ -71,7 +75,7 @@ pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
             Entry {
                 family: metric_name(name),
                 kind,
-                labels: labels(tags, kind == Kind::Timer),
+                labels: labels(tags, kind == Kind::Timer, host),
                 raw_name: name,
                 series,
             }
@@ -116,36 +120,11 @@ pub fn metric_name(name: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// A valid label name: `[A-Za-z_][A-Za-z0-9_]*`, not starting with `__`
-/// (reserved) and, on a histogram, not `le`.
-fn label_name(name: &[u8], histogram: bool) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    if name.first().is_none_or(u8::is_ascii_digit) || name.starts_with(b"__") {
-        out.push_str("tag_");
-    }
-    out.extend(name.iter().map(|&b| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(b),
-        _ => '_',
-    }));
-    if histogram && out == "le" {
-        out.insert_str(0, "tag_");
-    }
-    out
-}
-
-/// The label set `{a="1",b="true"}` of a key's tags (empty for none); a
-/// label name given twice keeps its first value.
-fn labels<'k>(tags: impl Iterator<Item = Tag<'k>>, histogram: bool) -> String {
-    let mut pairs: Vec<(String, &[u8])> = Vec::new();
-    for (name, value) in tags {
-        let value = value.unwrap_or(b"true");
-        let name = label_name(name, histogram);
-        if !pairs.iter().any(|(n, _)| *n == name) {
-            pairs.push((name, value));
-        }
-    }
+/// The label set `{a="1",b="true",host="web1"}` of a key's tags and the
+/// host's labels (empty for none).
+fn labels<'k>(tags: impl Iterator<Item = Tag<'k>>, histogram: bool, host: &HostLabels) -> String {
     let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
+    for (i, (name, value)) in label_pairs(tags, histogram, host).iter().enumerate() {
         out.push(if i == 0 { '{' } else { ',' });
         out.push_str(name);
         out.push_str("=\"");
@@ -249,7 +228,7 @@ fn bucket(out: &mut String, family: &str, labels: &str, le: &str, count: f64) {
 
 /// A bound as OpenMetrics wants `le` values: always with a decimal point
 /// or exponent (`1.0`, `0.5`, `1e+21`).
-fn float(v: f64) -> String {
+pub(crate) fn float(v: f64) -> String {
     let mut s = String::new();
     number(&mut s, v);
     if !s.contains(['.', 'e', 'I', 'N']) {
@@ -261,7 +240,7 @@ fn float(v: f64) -> String {
 /// Writes a sample value as both formats spell it: `NaN`, `+Inf`, `-Inf`,
 /// integers without a fraction, others in the shortest form that reads
 /// back exactly (`0.1`, `1e+21`).
-fn number(out: &mut String, v: f64) {
+pub(crate) fn number(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {

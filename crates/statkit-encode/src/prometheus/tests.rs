@@ -6,6 +6,7 @@ use statkit_agg::{Aggregator, Snapshot, Table};
 use statkit_store::Options;
 
 use super::*;
+use crate::labels::HostLabels;
 
 /// Flushes of an aggregator with a 10 s interval and bucket bounds (as
 /// statkit-store's own tests feed a store).
@@ -45,7 +46,7 @@ fn rendered(lines: &str, format: Format) -> String {
     let mut store = store(&[10.0, 100.0]);
     store.ingest(&feed.flush(1000, lines));
     let mut out = String::new();
-    render(&store, format, &mut out);
+    render(&store, format, &HostLabels::default(), &mut out);
     out
 }
 
@@ -103,10 +104,36 @@ fn names_and_labels_are_sanitized_and_escaped() {
     assert_eq!(metric_name(b"9lives"), "_9lives");
     assert_eq!(metric_name(b""), "_");
     assert_eq!(
-        labels(split_key(b"n;a-b=x\"y;__x=1;2=2;le=3").1, true),
+        labels(
+            split_key(b"n;a-b=x\"y;__x=1;2=2;le=3").1,
+            true,
+            &HostLabels::default()
+        ),
         "{a_b=\"x\\\"y\",tag___x=\"1\",tag_2=\"2\",tag_le=\"3\"}"
     );
-    assert_eq!(labels(split_key(b"n;a=1;a=2").1, false), "{a=\"1\"}");
+    let none = HostLabels::default();
+    assert_eq!(labels(split_key(b"n;a=1;a=2").1, false, &none), "{a=\"1\"}");
+}
+
+#[test]
+fn the_hosts_labels_follow_a_keys_own() {
+    let mut feed = Feed::new(&[10.0]);
+    let mut store = store(&[10.0]);
+    store.ingest(&feed.flush(1000, "hits;dc=us:1|c\nlat:5|ms"));
+    let host = HostLabels::parse(&["host=web\"1", "dc=eu"]).unwrap();
+    let mut out = String::new();
+    render(&store, Format::Text, &host, &mut out);
+    assert_eq!(
+        samples_of(&out, "hits_total"),
+        ["hits_total{dc=\"us\",host=\"web\\\"1\"} 1"]
+    );
+    assert_eq!(
+        samples_of(&out, "lat_bucket"),
+        [
+            "lat_bucket{dc=\"eu\",host=\"web\\\"1\",le=\"10.0\"} 1",
+            "lat_bucket{dc=\"eu\",host=\"web\\\"1\",le=\"+Inf\"} 1"
+        ]
+    );
 }
 
 #[test]
@@ -116,7 +143,15 @@ fn clashing_series_are_left_out() {
     // a.b and a_b give one name; x is a counter and a gauge.
     store.ingest(&feed.flush(1000, "a.b:1|c\na_b:2|c\nx:1|c\nx:1|g"));
     let mut out = String::new();
-    assert_eq!(render(&store, Format::OpenMetrics, &mut out), 2);
+    assert_eq!(
+        render(
+            &store,
+            Format::OpenMetrics,
+            &HostLabels::default(),
+            &mut out
+        ),
+        2
+    );
     assert_eq!(samples_of(&out, "a_b_total"), vec!["a_b_total 1"]);
     assert_eq!(out.matches("# TYPE x ").count(), 1);
 }
@@ -166,7 +201,7 @@ proptest! {
             .collect();
         store.ingest(&feed.flush(1000, &lines.join("\n")));
         let mut out = String::new();
-        render(&store, Format::Text, &mut out);
+        render(&store, Format::Text, &HostLabels::default(), &mut out);
         let mut declared = std::collections::HashSet::new();
         for line in out.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {
