@@ -16,6 +16,7 @@ pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
 pub use http::settings::{HttpConfig, LISTEN as HTTP_LISTEN};
 pub use requests::settings::RequestsConfig;
+pub use sink::push::settings::{BasicAuth, Endpoint, PushConfig};
 pub use sink::settings::{ConsoleMode, SinksConfig};
 pub use source::settings::{ScanConfig, StatsdConfig};
 pub use store::settings::StateFile;
@@ -65,6 +66,7 @@ pub fn registry() -> Vec<&'static dyn Declared> {
         admin::settings::SETTINGS,
         pipeline::settings::SETTINGS,
         sink::settings::SETTINGS,
+        sink::push::settings::SETTINGS,
         http::settings::SETTINGS,
         store::settings::SETTINGS,
         requests::settings::SETTINGS,
@@ -85,6 +87,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub aggregation: statkit_agg::Options,
     pub sinks: SinksConfig,
+    /// The pushing sinks and the host's labels.
+    pub push: PushConfig,
     pub http: HttpConfig,
     /// The HTTP server's history store.
     pub store: statkit_store::Options,
@@ -118,9 +122,11 @@ impl TryFrom<Settings> for Config {
         let http = HttpConfig::from_settings(&s)?;
         let state_dir = store::settings::state_dir(&s)?;
         let bounds = pipeline::settings::buckets(&s)?;
+        let push = PushConfig::from_settings(&s)?;
         // Only the history store, which exists for the HTTP listeners,
-        // reads the buckets: without it, flushes carry none.
-        let timer_buckets = if http.shows_store() {
+        // and the pushing sinks read the buckets: without them, flushes
+        // carry none.
+        let timer_buckets = if http.shows_store() || push.pushes() {
             bounds.clone()
         } else {
             Arc::from([])
@@ -130,6 +136,7 @@ impl TryFrom<Settings> for Config {
             admin: AdminConfig::from_settings(&s)?,
             aggregation: pipeline::settings::options(&s, timer_buckets)?,
             sinks: SinksConfig::from_settings(&s)?,
+            push,
             store: store::settings::options(&s, bounds)?,
             state: store::settings::state_file(&s, state_dir.as_deref(), http.shows_store())?,
             state_dir,

@@ -22,6 +22,7 @@ pub(crate) struct Flusher {
     pub pipeline: Arc<Pipeline>,
     pub sinks: Fanout,
     pub counts: Arc<SourceCounts>,
+    pub push_rejected: Arc<crate::sink::push::Rejected>,
     pub status: Arc<Status>,
     pub interval: Duration,
 }
@@ -32,6 +33,7 @@ struct Totals {
     kernel_drops: u64,
     tcp_refused: u64,
     files_refused: u64,
+    push_rejected: u64,
 }
 
 impl Flusher {
@@ -76,6 +78,7 @@ impl Flusher {
         let kernel_drops = self.counts.kernel_drops().unwrap_or(totals.kernel_drops);
         let tcp_refused = self.counts.tcp_refused();
         let files_refused = self.counts.files_refused();
+        let push_rejected = self.push_rejected.get();
         let since = |now: u64, before: u64| now.saturating_sub(before) as f64;
         snapshot.own.extend([
             ("udp_kernel_drops", since(kernel_drops, totals.kernel_drops)),
@@ -87,11 +90,13 @@ impl Flusher {
                 "stats_files_refused",
                 since(files_refused, totals.files_refused),
             ),
+            ("push_rejected", since(push_rejected, totals.push_rejected)),
         ]);
         *totals = Totals {
             kernel_drops,
             tcp_refused,
             files_refused,
+            push_rejected,
         };
         self.sinks.push(Arc::new(snapshot));
     }

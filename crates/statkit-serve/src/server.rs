@@ -16,7 +16,7 @@ use crate::flush::Flusher;
 use crate::http::{self, Context};
 use crate::pipeline::{Intake, Pipeline};
 use crate::requests::{GstatsSockets, Requests, RequestsReader};
-use crate::sink::{console::Console, graphite::Graphite, Fanout, Sinks};
+use crate::sink::{console::Console, graphite::Graphite, push, Fanout, Sinks};
 use crate::source::{self, SourceCounts};
 use crate::status::Status;
 use crate::store::{self, History};
@@ -34,6 +34,8 @@ pub(crate) struct Server {
     pub counts: Arc<SourceCounts>,
     sinks: Sinks,
     fanout: Fanout,
+    /// Flushes the pushing sinks' endpoints refused for good.
+    push_rejected: Arc<push::Rejected>,
     /// Set when receiver threads should stop.
     stop_receiving: Arc<AtomicBool>,
     stop_tx: watch::Sender<bool>,
@@ -79,6 +81,7 @@ impl Server {
             counts: Arc::new(SourceCounts::new(udp_inodes)),
             sinks: Sinks::default(),
             fanout: Fanout::default(),
+            push_rejected: Arc::default(),
             stop_receiving: Arc::new(AtomicBool::new(false)),
             stop_tx,
             stop,
@@ -103,6 +106,14 @@ impl Server {
             };
             self.sinks.start("console".into(), sinks.queue, console);
         }
+        let bounds = &self.config.aggregation.buckets;
+        push::start(
+            &mut self.sinks,
+            sinks.queue,
+            &self.config.push,
+            bounds,
+            &self.push_rejected,
+        );
         if let Some(history) = &self.history {
             let sink = store::sink::StoreSink(history.clone());
             self.sinks.start("store".into(), sinks.queue, sink);
@@ -246,6 +257,7 @@ impl Server {
             requests: self.requests.clone(),
             status_allow: self.config.requests.status_allow.clone(),
             scan: self.config.scan.clone(),
+            labels: self.config.push.labels.clone(),
         });
         let limits = http::Limits::default();
         let [main, load, statvent] = listeners;
@@ -271,6 +283,7 @@ impl Server {
             pipeline: self.pipeline.clone(),
             sinks: self.fanout.clone(),
             counts: self.counts.clone(),
+            push_rejected: self.push_rejected.clone(),
             status: self.status.clone(),
             interval: std::time::Duration::from_secs_f64(
                 self.config.aggregation.interval_ms / 1000.0,

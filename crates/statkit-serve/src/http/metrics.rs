@@ -19,11 +19,12 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         route: "metrics",
         variant: format as u64,
     };
+    let labels = app.context.labels.clone();
     let rendered = app
         .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
             let mut out = String::with_capacity(store.len() * 100 + 64);
-            let clashes = render(store, format, &mut out);
+            let clashes = render(store, format, &labels, &mut out);
             if clashes > 0 {
                 tracing::debug!("/metrics left out {clashes} series with clashing names");
             }

@@ -81,6 +81,8 @@ pub(crate) struct Context {
     /// The stats and pipe folders `/stats`, `/files/` and the process list
     /// read.
     pub scan: ScanConfig,
+    /// The host's labels (`--label`), on every `/metrics` series.
+    pub labels: statkit_encode::labels::HostLabels,
 }
 
 /// How long a client may take, and how many may be connected at once.

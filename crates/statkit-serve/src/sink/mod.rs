@@ -8,6 +8,7 @@
 
 pub(crate) mod console;
 pub(crate) mod graphite;
+pub(crate) mod push;
 pub(crate) mod queue;
 pub(crate) mod settings;
 
@@ -30,6 +31,8 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub(crate) enum SinkError {
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Push(#[from] push::PushError),
 }
 
 /// About the delivery at hand.
