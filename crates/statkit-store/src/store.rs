@@ -128,12 +128,12 @@ impl Store {
             }
         }
         for (name, c) in snapshot.counters() {
-            self.counter(name, t, c.count, c.rate);
+            self.counter(name, t, c.count, c.rate, Total::Is(c.total));
         }
         let interval = self.interval_s;
         for &(name, value) in &snapshot.own {
             let full = format!("{}.{name}", self.options.own_prefix);
-            self.counter(full.as_bytes(), t, value, value / interval);
+            self.counter(full.as_bytes(), t, value, value / interval, Total::Add);
         }
         for (name, summary) in snapshot.timers() {
             self.timer(name, t, summary);
@@ -149,9 +149,12 @@ impl Store {
         }
     }
 
-    fn counter(&mut self, name: &[u8], t: u64, count: f64, rate: f64) {
+    fn counter(&mut self, name: &[u8], t: u64, count: f64, rate: f64, total: Total) {
         self.update(Kind::Counter, name, |s| {
-            s.total += count;
+            s.total = match total {
+                Total::Is(total) => total,
+                Total::Add => s.total + count,
+            };
             let frame = FrameSample {
                 sum: count,
                 ..point(count)
@@ -163,19 +166,17 @@ impl Store {
     fn timer(&mut self, name: &[u8], t: u64, summary: &TimerSummary) {
         let bounds = self.options.bounds.len();
         self.update(Kind::Timer, name, |s| {
-            s.total += summary.count;
+            let cumulative = &summary.cumulative;
+            s.total = cumulative.count;
+            s.sum = cumulative.sum;
+            if cumulative.buckets.len() == bounds {
+                s.buckets.clone_from(&cumulative.buckets);
+            }
             let Some(stats) = &summary.stats else {
                 let nan = f64::NAN;
                 s.record(t, &[summary.count_ps, nan, nan, nan, nan, nan], None);
                 return;
             };
-            s.sum += stats.mean * summary.count;
-            if summary.buckets.len() == bounds {
-                s.buckets.resize(bounds, 0.0);
-                for (total, &added) in s.buckets.iter_mut().zip(&summary.buckets) {
-                    *total += added;
-                }
-            }
             let pct = stats
                 .thresholds
                 .iter()
@@ -256,4 +257,13 @@ fn point(v: f64) -> FrameSample {
         mean: v,
         last: v,
     }
+}
+
+/// How a flush gives a counter's count since first seen.
+#[derive(Clone, Copy)]
+enum Total {
+    /// The aggregator's total (which a restart keeps).
+    Is(f64),
+    /// Only the interval's count: the store adds it up (own metrics).
+    Add,
 }
