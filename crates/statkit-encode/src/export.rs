@@ -89,7 +89,7 @@ impl<'s> Export<'s> {
             ));
         };
         for (key, c) in snapshot.counters() {
-            add(Kind::Counter, key, Value::Counter(c.count));
+            add(Kind::Counter, key, Value::Counter(c.total));
         }
         for (key, g) in snapshot.gauges() {
             add(Kind::Gauge, key, Value::Gauge(g));
@@ -124,18 +124,18 @@ impl<'s> Export<'s> {
     }
 }
 
-/// A timer's histogram; buckets counted for other bounds than the ones
-/// given are left out rather than mislabelled.
+/// A timer's histogram since first seen; buckets counted for other
+/// bounds than the ones given are left out rather than mislabelled.
 fn histogram(t: &TimerSummary, bounds: usize) -> Value<'_> {
-    let sum = t.stats.as_ref().map_or(0.0, |s| s.sum);
-    let buckets = if t.buckets.len() == bounds {
-        &t.buckets[..]
+    let c = &t.cumulative;
+    let buckets = if c.buckets.len() == bounds {
+        &c.buckets[..]
     } else {
         &[]
     };
     Value::Histogram {
-        count: t.count,
-        sum,
+        count: c.count,
+        sum: c.sum,
         buckets,
     }
 }

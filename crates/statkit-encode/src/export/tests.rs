@@ -8,18 +8,28 @@ use super::*;
 pub(crate) const BOUNDS: [f64; 2] = [10.0, 100.0];
 
 /// The flush at `time` of an aggregator with [`BOUNDS`] that received
-/// `lines` in one interval.
-/// (The aggregator adds the server's own counters, `statsd.*`.)
+/// `lines` in one interval. (The aggregator adds the server's own
+/// counters, `statsd.*`.)
 pub(crate) fn flush(time: u64, lines: &str) -> Snapshot {
+    flushes(time, &[lines])
+}
+
+/// The last of the flushes of intervals that received `batches`, one
+/// interval each, the last at `time`.
+pub(crate) fn flushes(time: u64, batches: &[&str]) -> Snapshot {
     let options = statkit_agg::Options {
         buckets: Arc::from(&BOUNDS[..]),
         ..statkit_agg::Options::default()
     };
     let mut aggregator = Aggregator::new(options);
-    let mut table = Table::new(aggregator.options().table);
-    table.ingest(lines.as_bytes());
-    aggregator.absorb(&mut table);
-    aggregator.flush(time)
+    let mut last = Snapshot::default();
+    for (i, lines) in batches.iter().enumerate() {
+        let mut table = Table::new(aggregator.options().table);
+        table.ingest(lines.as_bytes());
+        aggregator.absorb(&mut table);
+        last = aggregator.flush(time + i as u64 + 1 - batches.len() as u64);
+    }
+    last
 }
 
 fn pairs(text: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -100,4 +110,20 @@ fn buckets_for_other_bounds_are_left_out() {
         export.series[0].value,
         Value::Histogram { buckets: [], .. }
     ));
+}
+
+#[test]
+fn counters_and_histograms_add_up_since_first_seen() {
+    let snapshot = flushes(100, &["n:2|c\nlat:5|ms", "n:3|c\nlat:50|ms", "g:1|g"]);
+    let export = Export::new(&snapshot, &BOUNDS, &HostLabels::default());
+    let value = |name: &str| export.series.iter().find(|s| s.name == name).map(|s| s.value);
+    assert_eq!(value("n"), Some(Value::Counter(5.0)));
+    assert_eq!(
+        value("lat"),
+        Some(Value::Histogram {
+            count: 2.0,
+            sum: 55.0,
+            buckets: &[1.0, 2.0]
+        })
+    );
 }
