@@ -21,7 +21,9 @@
 #     statkit's own package (python/, distribution statkit-hooks) is
 #     installed too;
 #   - Debian's munin-node, for munin-run;
-#   - Debian's systemd, for systemd-analyze (checks packaging/statkit.service).
+#   - Debian's systemd, for systemd-analyze (checks packaging/statkit.service);
+#   - Debian's victoria-metrics and influxdb, which the pushing sinks'
+#     tests push into.
 # Both installs are skipped when what is there is already right, so a second
 # run goes straight to cargo. The tests find both through the STATKIT_TEST_*
 # variables exported below (and fall back to these same paths, so a plain
@@ -168,6 +170,30 @@ fi
 export STATKIT_TEST_SYSTEMD_ANALYZE
 STATKIT_TEST_SYSTEMD_ANALYZE="$(command -v systemd-analyze)"
 echo "STATKIT_TEST_SYSTEMD_ANALYZE=$STATKIT_TEST_SYSTEMD_ANALYZE"
+
+# --- scale-out: the pushing sinks' databases (VictoriaMetrics, InfluxDB) -------------
+# The remote-write, InfluxDB and OTLP sinks' tests (tests/cli/scale_out*)
+# push into Debian's victoria-metrics and influxdb (influxd), each started
+# by the test on a free loopback port with a scratch data folder (the
+# packages' own services are never started), and into Prometheus' remote-
+# write receiver (the prometheus installed above).
+step "scale-out: VictoriaMetrics and InfluxDB"
+missing=()
+command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+command -v influxd >/dev/null || missing+=(influxdb)
+if ((${#missing[@]})); then
+    command -v apt-get >/dev/null || die "${missing[*]} missing and apt-get is not available"
+    echo "installing Debian's ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export STATKIT_TEST_VICTORIA_METRICS STATKIT_TEST_INFLUXD
+STATKIT_TEST_VICTORIA_METRICS="$(command -v victoria-metrics)"
+STATKIT_TEST_INFLUXD="$(command -v influxd)"
+echo "STATKIT_TEST_VICTORIA_METRICS=$STATKIT_TEST_VICTORIA_METRICS"
+echo "STATKIT_TEST_INFLUXD=$STATKIT_TEST_INFLUXD ($(influxd version 2>&1 | head -1))"
+# --- end of scale-out ------------------------------------------------------------------
 
 # --- statkit's Python package ------------------------------------------------------
 # Installed the way users install it (distribution statkit-hooks; the tests

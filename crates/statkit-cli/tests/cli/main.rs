@@ -23,6 +23,7 @@ mod processes;
 mod prometheus;
 mod readme;
 mod requests;
+mod scale_out;
 mod send;
 mod serve;
 mod serve_cli;

@@ -26,7 +26,7 @@ fn encode(query: &str) -> String {
 }
 
 /// The value Prometheus gives for an instant `query`, if it has one.
-fn query(prometheus: SocketAddr, query: &str) -> Option<f64> {
+pub(crate) fn query(prometheus: SocketAddr, query: &str) -> Option<f64> {
     let answer = http_get(
         prometheus,
         &format!("/api/v1/query?query={}", encode(query)),

@@ -91,7 +91,7 @@ pub fn munin_run() -> PathBuf {
 
 /// A program Debian installs (by `scripts/test.sh`): `$var`, else `name`
 /// on the PATH, which must run with `--version`.
-fn system_program(var: &str, name: &str) -> PathBuf {
+pub fn system_program(var: &str, name: &str) -> PathBuf {
     let program = std::env::var_os(var)
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from(name), PathBuf::from);

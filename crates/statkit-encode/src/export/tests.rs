@@ -116,7 +116,13 @@ fn buckets_for_other_bounds_are_left_out() {
 fn counters_and_histograms_add_up_since_first_seen() {
     let snapshot = flushes(100, &["n:2|c\nlat:5|ms", "n:3|c\nlat:50|ms", "g:1|g"]);
     let export = Export::new(&snapshot, &BOUNDS, &HostLabels::default());
-    let value = |name: &str| export.series.iter().find(|s| s.name == name).map(|s| s.value);
+    let value = |name: &str| {
+        export
+            .series
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.value)
+    };
     assert_eq!(value("n"), Some(Value::Counter(5.0)));
     assert_eq!(
         value("lat"),
