@@ -274,12 +274,22 @@ impl PushConfig {
     pub(crate) fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         let labels = HostLabels::parse(&s.get(&LABEL))
             .map_err(|e| ConfigError::invalid(LABEL.key(), e.to_string()))?;
-        Ok(PushConfig {
+        let config = PushConfig {
             labels,
             remote_write: s.get(&REMOTE_WRITE),
             otlp: s.get(&OTLP),
             influx: s.get(&INFLUX),
-        })
+        };
+        // Flushes are stamped in whole seconds: two in one second would
+        // give a series two values at one time, which Prometheus refuses.
+        let interval = crate::pipeline::settings::FLUSH_INTERVAL;
+        if config.pushes() && s.get(&interval) < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(
+                interval.key(),
+                "must be at least 1 second when flushes are pushed (remote_write, otlp, influx)",
+            ));
+        }
+        Ok(config)
     }
 
     /// Whether any sink pushes (and so needs the timers' buckets).

@@ -69,3 +69,52 @@ fn tables_are_checked() {
     .contains("one or the other"));
     assert!(refused("e = 3").contains("a URL or a table"));
 }
+
+fn config(toml_text: &str) -> Result<crate::Config, String> {
+    let mut layers = crate::config::layers();
+    layers
+        .toml(toml_text, std::path::Path::new("test.toml"))
+        .map_err(|e| e.to_string())?;
+    crate::Config::try_from(layers.resolve().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_file_lists_endpoints_as_tables_and_the_timers_carry_buckets() {
+    let c = config(
+        r#"
+label = ["host=web1", "dc=eu"]
+otlp = ["http://collector:4318/v1/metrics"]
+
+[http]
+listen = "off"
+
+[[remote_write]]
+url = "http://vm:8428/api/v1/write"
+labels = { dc = "us" }
+
+[[remote_write]]
+url = "http://mimir:9009/api/v1/push"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.push.remote_write.len(), 2);
+    assert_eq!(c.push.otlp.len(), 1);
+    assert_eq!(
+        c.push.labels,
+        HostLabels::parse(&["host=web1", "dc=eu"]).unwrap()
+    );
+    // Without the HTTP server, pushing is what asks for the buckets.
+    assert!(!c.aggregation.buckets.is_empty());
+    let without = config("[http]\nlisten = \"off\"\n").unwrap();
+    assert!(without.aggregation.buckets.is_empty());
+}
+
+#[test]
+fn pushing_needs_whole_second_flushes_and_valid_labels() {
+    let url = "remote_write = [\"http://vm/api/v1/write\"]\n";
+    let error = config(&format!("flush_interval = 0.5\n{url}")).unwrap_err();
+    assert!(error.contains("at least 1 second"), "{error}");
+    assert!(config("flush_interval = 0.5\n").is_ok());
+    let error = config("label = [\"__name__=x\"]\n").unwrap_err();
+    assert!(error.contains("label"), "{error}");
+}
