@@ -12,8 +12,8 @@ use crate::util::{
 };
 use serde_json::Value;
 
-/// Percent-encodes a PromQL query for a URL.
-fn encode(query: &str) -> String {
+/// Percent-encodes a query (PromQL, InfluxQL) for a URL.
+pub(crate) fn encode_query(query: &str) -> String {
     query
         .bytes()
         .map(|b| match b {
@@ -29,7 +29,7 @@ fn encode(query: &str) -> String {
 pub(crate) fn query(prometheus: SocketAddr, query: &str) -> Option<f64> {
     let answer = http_get(
         prometheus,
-        &format!("/api/v1/query?query={}", encode(query)),
+        &format!("/api/v1/query?query={}", encode_query(query)),
         "",
     );
     if answer.status != 200 {

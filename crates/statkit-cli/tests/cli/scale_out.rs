@@ -7,6 +7,7 @@
 //! within the bucket that holds the exact quantile of the union. The same
 //! counters go through a real Prometheus' remote-write receiver.
 
+mod influx;
 mod servers;
 
 use std::net::SocketAddr;
@@ -107,8 +108,15 @@ fn workloads() -> [Workload; 3] {
     [a, b, c]
 }
 
-/// An agent with `host`'s label pushing to `url` every second.
+/// An agent with `host`'s label pushing remote-write to `url` every
+/// second.
 fn agent(host: &str, url: &str) -> Statkit {
+    agent_pushing(host, "--remote-write", url)
+}
+
+/// An agent with `host`'s label pushing with `flag` (`--influx`) to `url`
+/// every second.
+fn agent_pushing(host: &str, flag: &str, url: &str) -> Statkit {
     let bounds = BOUNDS.map(|b| b.to_string()).join(",");
     let label = format!("host={host}");
     Statkit::start(&[
@@ -124,7 +132,7 @@ fn agent(host: &str, url: &str) -> Statkit {
         "weighted",
         "--prometheus-buckets",
         &bounds,
-        "--remote-write",
+        flag,
         url,
         "--label",
         &label,

@@ -84,3 +84,45 @@ pub fn prometheus_receiver() -> Server {
         .arg("--web.enable-remote-write-receiver");
     Server::start("prometheus", command, port, dir, "/-/ready")
 }
+
+/// Debian's InfluxDB 1.x (`$STATKIT_TEST_INFLUXD`, else `influxd`), with
+/// a database `statkit`.
+pub fn influxdb() -> Server {
+    let program = std::env::var_os("STATKIT_TEST_INFLUXD")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("influxd"), PathBuf::from);
+    let dir = Dir::new("influxdb");
+    let (port, rpc) = (free_tcp_port(), free_tcp_port());
+    let data = dir.path().display().to_string();
+    let config = dir.write(
+        "influxdb.conf",
+        &format!(
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+             [meta]\n  dir = \"{data}/meta\"\n\
+             [data]\n  dir = \"{data}/data\"\n  wal-dir = \"{data}/wal\"\n  query-log-enabled = false\n\
+             [monitor]\n  store-enabled = false\n\
+             [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n"
+        ),
+    );
+    let mut command = Command::new(&program);
+    command.arg("run").arg("-config").arg(config);
+    let server = Server::start("influxd", command, port, dir, "/ping");
+    let created = http_post(server.address, "/query?q=CREATE+DATABASE+statkit");
+    assert_eq!(
+        created,
+        200,
+        "CREATE DATABASE failed:\n{}",
+        server.process.log()
+    );
+    server
+}
+
+/// `POST path` with no body; the answer's status.
+fn http_post(to: SocketAddr, path: &str) -> u16 {
+    let url = format!("http://{to}{path}");
+    match ureq::post(&url).send_empty() {
+        Ok(answer) => answer.status().as_u16(),
+        Err(ureq::Error::StatusCode(status)) => status,
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}

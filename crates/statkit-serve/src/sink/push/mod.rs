@@ -20,7 +20,7 @@ use std::time::Duration;
 use statkit_agg::Snapshot;
 use statkit_encode::export::Export;
 use statkit_encode::labels::HostLabels;
-use statkit_encode::remote_write;
+use statkit_encode::{influx, remote_write};
 
 use self::http::{Answer, Poster, TokenScheme};
 use self::settings::{Endpoint, PushConfig};
@@ -52,18 +52,21 @@ pub(crate) enum PushError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
     RemoteWrite,
+    Influx,
 }
 
 impl Format {
     fn name(self) -> &'static str {
         match self {
             Format::RemoteWrite => "remote-write",
+            Format::Influx => "influx",
         }
     }
 
     fn headers(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Format::RemoteWrite => &remote_write::HEADERS,
+            Format::Influx => &[("content-type", influx::CONTENT_TYPE)],
         }
     }
 
@@ -72,11 +75,18 @@ impl Format {
             Format::RemoteWrite => {
                 remote_write::encode(export).map_err(|e| PushError::Encode(e.to_string()))
             }
+            Format::Influx => Ok(influx::encode(export)),
         }
     }
 
-    fn token_scheme(self, _url: &str) -> TokenScheme {
-        TokenScheme::Bearer
+    /// InfluxDB v2 (`/api/v2/write`) takes its token as `Token`.
+    fn token_scheme(self, url: &str) -> TokenScheme {
+        let path = url.split('?').next().unwrap_or(url);
+        if self == Format::Influx && path.ends_with("/api/v2/write") {
+            TokenScheme::Token
+        } else {
+            TokenScheme::Bearer
+        }
     }
 }
 
@@ -188,7 +198,10 @@ pub(crate) fn start(
     bounds: &Arc<[f64]>,
     rejected: &Arc<Rejected>,
 ) {
-    let all = [(Format::RemoteWrite, &config.remote_write)];
+    let all = [
+        (Format::RemoteWrite, &config.remote_write),
+        (Format::Influx, &config.influx),
+    ];
     for (format, endpoints) in all {
         for endpoint in endpoints {
             let name = format!("{} {}", format.name(), endpoint.url);
