@@ -17,7 +17,7 @@
 #   - node (Debian's nodejs/npm when missing) and etsy statsd 0.9.0 from npm,
 #     in target/test-deps/etsy;
 #   - a Python venv (Python 3.10 or newer) with the PyPI clients (statsd,
-#     datadog, gunicorn, pyzmq) and mypy, in target/test-deps/venv, where
+#     datadog, gunicorn, pyzmq), mypy and opentelemetry-proto, in target/test-deps/venv, where
 #     statkit's own package (python/, distribution statkit-hooks) is
 #     installed too;
 #   - Debian's munin-node, for munin-run;
@@ -38,6 +38,9 @@ etsy_version="0.9.0"
 # Pinned so that a client release cannot change what the tests see (and a
 # mypy release what it reports on python/).
 python_requirements=(statsd==4.0.1 datadog==0.56.0 gunicorn==23.0.0 pyzmq==27.3.0 mypy==2.4.1)
+# scale-out: the OTLP sink's test decodes what statkit sends with the
+# official OpenTelemetry protobuf package (and the protobuf it runs on).
+python_requirements+=(opentelemetry-proto==1.45.2 protobuf==7.36.2)
 
 start=$SECONDS
 current="setup"

@@ -11,7 +11,8 @@
 //! - [`export`]: a flush's series as time-series databases take them
 //!   (the `/metrics` names, cumulative counters and histograms, the host's
 //!   [`labels`]), and their encodings: [`remote_write`] (Prometheus
-//!   remote-write 1.0) and [`influx`] (InfluxDB line protocol).
+//!   remote-write 1.0), [`otlp`] (OTLP/HTTP metrics) and [`influx`]
+//!   (InfluxDB line protocol).
 //! - [`gstats`]: gstats' JSON replies, gstatsctl's text, and Python 2's
 //!   float printing which both gstatsctl and munin show.
 //! - [`munin`]: the munin plug-ins' `config` and fetch output, for the
@@ -35,5 +36,6 @@ pub mod influx;
 pub mod inspect;
 pub mod labels;
 pub mod munin;
+pub mod otlp;
 pub mod prometheus;
 pub mod remote_write;

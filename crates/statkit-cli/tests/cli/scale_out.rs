@@ -8,6 +8,7 @@
 //! counters go through a real Prometheus' remote-write receiver.
 
 mod influx;
+mod otlp;
 mod servers;
 
 use std::net::SocketAddr;

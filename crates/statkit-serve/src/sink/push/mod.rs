@@ -20,7 +20,7 @@ use std::time::Duration;
 use statkit_agg::Snapshot;
 use statkit_encode::export::Export;
 use statkit_encode::labels::HostLabels;
-use statkit_encode::{influx, remote_write};
+use statkit_encode::{influx, otlp, remote_write};
 
 use self::http::{Answer, Poster, TokenScheme};
 use self::settings::{Endpoint, PushConfig};
@@ -52,6 +52,7 @@ pub(crate) enum PushError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
     RemoteWrite,
+    Otlp,
     Influx,
 }
 
@@ -59,6 +60,7 @@ impl Format {
     fn name(self) -> &'static str {
         match self {
             Format::RemoteWrite => "remote-write",
+            Format::Otlp => "otlp",
             Format::Influx => "influx",
         }
     }
@@ -66,16 +68,36 @@ impl Format {
     fn headers(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Format::RemoteWrite => &remote_write::HEADERS,
+            Format::Otlp => &[("content-type", otlp::CONTENT_TYPE)],
             Format::Influx => &[("content-type", influx::CONTENT_TYPE)],
         }
     }
 
-    fn encode(self, export: &Export<'_>) -> Result<Vec<u8>, PushError> {
+    /// The body for `snapshot` with `labels` on every series (OTLP: as
+    /// the resource's attributes).
+    fn encode(
+        self,
+        snapshot: &Snapshot,
+        bounds: &[f64],
+        labels: &HostLabels,
+    ) -> Result<Vec<u8>, PushError> {
+        let on_series = match self {
+            Format::Otlp => &HostLabels::default(),
+            Format::RemoteWrite | Format::Influx => labels,
+        };
+        let export = Export::new(snapshot, bounds, on_series);
+        if export.clashes > 0 {
+            tracing::debug!(
+                clashes = export.clashes,
+                "series with clashing names left out of a push"
+            );
+        }
         match self {
             Format::RemoteWrite => {
-                remote_write::encode(export).map_err(|e| PushError::Encode(e.to_string()))
+                remote_write::encode(&export).map_err(|e| PushError::Encode(e.to_string()))
             }
-            Format::Influx => Ok(influx::encode(export)),
+            Format::Otlp => Ok(otlp::encode(&export, labels)),
+            Format::Influx => Ok(influx::encode(&export)),
         }
     }
 
@@ -146,14 +168,7 @@ impl Push {
     async fn body(&self, snapshot: &Arc<Snapshot>) -> Result<Vec<u8>, PushError> {
         let (shape, snapshot) = (self.shape.clone(), snapshot.clone());
         tokio::task::spawn_blocking(move || {
-            let export = Export::new(&snapshot, &shape.bounds, &shape.labels);
-            if export.clashes > 0 {
-                tracing::debug!(
-                    clashes = export.clashes,
-                    "series with clashing names left out of a push"
-                );
-            }
-            shape.format.encode(&export)
+            (shape.format).encode(&snapshot, &shape.bounds, &shape.labels)
         })
         .await
         .map_err(|e| PushError::Encode(e.to_string()))?
@@ -200,6 +215,7 @@ pub(crate) fn start(
 ) {
     let all = [
         (Format::RemoteWrite, &config.remote_write),
+        (Format::Otlp, &config.otlp),
         (Format::Influx, &config.influx),
     ];
     for (format, endpoints) in all {
