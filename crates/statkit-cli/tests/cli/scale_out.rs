@@ -282,3 +282,35 @@ fn prometheus_takes_the_counters_through_remote_write() {
     );
     expect(prometheus.address, "count(sc_lat_count)", 3.0, &log);
 }
+
+#[test]
+fn refused_pushes_are_counted_and_logged_once() {
+    // Another statkit's HTTP server has no remote-write route: it answers
+    // 404, which no retry would change.
+    let refuser = Statkit::start(&["--console=false"]);
+    let url = format!("http://{}/api/v1/write", refuser.http.expect("HTTP"));
+    let pusher = Statkit::start(&[
+        "--flush-interval",
+        "1",
+        "--console=false",
+        "--remote-write",
+        &url,
+    ]);
+    let http = pusher.http.expect("HTTP");
+    let counted = poll_until(util::TIMEOUT, || {
+        let text = util::http_get(http, "/metrics", "").body;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("statsd_push_rejected_total"))?;
+        let n: f64 = line.rsplit(' ').next()?.parse().ok()?;
+        (n >= 2.0).then_some(n)
+    });
+    assert!(
+        counted.is_some(),
+        "no refusals counted:\n{}",
+        pusher.process.log()
+    );
+    let log = pusher.process.log();
+    assert_eq!(log.matches("endpoint refused a flush").count(), 1, "{log}");
+    assert!(log.contains("status=404"), "{log}");
+}

@@ -235,3 +235,6 @@ pub(crate) fn start(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
