@@ -370,6 +370,12 @@ impl Aggregator {
         self.counts = IngestCounts::default();
     }
 
+    /// Flushes made since the series' totals began (a restored checkpoint
+    /// carries the count on): each flush's number, in order.
+    pub fn flushes(&self) -> u64 {
+        self.series_totals.flushes
+    }
+
     /// What every absorbed table received since start.
     pub fn ingested(&self) -> IngestCounts {
         self.totals

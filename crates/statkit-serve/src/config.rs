@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::settings::{declare, Declared, Layers, Setting, Settings};
-use crate::{admin, http, pipeline, requests, sink, source, store};
+use crate::{admin, checkpoint, http, pipeline, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
@@ -69,6 +69,7 @@ pub fn registry() -> Vec<&'static dyn Declared> {
         sink::push::settings::SETTINGS,
         http::settings::SETTINGS,
         store::settings::SETTINGS,
+        checkpoint::settings::SETTINGS,
         requests::settings::SETTINGS,
         SETTINGS,
     ]
@@ -96,6 +97,8 @@ pub struct Config {
     pub state_dir: Option<std::path::PathBuf>,
     /// The history store's state file and how often it is saved.
     pub state: Option<StateFile>,
+    /// Time between checkpoints of the open interval (with a state folder).
+    pub checkpoint_interval: std::time::Duration,
     pub scan: ScanConfig,
     pub requests: RequestsConfig,
     /// The log filter.
@@ -140,6 +143,7 @@ impl TryFrom<Settings> for Config {
             store: store::settings::options(&s, bounds)?,
             state: store::settings::state_file(&s, state_dir.as_deref(), http.shows_store())?,
             state_dir,
+            checkpoint_interval: checkpoint::settings::interval(&s)?,
             scan: ScanConfig::from_settings(&s)?,
             requests: RequestsConfig::from_settings(&s)?,
             http,

@@ -21,7 +21,9 @@
 
 mod admin;
 mod allow;
+mod checkpoint;
 pub mod config;
+mod files;
 mod flush;
 mod http;
 pub mod listeners;
@@ -83,7 +85,7 @@ pub async fn run(
     let mut running = Running::default();
 
     server.start_sinks();
-    server.start_state(&mut running);
+    server.start_state(&mut running)?;
     let mut datagrams: Vec<(String, Box<dyn std::os::fd::AsRawFd + Send>, _)> = Vec::new();
     for (i, socket) in udp.into_iter().enumerate() {
         datagrams.push((

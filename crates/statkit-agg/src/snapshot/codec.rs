@@ -80,6 +80,8 @@ pub const OWN_NAMES: &[&str] = &[
     "udp_kernel_drops",
     "tcp_connections_refused",
     "stats_files_refused",
+    // Flushes the pushing sinks' endpoints refused for good (4xx).
+    "push_rejected",
 ];
 
 /// Why bytes are not a snapshot.

@@ -275,7 +275,7 @@ async fn stopping_closes_open_connections_within_the_grace() {
 /// would.
 fn feed(server: &Server, time: u64, lines: &str) {
     server.intake.fill(|table| table.ingest(lines.as_bytes()));
-    let snapshot = server.context.pipeline.flush(time, None);
+    let snapshot = server.context.pipeline.flush(time, None, false).snapshot;
     server.context.history.write().ingest(&snapshot);
 }
 

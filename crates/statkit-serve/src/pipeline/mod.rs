@@ -13,7 +13,7 @@ pub(crate) mod settings;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use statkit_agg::{Aggregator, IngestCounts, Kind, Snapshot, Table};
+use statkit_agg::{Aggregator, Checkpoint, IngestCounts, Kind, Snapshot, Table};
 
 use crate::support::{lock, unix_now};
 
@@ -28,6 +28,16 @@ pub(crate) trait Observer: Send + Sync {
 pub(crate) struct Deleted {
     pub pattern: String,
     pub names: Vec<Vec<u8>>,
+}
+
+/// What [`Pipeline::flush`] made.
+pub(crate) struct Flushed {
+    /// Flushes since the series' totals began (a checkpoint carries the
+    /// count across restarts): this one's number.
+    pub number: u64,
+    pub snapshot: Snapshot,
+    /// The state right after the flush, when asked for.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 /// The tables and the aggregator. See the module docs.
@@ -86,12 +96,54 @@ impl Pipeline {
     /// Ends the interval: drains every table and flushes the aggregate.
     /// `cut_short` is how long an interval lasted that ended before its
     /// time (the last one, at shutdown), so rates use the time that passed.
-    pub(crate) fn flush(&self, now: u64, cut_short: Option<std::time::Duration>) -> Snapshot {
+    /// With `capture`, also a checkpoint of the state right after the
+    /// flush, taken without letting any receiver's early drain in between:
+    /// what the flush reports is never in the checkpoint, and the reverse.
+    pub(crate) fn flush(
+        &self,
+        now: u64,
+        cut_short: Option<std::time::Duration>,
+        capture: bool,
+    ) -> Flushed {
         let mut aggregator = lock(&self.aggregator);
         self.absorb_all(&mut aggregator);
-        match cut_short {
+        let snapshot = match cut_short {
             Some(lasted) => aggregator.flush_after(now, lasted.as_secs_f64() * 1000.0),
             None => aggregator.flush(now),
+        };
+        Flushed {
+            number: aggregator.flushes(),
+            snapshot,
+            checkpoint: capture.then(|| self.capture_locked(&aggregator)),
+        }
+    }
+
+    /// A checkpoint of the open interval: the aggregate and what each
+    /// receiver holds, read (not drained, which would change how
+    /// fractional sums associate) under the aggregator's lock, so no
+    /// early drain moves samples from a table already read into the
+    /// aggregate or the reverse.
+    pub(crate) fn capture(&self) -> Checkpoint {
+        self.capture_locked(&lock(&self.aggregator))
+    }
+
+    fn capture_locked(&self, aggregator: &Aggregator) -> Checkpoint {
+        let mut checkpoint = Checkpoint::capture_aggregator(aggregator);
+        for table in &self.tables {
+            checkpoint.add_table(&lock(table));
+        }
+        checkpoint
+    }
+
+    /// Puts a checkpoint's state back, before any receiver runs. Tables it
+    /// holds beyond this server's receivers (there were more before the
+    /// restart) go straight into the aggregate.
+    pub(crate) fn restore(&self, checkpoint: Checkpoint) {
+        let mut aggregator = lock(&self.aggregator);
+        let mut guards: Vec<_> = self.tables.iter().map(lock).collect();
+        let mut tables: Vec<&mut Table> = guards.iter_mut().map(|g| &mut **g).collect();
+        for mut extra in checkpoint.restore(&mut aggregator, &mut tables) {
+            aggregator.absorb(&mut extra);
         }
     }
 

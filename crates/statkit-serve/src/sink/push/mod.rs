@@ -204,11 +204,11 @@ impl Sink for Push {
     }
 }
 
-/// Starts a sink for every endpoint `config` lists, behind queues of
-/// `capacity` flushes; `bounds` are the timers' bucket bounds.
+/// Starts a sink for every endpoint `config` lists, each behind a queue
+/// named after its format and URL; `bounds` are the timers' bucket
+/// bounds.
 pub(crate) fn start(
     sinks: &mut Sinks,
-    capacity: usize,
     config: &PushConfig,
     bounds: &Arc<[f64]>,
     rejected: &Arc<Rejected>,
@@ -221,6 +221,7 @@ pub(crate) fn start(
     for (format, endpoints) in all {
         for endpoint in endpoints {
             let name = format!("{} {}", format.name(), endpoint.url);
+            let id = crate::server::file_name(&name);
             let sink = Push::new(
                 format,
                 endpoint.clone(),
@@ -229,7 +230,7 @@ pub(crate) fn start(
                 rejected.clone(),
             );
             match sink {
-                Ok(sink) => sinks.start(name, capacity, sink),
+                Ok(sink) => sinks.start(name, &id, sink),
                 Err(e) => tracing::error!("{name}: not started: {e}"),
             }
         }
