@@ -9,6 +9,7 @@
 
 mod influx;
 mod otlp;
+mod outage;
 mod servers;
 
 use std::net::SocketAddr;

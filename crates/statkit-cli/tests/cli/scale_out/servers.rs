@@ -34,6 +34,13 @@ impl Server {
         }
     }
 
+    /// Stops the server; gives back its data folder and port, to start it
+    /// again on them.
+    pub fn stop(mut self) -> (Dir, u16) {
+        self.process.stop();
+        (self._data, self.address.port())
+    }
+
     /// `http://127.0.0.1:port` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
