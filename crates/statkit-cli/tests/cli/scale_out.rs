@@ -110,12 +110,6 @@ fn workloads() -> [Workload; 3] {
     [a, b, c]
 }
 
-/// An agent with `host`'s label pushing remote-write to `url` every
-/// second.
-fn agent(host: &str, url: &str) -> Statkit {
-    agent_pushing(host, "--remote-write", url)
-}
-
 /// An agent with `host`'s label pushing with `flag` (`--influx`) to `url`
 /// every second.
 fn agent_pushing(host: &str, flag: &str, url: &str) -> Statkit {
@@ -145,6 +139,67 @@ fn agent_pushing(host: &str, flag: &str, url: &str) -> Statkit {
 fn feed(agent: &Statkit, workload: &Workload) {
     for chunk in workload.lines.chunks(100) {
         send_tcp(agent.tcp, &(chunk.join("\n") + "\n"));
+    }
+}
+
+/// Three agents, one per workload, pushing to one database, each fed its
+/// workload.
+struct Fleet {
+    workloads: [Workload; 3],
+    agents: Vec<Statkit>,
+}
+
+impl Fleet {
+    /// The agents push with `flag` (`--remote-write`) to `url`.
+    fn start(flag: &str, url: &str) -> Fleet {
+        let workloads = workloads();
+        let agents: Vec<Statkit> = (workloads.iter())
+            .map(|w| agent_pushing(w.host, flag, url))
+            .collect();
+        for (agent, workload) in agents.iter().zip(&workloads) {
+            feed(agent, workload);
+        }
+        Fleet { workloads, agents }
+    }
+
+    /// The database's log and the agents', for a failure's message.
+    fn log(&self, database: &servers::Server) -> String {
+        let agents: Vec<String> = self.agents.iter().map(|a| a.process.log()).collect();
+        format!(
+            "database:\n{}\nagents:\n{}",
+            database.process.log(),
+            agents.join("\n")
+        )
+    }
+
+    /// `of` summed over the workloads.
+    fn sum(&self, of: fn(&Workload) -> f64) -> f64 {
+        self.workloads.iter().map(of).sum()
+    }
+
+    /// Every timer value sent, with its weight.
+    fn union(&self) -> Vec<(f64, f64)> {
+        (self.workloads.iter())
+            .flat_map(|w| w.timings.clone())
+            .collect()
+    }
+}
+
+/// The weight of the values at most `bound`.
+fn at_most(values: &[(f64, f64)], bound: f64) -> f64 {
+    values
+        .iter()
+        .filter(|(v, _)| *v <= bound)
+        .map(|(_, w)| w)
+        .sum()
+}
+
+/// Waits until every bucket of `sc_lat` at `database`, summed over the
+/// hosts, counts the values of `union` at most its bound.
+fn expect_buckets(database: SocketAddr, union: &[(f64, f64)], log: &dyn Fn() -> String) {
+    for bound in BOUNDS {
+        let promql = format!(r#"sum(sc_lat_bucket{{le="{bound:.1}"}})"#);
+        expect(database, &promql, at_most(union, bound), log);
     }
 }
 
@@ -181,52 +236,35 @@ fn exact_quantile(values: &[(f64, f64)], q: f64) -> f64 {
 #[test]
 fn three_agents_merge_in_victoria_metrics() {
     let vm = servers::victoria_metrics();
-    let url = vm.url("/api/v1/write");
-    let workloads = workloads();
-    let agents: Vec<Statkit> = workloads.iter().map(|w| agent(w.host, &url)).collect();
-    for (agent, workload) in agents.iter().zip(&workloads) {
-        feed(agent, workload);
-    }
-    let log = || {
-        let agents: Vec<String> = agents.iter().map(|a| a.process.log()).collect();
-        format!(
-            "victoria-metrics:\n{}\nagents:\n{}",
-            vm.process.log(),
-            agents.join("\n")
-        )
-    };
+    let fleet = Fleet::start("--remote-write", &vm.url("/api/v1/write"));
+    let log = || fleet.log(&vm);
 
-    let sum = |f: fn(&Workload) -> f64| workloads.iter().map(f).sum::<f64>();
-    expect(vm.address, "sum(sc_req_total)", sum(|w| w.requests), &log);
+    expect(
+        vm.address,
+        "sum(sc_req_total)",
+        fleet.sum(|w| w.requests),
+        &log,
+    );
     expect(
         vm.address,
         "sum(sc_sampled_total)",
-        sum(|w| w.sampled),
+        fleet.sum(|w| w.sampled),
         &log,
     );
     expect(vm.address, r#"sc_req_total{code="500"}"#, 7.0, &log);
-    for w in &workloads {
+    for w in &fleet.workloads {
         let gauge = format!(r#"sc_temp{{host="{}"}}"#, w.host);
         expect(vm.address, &gauge, w.temperature, &log);
         let mine = format!(r#"sc_lat_count{{host="{}"}}"#, w.host);
-        let count = w.timings.iter().map(|(_, weight)| weight).sum();
-        expect(vm.address, &mine, count, &log);
+        expect(vm.address, &mine, at_most(&w.timings, f64::INFINITY), &log);
     }
 
-    let union: Vec<(f64, f64)> = workloads.iter().flat_map(|w| w.timings.clone()).collect();
-    let count: f64 = union.iter().map(|(_, w)| w).sum();
+    let union = fleet.union();
+    let count = at_most(&union, f64::INFINITY);
     let total: f64 = union.iter().map(|(v, w)| v * w).sum();
     expect(vm.address, "sum(sc_lat_count)", count, &log);
     expect(vm.address, "sum(sc_lat_sum)", total, &log);
-    for bound in BOUNDS {
-        let at_most: f64 = union
-            .iter()
-            .filter(|(v, _)| *v <= bound)
-            .map(|(_, w)| w)
-            .sum();
-        let promql = format!(r#"sum(sc_lat_bucket{{le="{bound:.1}"}})"#);
-        expect(vm.address, &promql, at_most, &log);
-    }
+    expect_buckets(vm.address, &union, &log);
     expect(vm.address, r#"sum(sc_lat_bucket{le="+Inf"})"#, count, &log);
 
     for q in [0.5, 0.9, 0.99] {
@@ -248,40 +286,13 @@ fn three_agents_merge_in_victoria_metrics() {
 #[test]
 fn prometheus_takes_the_counters_through_remote_write() {
     let prometheus = servers::prometheus_receiver();
-    let url = prometheus.url("/api/v1/write");
-    let workloads = workloads();
-    let agents: Vec<Statkit> = workloads.iter().map(|w| agent(w.host, &url)).collect();
-    for (agent, workload) in agents.iter().zip(&workloads) {
-        feed(agent, workload);
-    }
-    let log = || {
-        let agents: Vec<String> = agents.iter().map(|a| a.process.log()).collect();
-        format!(
-            "prometheus:\n{}\nagents:\n{}",
-            prometheus.process.log(),
-            agents.join("\n")
-        )
-    };
-    let sum = |f: fn(&Workload) -> f64| workloads.iter().map(f).sum::<f64>();
-    expect(
-        prometheus.address,
-        "sum(sc_req_total)",
-        sum(|w| w.requests),
-        &log,
-    );
-    expect(
-        prometheus.address,
-        "sum(sc_sampled_total)",
-        sum(|w| w.sampled),
-        &log,
-    );
-    expect(
-        prometheus.address,
-        r#"sc_req_total{host="c",code="500"}"#,
-        7.0,
-        &log,
-    );
-    expect(prometheus.address, "count(sc_lat_count)", 3.0, &log);
+    let fleet = Fleet::start("--remote-write", &prometheus.url("/api/v1/write"));
+    let log = || fleet.log(&prometheus);
+    let at = prometheus.address;
+    expect(at, "sum(sc_req_total)", fleet.sum(|w| w.requests), &log);
+    expect(at, "sum(sc_sampled_total)", fleet.sum(|w| w.sampled), &log);
+    expect(at, r#"sc_req_total{host="c",code="500"}"#, 7.0, &log);
+    expect(at, "count(sc_lat_count)", 3.0, &log);
 }
 
 #[test]
