@@ -26,7 +26,7 @@ declare! {
     STATE_DIR: String = Setting::new(
         "state.dir",
         "off",
-        "The state folder (0700, locked so two servers cannot share it): the history store is saved there, or `off` to keep nothing",
+        "The state folder (0700, locked so two servers cannot share it): the checkpoint, the sinks' disk queues and the history are kept there, or `off` to keep nothing",
     )
     .shown("$STATE_DIRECTORY, else $XDG_STATE_HOME/statkit, else ~/.local/state/statkit")
     .legacy(Legacy::Default(&[
