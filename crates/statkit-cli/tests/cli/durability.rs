@@ -286,7 +286,7 @@ fn a_damaged_checkpoint_or_queue_segment_is_set_aside_and_the_server_starts() {
     std::fs::write(dir.path().join("checkpoint"), b"not a checkpoint").unwrap();
     std::fs::write(
         queue.join("00000000000000000000.seg"),
-        b"STKQSEG\x01garbage that is no record",
+        b"not a queue segment at all",
     )
     .unwrap();
     let mut statkit = serve(dir.path(), graphite.addr(), &[]);
@@ -306,6 +306,15 @@ fn a_damaged_checkpoint_or_queue_segment_is_set_aside_and_the_server_starts() {
     assert!(
         names.iter().any(|n| n.starts_with("checkpoint.bad-")),
         "{names:?}"
+    );
+    let segments: Vec<String> = std::fs::read_dir(&queue)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        segments.iter().any(|n| n.ends_with(".seg.bad")),
+        "{segments:?}"
     );
     crate::util::send_udp(statkit.udp, &["dur.c:3|c"]);
     assert_eq!(settle(&graphite, 3.0), 3.0, "the server runs as usual");
