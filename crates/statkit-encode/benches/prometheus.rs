@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("render_100k_series", |b| {
         b.iter(|| {
             let mut out = String::with_capacity(16 << 20);
-            render(&store, Format::Text, &mut out);
+            render(&store, Format::Text, None, &mut out);
             out
         })
     });

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use statkit_agg::{Aggregator, Snapshot, Table};
 use statkit_store::Options;
 
+use super::write::{float, labels, number};
 use super::*;
 
 /// Flushes of an aggregator with a 10 s interval and bucket bounds (as
@@ -45,7 +46,7 @@ fn rendered(lines: &str, format: Format) -> String {
     let mut store = store(&[10.0, 100.0]);
     store.ingest(&feed.flush(1000, lines));
     let mut out = String::new();
-    render(&store, format, &mut out);
+    render(&store, format, None, &mut out);
     out
 }
 
@@ -116,7 +117,7 @@ fn clashing_series_are_left_out() {
     // a.b and a_b give one name; x is a counter and a gauge.
     store.ingest(&feed.flush(1000, "a.b:1|c\na_b:2|c\nx:1|c\nx:1|g"));
     let mut out = String::new();
-    assert_eq!(render(&store, Format::OpenMetrics, &mut out), 2);
+    assert_eq!(render(&store, Format::OpenMetrics, None, &mut out), 2);
     assert_eq!(samples_of(&out, "a_b_total"), vec!["a_b_total 1"]);
     assert_eq!(out.matches("# TYPE x ").count(), 1);
 }
@@ -152,6 +153,165 @@ fn negotiation_prefers_openmetrics_when_asked() {
     );
 }
 
+const RULES: &str = r#"
+mappings:
+- match: shop.*.orders
+  name: shop_orders_total
+  help: Orders by region.
+  labels:
+    region: $1
+- match: shop.*.visits
+  name: shop_visits
+  labels:
+    region: $1
+- match: shop.*.latency
+  name: shop_latency_seconds
+  observer_type: histogram
+  histogram_options:
+    buckets: [0.01, 0.05, 0.1]
+- match: shop.*.wait
+  name: shop_wait_seconds
+  summary_options:
+    quantiles:
+    - {quantile: 0.5, error: 0.05}
+    - {quantile: 0.9, error: 0.01}
+    - {quantile: 0.99, error: 0.001}
+- match: shop.junk
+  action: drop
+"#;
+
+/// `lines` flushed once into a store with 10 and 100 ms bounds, rendered
+/// through [`RULES`].
+fn mapped(lines: &str, format: Format) -> String {
+    let mut feed = Feed::new(&[10.0, 100.0]);
+    let mut store = store(&[10.0, 100.0]);
+    store.ingest(&feed.flush(1000, lines));
+    let mapper = statkit_mapping::Mapper::from_yaml(RULES).unwrap();
+    let mut cache = statkit_mapping::Cache::new(100);
+    let mut out = String::new();
+    let mapping = Mapping {
+        mapper: &mapper,
+        cache: &mut cache,
+    };
+    render(&store, format, Some(mapping), &mut out);
+    out
+}
+
+/// The lines of the families whose names start with `prefix`.
+fn families(text: &str, prefix: &str) -> String {
+    text.lines()
+        .filter(|l| {
+            let l = l
+                .strip_prefix("# HELP ")
+                .or(l.strip_prefix("# TYPE "))
+                .unwrap_or(l);
+            l.starts_with(prefix)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn mapped_counters_and_gauges() {
+    let out = mapped(
+        "shop.eu.orders:3|c|#region:ignored,env:prod\nshop.us.orders:1|c\nshop.eu.visits:7|c\nshop.junk:1|c\nother.x:1|c",
+        Format::Text,
+    );
+    let expected = "\
+# HELP shop_orders_total Orders by region.
+# TYPE shop_orders_total counter
+shop_orders_total{env=\"prod\",region=\"eu\"} 3
+shop_orders_total{region=\"us\"} 1
+";
+    assert_eq!(families(&out, "shop_orders"), expected);
+    // A counter whose name lacks `_total` keeps its name in text 0.0.4.
+    assert_eq!(
+        families(&out, "shop_visits"),
+        "# HELP shop_visits statsd counter, count since first seen: shop.eu.visits\n# TYPE shop_visits counter\nshop_visits{region=\"eu\"} 7\n"
+    );
+    assert!(!out.contains("junk"), "{out}");
+    assert_eq!(samples_of(&out, "other_x"), vec!["other_x_total 1"]);
+    let om = mapped(
+        "shop.eu.orders:3|c\nshop.eu.visits:7|c",
+        Format::OpenMetrics,
+    );
+    assert!(
+        om.contains("# TYPE shop_orders counter\nshop_orders_total{region=\"eu\"} 3\n"),
+        "{om}"
+    );
+    assert!(
+        om.contains("# TYPE shop_visits counter\nshop_visits_total{region=\"eu\"} 7\n"),
+        "{om}"
+    );
+}
+
+#[test]
+fn mapped_timers_are_seconds() {
+    let out = mapped(
+        "shop.eu.latency:5|ms\nshop.eu.latency:50|ms\nshop.eu.latency:500|ms",
+        Format::Text,
+    );
+    let expected = "\
+# HELP shop_latency_seconds statsd timer, seconds: shop.eu.latency
+# TYPE shop_latency_seconds histogram
+shop_latency_seconds_bucket{le=\"0.01\"} 1
+shop_latency_seconds_bucket{le=\"0.1\"} 2
+shop_latency_seconds_bucket{le=\"+Inf\"} 3
+shop_latency_seconds_sum 0.555
+shop_latency_seconds_count 3
+";
+    assert_eq!(families(&out, "shop_latency"), expected);
+    let out = mapped(
+        "shop.eu.wait:10|ms\nshop.eu.wait:20|ms\nshop.eu.wait:30|ms\nshop.us.wait:1|ms|#quantile:x",
+        Format::Text,
+    );
+    let wait = families(&out, "shop_wait");
+    assert!(
+        wait.contains("# TYPE shop_wait_seconds summary\n"),
+        "{wait}"
+    );
+    assert!(
+        wait.contains("shop_wait_seconds{quantile=\"0.5\"} 0.02\n"),
+        "{wait}"
+    );
+    assert!(
+        wait.contains("shop_wait_seconds{quantile=\"0.9\"} 0.03\n"),
+        "{wait}"
+    );
+    assert!(!wait.contains("0.99"), "{wait}");
+    assert!(
+        wait.contains("shop_wait_seconds_sum 0.06\nshop_wait_seconds_count 3\n"),
+        "{wait}"
+    );
+    // A tag named as the summary's own label is renamed.
+    assert!(
+        wait.contains("shop_wait_seconds_count{tag_quantile=\"x\"} 1\n"),
+        "{wait}"
+    );
+}
+
+#[test]
+fn a_name_mapped_to_two_types_keeps_the_first() {
+    let mut feed = Feed::new(&[]);
+    let mut store = store(&[]);
+    store.ingest(&feed.flush(1000, "a.x:1|c\nb.x:2|g"));
+    let mapper =
+        statkit_mapping::Mapper::from_yaml("mappings:\n- match: '*.x'\n  name: same\n").unwrap();
+    let mut cache = statkit_mapping::Cache::new(10);
+    let mut out = String::new();
+    let clashes = render(
+        &store,
+        Format::Text,
+        Some(Mapping {
+            mapper: &mapper,
+            cache: &mut cache,
+        }),
+        &mut out,
+    );
+    assert_eq!(clashes, 1);
+    assert_eq!(out.matches("# TYPE same ").count(), 1, "{out}");
+}
+
 proptest! {
     /// Whatever the keys, every line is a comment or `name{labels} value`
     /// with a valid name, and every family is declared once.
@@ -166,7 +326,7 @@ proptest! {
             .collect();
         store.ingest(&feed.flush(1000, &lines.join("\n")));
         let mut out = String::new();
-        render(&store, Format::Text, &mut out);
+        render(&store, Format::Text, None, &mut out);
         let mut declared = std::collections::HashSet::new();
         for line in out.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {

@@ -23,7 +23,7 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
             let mut out = String::with_capacity(store.len() * 100 + 64);
-            let clashes = render(store, format, &mut out);
+            let clashes = render(store, format, None, &mut out);
             if clashes > 0 {
                 tracing::debug!("/metrics left out {clashes} series with clashing names");
             }
