@@ -36,8 +36,10 @@ use std::sync::Arc;
 use statkit_mapping::{Cache, Mapper, Rule};
 use statkit_store::{split_key, Kind, Series, Store};
 
+pub use mapped::{is_own, metric_kind};
+pub use write::metric_name;
+use write::Les;
 use write::{header, labels, samples};
-pub use write::{metric_name, Les};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::settings::{declare, Declared, Layers, Setting, Settings};
-use crate::{admin, http, pipeline, requests, sink, source, store};
+use crate::{admin, http, mapping, pipeline, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
@@ -68,6 +68,7 @@ pub fn registry() -> Vec<&'static dyn Declared> {
         http::settings::SETTINGS,
         store::settings::SETTINGS,
         requests::settings::SETTINGS,
+        mapping::settings::SETTINGS,
         SETTINGS,
     ]
     .concat()
@@ -94,6 +95,8 @@ pub struct Config {
     pub state: Option<StateFile>,
     pub scan: ScanConfig,
     pub requests: RequestsConfig,
+    /// statsd_exporter's mapping file for the Prometheus face, read.
+    pub mapping: Option<Arc<statkit_mapping::Mapper>>,
     /// The log filter.
     pub log: String,
     pub log_format: LogFormat,
@@ -117,7 +120,9 @@ impl TryFrom<Settings> for Config {
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_settings(&s)?;
         let state_dir = store::settings::state_dir(&s)?;
-        let bounds = pipeline::settings::buckets(&s)?;
+        let mapping = mapping::settings::from_settings(&s)?;
+        let bounds =
+            mapping::settings::bounds(pipeline::settings::buckets(&s)?, mapping.as_deref())?;
         // Only the history store, which exists for the HTTP listeners,
         // reads the buckets: without it, flushes carry none.
         let timer_buckets = if http.shows_store() {
@@ -135,6 +140,7 @@ impl TryFrom<Settings> for Config {
             state_dir,
             scan: ScanConfig::from_settings(&s)?,
             requests: RequestsConfig::from_settings(&s)?,
+            mapping,
             http,
             log: s.get(&LOG),
             log_format: LogFormat::from_settings(&s)?,

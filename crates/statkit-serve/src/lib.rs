@@ -25,6 +25,7 @@ pub mod config;
 mod flush;
 mod http;
 pub mod listeners;
+mod mapping;
 mod pipeline;
 pub mod requests;
 mod server;
@@ -41,6 +42,7 @@ use std::future::Future;
 
 pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
+pub use mapping::settings::load as load_mapping;
 pub use settings::Settings;
 pub use store::dir::{StateDir, StateDirError};
 

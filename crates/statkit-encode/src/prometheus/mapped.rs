@@ -24,7 +24,7 @@ use super::write::{
 use super::{plain, Entry, Mapping, Shape};
 
 /// The kind a rule's `match_metric_type` sees: a set is a gauge.
-fn metric_kind(kind: Kind) -> MetricKind {
+pub fn metric_kind(kind: Kind) -> MetricKind {
     match kind {
         Kind::Counter => MetricKind::Counter,
         Kind::Gauge | Kind::Set => MetricKind::Gauge,
@@ -32,10 +32,23 @@ fn metric_kind(kind: Kind) -> MetricKind {
     }
 }
 
+/// Whether `key` is one of the server's own series (`statsd.<name>`),
+/// which no rule maps.
+pub fn is_own(store: &Store, key: &[u8]) -> bool {
+    let prefix = store.options().own_prefix.as_bytes();
+    key.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix(b"."))
+        .is_some_and(|own| !own.contains(&b'.') && !own.contains(&b';'))
+}
+
 /// Every series the rules do not drop, mapped or plain.
 pub(super) fn entries<'s>(store: &'s Store, mapping: Mapping<'_>) -> Vec<Entry<'s>> {
     let mut out = Vec::with_capacity(store.len());
     for (kind, key, series) in store.iter() {
+        if is_own(store, key) {
+            out.push(plain((kind, key, series)));
+            continue;
+        }
         let (name, tags) = split_key(key);
         let metric = match mapping.cache.map(mapping.mapper, name, metric_kind(kind)) {
             Mapped::Drop => continue,

@@ -178,6 +178,8 @@ mappings:
     - {quantile: 0.99, error: 0.001}
 - match: shop.junk
   action: drop
+- match: statsd.*
+  name: mapped_own
 "#;
 
 /// `lines` flushed once into a store with 10 and 100 ms bounds, rendered
@@ -231,6 +233,11 @@ shop_orders_total{region=\"us\"} 1
     );
     assert!(!out.contains("junk"), "{out}");
     assert_eq!(samples_of(&out, "other_x"), vec!["other_x_total 1"]);
+    // The server's own series are never mapped.
+    assert_eq!(
+        samples_of(&out, "statsd_metrics_received"),
+        vec!["statsd_metrics_received_total 5"]
+    );
     let om = mapped(
         "shop.eu.orders:3|c\nshop.eu.visits:7|c",
         Format::OpenMetrics,

@@ -146,14 +146,14 @@ pub(super) fn header(out: &mut String, format: Format, e: &Entry<'_>) {
 /// The store's bucket bounds (milliseconds) as `le` values, and the
 /// quantile its timers' `pct` field is.
 #[derive(Debug)]
-pub struct Les {
+pub(super) struct Les {
     bounds: Vec<f64>,
     les: Vec<String>,
     pct: Option<f64>,
 }
 
 impl Les {
-    pub fn new(store: &Store) -> Les {
+    pub(super) fn new(store: &Store) -> Les {
         let bounds = store.options().bounds.to_vec();
         Les {
             les: bounds.iter().map(|&b| float(b)).collect(),

@@ -1,5 +1,6 @@
 //! `GET /metrics`: the history store for Prometheus, as text 0.0.4 or, when
-//! the scraper's `Accept` asks for it, OpenMetrics 1.0.
+//! the scraper's `Accept` asks for it, OpenMetrics 1.0; through the mapping
+//! file when one is set.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -19,11 +20,15 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         route: "metrics",
         variant: format as u64,
     };
+    let mapping = app.context.mapping.clone();
     let rendered = app
         .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
             let mut out = String::with_capacity(store.len() * 100 + 64);
-            let clashes = render(store, format, None, &mut out);
+            let clashes = match &mapping {
+                Some(m) => m.with(|mapping| render(store, format, Some(mapping), &mut out)),
+                None => render(store, format, None, &mut out),
+            };
             if clashes > 0 {
                 tracing::debug!("/metrics left out {clashes} series with clashing names");
             }

@@ -81,6 +81,8 @@ pub(crate) struct Context {
     /// The stats and pipe folders `/stats`, `/files/` and the process list
     /// read.
     pub scan: ScanConfig,
+    /// The mapping file `/metrics` renders through, if any.
+    pub mapping: Option<Arc<crate::mapping::Exposition>>,
 }
 
 /// How long a client may take, and how many may be connected at once.
