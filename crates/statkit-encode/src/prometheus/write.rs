@@ -132,9 +132,18 @@ pub(super) fn header(out: &mut String, format: Format, e: &Entry<'_>) {
         if i == 1 {
             out.push(' ');
             out.push_str(type_name(e.kind, rule));
-        } else if let Some(help) = rule.and_then(|r| r.help.as_deref()) {
-            out.push(' ');
-            escape(help, false, out);
+        } else if let Some(rule) = rule {
+            match &rule.help {
+                Some(help) => {
+                    out.push(' ');
+                    escape(help, false, out);
+                }
+                None => {
+                    out.push_str(what);
+                    out.push_str("mapped from ");
+                    escape(&rule.pattern, false, out);
+                }
+            }
         } else {
             out.push_str(what);
             escape(&String::from_utf8_lossy(e.raw_name), false, out);
