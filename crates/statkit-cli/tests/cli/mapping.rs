@@ -1,7 +1,8 @@
 //! statsd_exporter's mapping files through the real binary: the corpus in
 //! `tests/mapping/` (a mapping file, statsd lines, the `/metrics` they must
 //! give, checked by Debian's `promtool`), `statkit mapping check` and
-//! `test`, and a server refusing a bad file.
+//! `test`, a server refusing a bad file, and a real Prometheus scraping
+//! mapped timers.
 //!
 //! `STATKIT_BLESS=1` rewrites the corpus' `expected.prom` files from what
 //! the server gives (review the diff before committing).
@@ -139,6 +140,39 @@ fn openmetrics_counters_get_total_once() {
     assert!(
         text.contains("dispatch_events_total{action=\"send\",job=\"dispatch\",outcome=\"ok\",worker=\"MailWorker\"} 5\n"),
         "{text}"
+    );
+}
+
+#[test]
+fn prometheus_scrapes_mapped_timers() {
+    let case = corpus().join("timers");
+    let lines = std::fs::read_to_string(case.join("lines.statsd")).expect("lines.statsd");
+    let statkit = Statkit::start(&[
+        "--flush-interval",
+        "0.5",
+        "--console=false",
+        "--mapping-config",
+        case.join("mapping.yml").to_str().expect("a UTF-8 path"),
+    ]);
+    let http = statkit.http.expect("an HTTP address");
+    send_udp(statkit.udp, &[&lines]);
+    crate::prometheus::scraped_by_prometheus(
+        http,
+        &[
+            ("api_latency_seconds_count{route=\"users\"}", 4.0),
+            (
+                "api_latency_seconds_bucket{route=\"users\",le=\"0.1\"}",
+                2.0,
+            ),
+            ("api_latency_seconds_sum{route=\"orders\"}", 0.02),
+            ("db_query_seconds_bucket{table=\"users\",le=\"0.002\"}", 1.0),
+            // The target's own `job` label wins: the series' is `exported_job`.
+            (
+                "job_duration_seconds{exported_job=\"report\",quantile=\"0.5\"}",
+                0.25,
+            ),
+            ("job_duration_seconds_count{exported_job=\"report\"}", 4.0),
+        ],
     );
 }
 

@@ -8,15 +8,17 @@
 //!   of them, up to the store's 64), `+Inf`, `_sum` and `_count`, since
 //!   the series was first seen, in seconds.
 //! - **summary**: `_sum` and `_count` since first seen, in seconds, and
-//!   of the rule's quantiles those the newest flush has: 0.5 (its median),
-//!   0 and 1 (its lowest and highest value) and the server's first percent
-//!   threshold (0.9 by default). Other quantiles are left out, and these
-//!   cover the last flush interval, not `max_age`.
+//!   of the rule's quantiles those a flush computes: 0.5 (its median), 0
+//!   and 1 (its lowest and highest value) and the server's first percent
+//!   threshold (0.9 by default), from the newest flush that had values
+//!   within the rule's `max_age` (10 minutes unless set; `NaN` when none
+//!   did). Other quantiles are left out.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use statkit_mapping::{Mapped, MetricKind, Observer, Rule};
-use statkit_store::{split_key, Kind, Store};
+use statkit_store::{split_key, Kind, Resolution, Series, Store};
 
 use super::write::{
     bucket, count_at, float, label_set, line, quantile_of, reserved, tag_pairs, with_label, Les,
@@ -99,9 +101,12 @@ pub(super) fn observer(out: &mut String, e: &Entry<'_>, rule: &Rule, les: &Les) 
             }
             bucket(out, family, labels, "+Inf", s.total);
         }
-        Observer::Summary { quantiles, .. } => {
+        Observer::Summary {
+            quantiles, max_age, ..
+        } => {
+            let row = newest_values(s, les.last_flush, max_age.unwrap_or(DEFAULT_MAX_AGE));
             for q in quantiles {
-                if let Some(ms) = quantile_of(les, &s.last, q.quantile) {
+                if let Some(ms) = quantile_of(les, &row, q.quantile) {
                     with_label(
                         out,
                         family,
@@ -116,4 +121,26 @@ pub(super) fn observer(out: &mut String, e: &Entry<'_>, rule: &Rule, les: &Les) 
     }
     line(out, family, "_sum", labels, s.sum / 1000.0);
     line(out, family, "_count", labels, s.total);
+}
+
+/// The Prometheus client's default `max_age` of a summary.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// A timer's newest row with values (its median not `NaN`) flushed within
+/// `max_age` of `now`: the newest flush's, exact, or else one kept in the
+/// flush-resolution history (as `f32`); `NaN`s when there is none.
+fn newest_values(s: &Series, now: u64, max_age: Duration) -> Cow<'_, [f64]> {
+    const MEDIAN: usize = 3;
+    if s.last.get(MEDIAN).is_some_and(|m| !m.is_nan()) {
+        return Cow::Borrowed(&s.last);
+    }
+    let since = now.saturating_sub(max_age.as_secs());
+    let newest = s
+        .history(Resolution::Flush, since)
+        .filter(|(_, row)| row.get(MEDIAN).is_some_and(|m| !m.is_nan()))
+        .last();
+    match newest {
+        Some((_, row)) => Cow::Owned(row.iter().map(|&v| f64::from(v)).collect()),
+        None => Cow::Owned(vec![f64::NAN; s.last.len()]),
+    }
 }

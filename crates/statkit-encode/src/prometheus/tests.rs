@@ -298,6 +298,41 @@ shop_latency_seconds_count 3
 }
 
 #[test]
+fn summary_quantiles_come_from_the_newest_flush_with_values_within_max_age() {
+    let mapper = statkit_mapping::Mapper::from_yaml(
+        "mappings:\n- match: w\n  name: w_seconds\n  summary_options:\n    max_age: 30s\n",
+    )
+    .unwrap();
+    let mut feed = Feed::new(&[]);
+    let mut store = store(&[]);
+    let mut cache = statkit_mapping::Cache::new(10);
+    let mut median_at = |time: u64, lines: &str| {
+        store.ingest(&feed.flush(time, lines));
+        let mut out = String::new();
+        let mapping = Mapping {
+            mapper: &mapper,
+            cache: &mut cache,
+        };
+        render(&store, Format::Text, Some(mapping), &mut out);
+        samples_of(&out, "w_seconds{quantile=\"0.5\"}")
+    };
+    assert_eq!(
+        median_at(1000, "w:250|ms"),
+        vec!["w_seconds{quantile=\"0.5\"} 0.25"]
+    );
+    // Flushes without values keep the last values for max_age.
+    assert_eq!(
+        median_at(1010, ""),
+        vec!["w_seconds{quantile=\"0.5\"} 0.25"]
+    );
+    assert_eq!(
+        median_at(1030, ""),
+        vec!["w_seconds{quantile=\"0.5\"} 0.25"]
+    );
+    assert_eq!(median_at(1040, ""), vec!["w_seconds{quantile=\"0.5\"} NaN"]);
+}
+
+#[test]
 fn a_name_mapped_to_two_types_keeps_the_first() {
     let mut feed = Feed::new(&[]);
     let mut store = store(&[]);

@@ -159,6 +159,8 @@ pub(super) struct Les {
     bounds: Vec<f64>,
     les: Vec<String>,
     pct: Option<f64>,
+    /// The store's newest flush (Unix seconds).
+    pub last_flush: u64,
 }
 
 impl Les {
@@ -173,6 +175,7 @@ impl Les {
                 .parse::<f64>()
                 .ok()
                 .map(|p| p / 100.0),
+            last_flush: store.last_flush(),
         }
     }
 }
