@@ -27,6 +27,11 @@
 //! Two series that give the same name and labels, or one name used by two
 //! types, would make the exposition invalid: the first (in name order) is
 //! kept, the rest are left out and counted.
+//!
+//! A name that had more label sets than the store takes per name has an
+//! overflow series (every label `__overflow__`), and
+//! `statkit_series_overflow_total{name="<statsd name>"}` counts the series
+//! reports folded into it.
 
 mod mapped;
 mod write;
@@ -36,7 +41,7 @@ use std::sync::Arc;
 use statkit_mapping::{Cache, Mapper, Rule};
 use statkit_store::{split_key, Kind, Series, Store};
 
-pub use mapped::{is_own, metric_kind};
+pub use mapped::metric_kind;
 pub use write::metric_name;
 use write::Les;
 use write::{header, labels, samples};
@@ -144,6 +149,7 @@ pub fn render(
         previous = Some((&e.family, e.typing(), &e.labels));
         samples(out, format, e, &les);
     }
+    write::overflows(out, format, store);
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }

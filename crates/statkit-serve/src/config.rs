@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::settings::{declare, Declared, Layers, Setting, Settings};
-use crate::{admin, http, mapping, pipeline, requests, sink, source, store};
+use crate::{admin, http, pipeline, prometheus, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
@@ -68,7 +68,7 @@ pub fn registry() -> Vec<&'static dyn Declared> {
         http::settings::SETTINGS,
         store::settings::SETTINGS,
         requests::settings::SETTINGS,
-        mapping::settings::SETTINGS,
+        prometheus::settings::SETTINGS,
         SETTINGS,
     ]
     .concat()
@@ -120,9 +120,9 @@ impl TryFrom<Settings> for Config {
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_settings(&s)?;
         let state_dir = store::settings::state_dir(&s)?;
-        let mapping = mapping::settings::from_settings(&s)?;
+        let mapping = prometheus::settings::from_settings(&s)?;
         let bounds =
-            mapping::settings::bounds(pipeline::settings::buckets(&s)?, mapping.as_deref())?;
+            prometheus::settings::bounds(pipeline::settings::buckets(&s)?, mapping.as_deref())?;
         // Only the history store, which exists for the HTTP listeners,
         // reads the buckets: without it, flushes carry none.
         let timer_buckets = if http.shows_store() {

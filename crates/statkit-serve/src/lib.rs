@@ -25,8 +25,8 @@ pub mod config;
 mod flush;
 mod http;
 pub mod listeners;
-mod mapping;
 mod pipeline;
+mod prometheus;
 pub mod requests;
 mod server;
 pub mod settings;
@@ -42,7 +42,7 @@ use std::future::Future;
 
 pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
-pub use mapping::settings::load as load_mapping;
+pub use prometheus::settings::load as load_mapping;
 pub use settings::Settings;
 pub use store::dir::{StateDir, StateDirError};
 

@@ -246,12 +246,10 @@ impl Server {
             requests: self.requests.clone(),
             status_allow: self.config.requests.status_allow.clone(),
             scan: self.config.scan.clone(),
-            mapping: self.config.mapping.clone().map(|m| {
-                Arc::new(crate::mapping::Exposition::new(
-                    m,
-                    self.config.store.max_series,
-                ))
-            }),
+            prometheus: Arc::new(crate::prometheus::Face::new(
+                self.config.mapping.clone(),
+                self.config.store.max_series,
+            )),
         });
         let limits = http::Limits::default();
         let [main, load, statvent] = listeners;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use statkit_agg::{Aggregator, Table};
-use statkit_encode::prometheus::{is_own, metric_kind, render, Format, Mapping};
+use statkit_encode::prometheus::{metric_kind, render, Format, Mapping};
 use statkit_mapping::{Cache, Mapped, Mapper, MatchType};
 use statkit_store::{split_key, Store};
 
@@ -150,7 +150,7 @@ fn one_flush(line: &str, bounds: &Arc<[f64]>) -> Store {
     store.ingest(&aggregator.flush(0));
     let own: Vec<_> = store
         .iter()
-        .filter(|(_, key, _)| is_own(&store, key))
+        .filter(|(_, key, _)| store.is_own(key))
         .map(|(kind, key, _)| (kind, key.to_vec()))
         .collect();
     for (kind, key) in own {

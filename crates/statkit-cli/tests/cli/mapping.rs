@@ -176,6 +176,51 @@ fn prometheus_scrapes_mapped_timers() {
     );
 }
 
+#[test]
+fn label_sets_past_the_per_name_limit_fold_into_an_overflow_series() {
+    let statkit = Statkit::start(&[
+        "--flush-interval",
+        "0.5",
+        "--console=false",
+        "--max-series-per-name",
+        "2",
+    ]);
+    let http = statkit.http.expect("an HTTP address");
+    send_udp(
+        statkit.udp,
+        &["hits:1|c|#user:a\nhits:2|c|#user:b\nhits:3|c|#user:c\nhits:4|c|#user:d\nmisc:1|c|#user:a"],
+    );
+    let text = poll_until(util::TIMEOUT, || {
+        let text = http_get(http, "/metrics", "").body;
+        text.contains("statsd_metrics_received_total 5\n")
+            .then_some(text)
+    })
+    .unwrap_or_else(|| panic!("the lines never arrived: {}", statkit.process.log()));
+    for sample in [
+        "hits_total{user=\"a\"} 1\n",
+        "hits_total{user=\"b\"} 2\n",
+        "hits_total{user=\"__overflow__\"} 7\n",
+        "misc_total{user=\"a\"} 1\n",
+        "# TYPE statkit_series_overflow_total counter\n",
+    ] {
+        assert!(text.contains(sample), "{sample:?} missing:\n{text}");
+    }
+    let (status, said) = promtool_check(&text);
+    assert_eq!(status, Some(0), "promtool check metrics: {said}");
+    // Scraped again: still one line in the log for the name.
+    http_get(http, "/metrics", "");
+    let logged = poll_until(util::TIMEOUT, || {
+        let log = statkit.process.log();
+        log.contains("max_series_per_name").then_some(log)
+    })
+    .expect("the overflow is logged");
+    assert_eq!(
+        logged.matches("reached max_series_per_name").count(),
+        1,
+        "{logged}"
+    );
+}
+
 /// Runs `statkit mapping ARGS`.
 fn mapping(args: &[&str]) -> (Option<i32>, String, String) {
     let mut command = statkit_command();

@@ -34,20 +34,11 @@ pub fn metric_kind(kind: Kind) -> MetricKind {
     }
 }
 
-/// Whether `key` is one of the server's own series (`statsd.<name>`),
-/// which no rule maps.
-pub fn is_own(store: &Store, key: &[u8]) -> bool {
-    let prefix = store.options().own_prefix.as_bytes();
-    key.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix(b"."))
-        .is_some_and(|own| !own.contains(&b'.') && !own.contains(&b';'))
-}
-
 /// Every series the rules do not drop, mapped or plain.
 pub(super) fn entries<'s>(store: &'s Store, mapping: Mapping<'_>) -> Vec<Entry<'s>> {
     let mut out = Vec::with_capacity(store.len());
     for (kind, key, series) in store.iter() {
-        if is_own(store, key) {
+        if store.is_own(key) {
             out.push(plain((kind, key, series)));
             continue;
         }

@@ -333,6 +333,36 @@ fn summary_quantiles_come_from_the_newest_flush_with_values_within_max_age() {
 }
 
 #[test]
+fn overflowed_names_are_counted() {
+    let mut feed = Feed::new(&[]);
+    let mut store = Store::new(Options {
+        max_series_per_name: 1,
+        ..Options::default()
+    });
+    store.ingest(&feed.flush(1000, "hits:1|c|#user:a\nhits:2|c|#user:b\nhits:3|c|#user:c"));
+    let out = rendered_store(&store, Format::Text);
+    assert_eq!(
+        samples_of(&out, "hits_total"),
+        vec![
+            "hits_total{user=\"__overflow__\"} 5",
+            "hits_total{user=\"a\"} 1"
+        ]
+    );
+    assert_eq!(
+        samples_of(&out, "statkit_series_overflow"),
+        vec!["statkit_series_overflow_total{name=\"hits\"} 2"]
+    );
+    let om = rendered_store(&store, Format::OpenMetrics);
+    assert!(om.contains("# TYPE statkit_series_overflow counter\nstatkit_series_overflow_total{name=\"hits\"} 2\n# EOF\n"), "{om}");
+}
+
+fn rendered_store(store: &Store, format: Format) -> String {
+    let mut out = String::new();
+    render(store, format, None, &mut out);
+    out
+}
+
+#[test]
 fn a_name_mapped_to_two_types_keeps_the_first() {
     let mut feed = Feed::new(&[]);
     let mut store = store(&[]);

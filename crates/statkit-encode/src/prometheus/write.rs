@@ -296,3 +296,32 @@ pub(super) fn number(out: &mut String, v: f64) {
         out.push_str(ryu_js::Buffer::new().format_finite(v));
     }
 }
+
+/// `statkit_series_overflow_total`: the series reports the store folded
+/// into each name's overflow series; nothing when none was.
+pub(super) fn overflows(out: &mut String, format: Format, store: &Store) {
+    let mut names = store.overflows().peekable();
+    if names.peek().is_none() {
+        return;
+    }
+    let family = match format {
+        Format::Text => "statkit_series_overflow_total",
+        Format::OpenMetrics => "statkit_series_overflow",
+    };
+    out.push_str("# HELP ");
+    out.push_str(family);
+    out.push_str(" Series reports folded into a name's overflow series (labels __overflow__): the name had max_series_per_name label sets\n# TYPE ");
+    out.push_str(family);
+    out.push_str(" counter\n");
+    for (name, count) in names {
+        let mut value = String::new();
+        escape(&String::from_utf8_lossy(name), true, &mut value);
+        line(
+            out,
+            "statkit_series_overflow_total",
+            "",
+            &format!("{{name=\"{value}\"}}"),
+            count as f64,
+        );
+    }
+}

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use statkit_encode::prometheus::{render, Format};
+use statkit_encode::prometheus::Format;
 
 use super::rendered::Key;
 use super::App;
@@ -20,15 +20,12 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         route: "metrics",
         variant: format as u64,
     };
-    let mapping = app.context.mapping.clone();
+    let face = app.context.prometheus.clone();
     let rendered = app
         .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
             let mut out = String::with_capacity(store.len() * 100 + 64);
-            let clashes = match &mapping {
-                Some(m) => m.with(|mapping| render(store, format, Some(mapping), &mut out)),
-                None => render(store, format, None, &mut out),
-            };
+            let clashes = face.render(store, format, &mut out);
             if clashes > 0 {
                 tracing::debug!("/metrics left out {clashes} series with clashing names");
             }

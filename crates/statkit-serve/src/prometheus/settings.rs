@@ -1,5 +1,5 @@
-//! The mapping file's setting (`[mapping]`): statsd_exporter's rules for
-//! the Prometheus face.
+//! The Prometheus face's settings: statsd_exporter's mapping file
+//! (`[mapping]`) and the per-name limit of label sets.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,17 @@ declare! {
     )
     .shown("none: names as sent")
     .value_name("FILE");
+    MAX_SERIES_PER_NAME: usize = Setting::new(
+        "max_series_per_name",
+        "10000",
+        "Label sets one name may have in the history store (/metrics, the dashboard); new ones past it are folded into the name's __overflow__ series and counted; 0 for no limit",
+    )
+    .value_name("N");
+}
+
+/// The per-name limit of the history store.
+pub(crate) fn max_series_per_name(s: &Settings) -> usize {
+    s.get(&MAX_SERIES_PER_NAME)
 }
 
 /// Bucket bounds the store may count at: the aggregation's own limit.
