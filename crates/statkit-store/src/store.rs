@@ -45,6 +45,9 @@ impl Default for Options {
     }
 }
 
+/// A name's overflow series: its key, and the series reports folded in.
+type Overflow = (Box<[u8]>, u64);
+
 /// Every series' history, by kind and name.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -54,7 +57,7 @@ pub struct Store {
     per_name: [BTreeMap<Box<[u8]>, usize>; 4],
     /// Each overflowed name's overflow key and the series reports folded
     /// into it.
-    overflows: BTreeMap<Box<[u8]>, (Box<[u8]>, u64)>,
+    overflows: BTreeMap<Box<[u8]>, Overflow>,
     len: usize,
     dropped_series: u64,
     last_flush: u64,
