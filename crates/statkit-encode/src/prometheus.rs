@@ -34,6 +34,7 @@
 //! reports folded into it.
 
 mod mapped;
+mod process;
 mod write;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use statkit_mapping::{Cache, Mapper, Rule};
 use statkit_store::{split_key, Kind, Series, Store};
 
 pub use mapped::metric_kind;
+pub use process::{process, ProcessStats};
 pub use write::metric_name;
 use write::Les;
 use write::{header, labels, samples};

@@ -57,7 +57,8 @@ fn scrape(mapping: &Path, lines: &str, accept: &str) -> String {
     })
 }
 
-/// The text without the server's own `statsd_*` families.
+/// The text without the server's own families (`statsd_*`,
+/// `statkit_build_info`, `process_*`).
 fn without_own(text: &str) -> String {
     text.lines()
         .filter(|l| {
@@ -65,7 +66,9 @@ fn without_own(text: &str) -> String {
                 .strip_prefix("# HELP ")
                 .or(l.strip_prefix("# TYPE "))
                 .unwrap_or(l);
-            !name.starts_with("statsd_")
+            !["statsd_", "statkit_build_info", "process_"]
+                .iter()
+                .any(|own| name.starts_with(own))
         })
         .map(|l| format!("{l}\n"))
         .collect()
@@ -133,6 +136,11 @@ fn openmetrics_counters_get_total_once() {
     let accept = "Accept: application/openmetrics-text;version=1.0.0\r\n";
     let text = scrape(&case.join("mapping.yml"), &lines, accept);
     assert!(text.ends_with("# EOF\n"), "{text}");
+    assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+    assert!(
+        text.contains("# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total "),
+        "{text}"
+    );
     assert!(
         text.contains("# TYPE dispatch_events counter\n"),
         "the family drops `_total`: {text}"
@@ -202,6 +210,9 @@ fn label_sets_past_the_per_name_limit_fold_into_an_overflow_series() {
         "hits_total{user=\"__overflow__\"} 7\n",
         "misc_total{user=\"a\"} 1\n",
         "# TYPE statkit_series_overflow_total counter\n",
+        "statkit_build_info{version=\"",
+        "process_resident_memory_bytes ",
+        "process_start_time_seconds ",
     ] {
         assert!(text.contains(sample), "{sample:?} missing:\n{text}");
     }

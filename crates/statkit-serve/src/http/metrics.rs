@@ -1,6 +1,6 @@
 //! `GET /metrics`: the history store for Prometheus, as text 0.0.4 or, when
 //! the scraper's `Accept` asks for it, OpenMetrics 1.0; through the mapping
-//! file when one is set.
+//! file when one is set, `statkit_build_info` and `process_*` last.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -21,6 +21,9 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         variant: format as u64,
     };
     let face = app.context.prometheus.clone();
+    // Read now, not kept with the store's render: /proc's values change
+    // between flushes.
+    let tail = face.tail(format);
     let rendered = app
         .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
@@ -41,9 +44,19 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
                 ),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
-            body,
+            with_tail(&body, &tail),
         )
             .into_response(),
         Err(response) => response,
     }
+}
+
+/// The store's exposition (reused until the store changes) with the
+/// families read at this scrape after it, before OpenMetrics' `# EOF`.
+fn with_tail(body: &[u8], tail: &str) -> Vec<u8> {
+    let body = body.strip_suffix(b"# EOF\n").unwrap_or(body);
+    let mut out = Vec::with_capacity(body.len() + tail.len());
+    out.extend_from_slice(body);
+    out.extend_from_slice(tail.as_bytes());
+    out
 }

@@ -1,15 +1,17 @@
 //! The Prometheus face's own parts: statsd_exporter's mapping file (read
 //! and checked with the configuration, so a bad file stops the server
 //! before it starts; `/metrics` renders through its rules with a cache of
-//! what they made of each name), and the per-name limit's overflows,
-//! logged once per name.
+//! what they made of each name), the per-name limit's overflows, logged
+//! once per name, and the families any Prometheus target has
+//! (`statkit_build_info`, `process_*`), read at each scrape.
 
+mod process;
 pub(crate) mod settings;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use statkit_encode::prometheus::{render, Format, Mapping};
+use statkit_encode::prometheus::{process, render, Format, Mapping};
 use statkit_mapping::{Cache, Mapper};
 use statkit_store::Store;
 
@@ -25,6 +27,8 @@ pub(crate) struct Face {
     mapping: Option<(Arc<Mapper>, Mutex<Cache>)>,
     /// Names whose overflow was logged.
     logged: Mutex<BTreeSet<Box<[u8]>>>,
+    /// When the server started, Unix seconds.
+    start: f64,
 }
 
 impl Face {
@@ -40,7 +44,17 @@ impl Face {
         Self {
             mapping: mapper.map(|m| (m, Mutex::new(Cache::new(names)))),
             logged: Mutex::default(),
+            start: crate::support::unix_now() as f64,
         }
+    }
+
+    /// The families read at each scrape (`statkit_build_info`,
+    /// `process_*`), which end the exposition (`# EOF` in OpenMetrics).
+    pub(crate) fn tail(&self, format: Format) -> String {
+        let mut out = String::with_capacity(1024);
+        let stats = process::read(self.start);
+        process(&mut out, format, env!("CARGO_PKG_VERSION"), &stats);
+        out
     }
 
     /// Writes `store` in `format` (through the mapping file, if any) and
