@@ -427,7 +427,10 @@ async fn repeated_answers_follow_every_flush() {
     let first = request(server.addr, "GET", "/metrics").await.body;
     let again = request(server.addr, "GET", "/metrics").await.body;
     assert_eq!(store_part(&again), store_part(&first));
-    assert!(again.contains("\nprocess_resident_memory_bytes "), "{again}");
+    assert!(
+        again.contains("\nprocess_resident_memory_bytes "),
+        "{again}"
+    );
     assert_eq!(
         request(server.addr, "GET", "/load/1").await.json()["Stat"]["before"],
         1.0
