@@ -20,9 +20,9 @@
 //! by name), its `help`, and, as statsd_exporter exposes them: a counter
 //! keeps its name as written (`_total` is added only in OpenMetrics, where
 //! it is required), and a timer is observed in seconds, as a histogram of
-//! the rule's buckets or a summary ([`mapped`] says what a summary can
-//! show). A dropped name is left out; a name no rule maps is exposed as
-//! without a mapping.
+//! the rule's buckets or a summary (`prometheus/mapped.rs` says what a
+//! summary can show). A dropped name is left out; a name no rule maps is
+//! exposed as without a mapping.
 //!
 //! Two series that give the same name and labels, or one name used by two
 //! types, would make the exposition invalid: the first (in name order) is
