@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use statkit_agg::{Aggregator, Table};
-use statkit_encode::prometheus::{render, Format, Mapping};
+use statkit_encode::prometheus::{render, Exposition, Format, Mapping};
 use statkit_store::{Options, Store};
 
 /// 100k series: 60k counters (a third tagged), 20k gauges, 20k timers.
@@ -49,7 +49,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("render_100k_series", |b| {
         b.iter(|| {
             let mut out = String::with_capacity(16 << 20);
-            render(&store, Format::Text, None, &mut out);
+            render(&store, Format::Text, Exposition::default(), &mut out);
             out
         })
     });
@@ -64,7 +64,15 @@ fn bench(c: &mut Criterion) {
                 mapper: &mapper,
                 cache: &mut cache,
             };
-            render(&store, Format::Text, Some(mapping), &mut out);
+            render(
+                &store,
+                Format::Text,
+                Exposition {
+                    mapping: Some(mapping),
+                    series_ttl: None,
+                },
+                &mut out,
+            );
             out
         })
     });

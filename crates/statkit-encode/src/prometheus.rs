@@ -38,6 +38,7 @@ mod process;
 mod write;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use statkit_mapping::{Cache, Mapper, Rule};
 use statkit_store::{split_key, Kind, Series, Store};
@@ -89,6 +90,27 @@ pub struct Mapping<'m> {
     pub cache: &'m mut Cache,
 }
 
+/// How the store is exposed: through a mapping file or as sent, and which
+/// idle series are left out.
+#[derive(Debug, Default)]
+pub struct Exposition<'m> {
+    pub mapping: Option<Mapping<'m>>,
+    /// Series without activity (`Series::last_active`) for longer than this
+    /// before the store's newest flush are left out, except the server's
+    /// own; a mapped series goes by its rule's `ttl` when it has one.
+    /// `None`: every series is shown.
+    pub series_ttl: Option<Duration>,
+}
+
+/// Whether `series` has had no activity for longer than `ttl` before the
+/// store's newest flush.
+fn idle(store: &Store, series: &Series, ttl: Option<Duration>) -> bool {
+    ttl.is_some_and(|ttl| {
+        let quiet = store.last_flush().saturating_sub(series.last_active);
+        quiet as f64 > ttl.as_secs_f64()
+    })
+}
+
 /// How a series' family is typed and written.
 #[derive(Clone, Debug)]
 enum Shape {
@@ -120,17 +142,22 @@ impl Entry<'_> {
     }
 }
 
-/// Writes the store in `format` to `out`, through `mapping` when given;
-/// returns how many series were left out for clashing names.
+/// Writes the store in `format` to `out` as `exposition` says; returns how
+/// many series were left out for clashing names.
 pub fn render(
     store: &Store,
     format: Format,
-    mapping: Option<Mapping<'_>>,
+    exposition: Exposition<'_>,
     out: &mut String,
 ) -> usize {
-    let mut entries = match mapping {
-        None => store.iter().map(plain).collect(),
-        Some(mapping) => mapped::entries(store, mapping),
+    let ttl = exposition.series_ttl;
+    let mut entries = match exposition.mapping {
+        None => store
+            .iter()
+            .filter(|&(_, key, series)| store.is_own(key) || !idle(store, series, ttl))
+            .map(plain)
+            .collect(),
+        Some(mapping) => mapped::entries(store, mapping, ttl),
     };
     entries.sort_unstable_by(|a, b| {
         (&a.family, a.kind, &a.labels, a.raw_name).cmp(&(&b.family, b.kind, &b.labels, b.raw_name))

@@ -15,6 +15,7 @@ use crate::{admin, http, pipeline, prometheus, requests, sink, source, store};
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
 pub use http::settings::{HttpConfig, LISTEN as HTTP_LISTEN};
+pub use prometheus::PrometheusConfig;
 pub use requests::settings::RequestsConfig;
 pub use sink::settings::{ConsoleMode, SinksConfig};
 pub use source::settings::{ScanConfig, StatsdConfig};
@@ -95,8 +96,8 @@ pub struct Config {
     pub state: Option<StateFile>,
     pub scan: ScanConfig,
     pub requests: RequestsConfig,
-    /// statsd_exporter's mapping file for the Prometheus face, read.
-    pub mapping: Option<Arc<statkit_mapping::Mapper>>,
+    /// The Prometheus face: the mapping file, read; the idle series' TTL.
+    pub prometheus: PrometheusConfig,
     /// The log filter.
     pub log: String,
     pub log_format: LogFormat,
@@ -120,9 +121,11 @@ impl TryFrom<Settings> for Config {
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_settings(&s)?;
         let state_dir = store::settings::state_dir(&s)?;
-        let mapping = prometheus::settings::from_settings(&s)?;
-        let bounds =
-            prometheus::settings::bounds(pipeline::settings::buckets(&s)?, mapping.as_deref())?;
+        let face = PrometheusConfig::from_settings(&s)?;
+        let bounds = prometheus::settings::bounds(
+            pipeline::settings::buckets(&s)?,
+            face.mapping.as_deref(),
+        )?;
         // Only the history store, which exists for the HTTP listeners,
         // reads the buckets: without it, flushes carry none.
         let timer_buckets = if http.shows_store() {
@@ -140,7 +143,7 @@ impl TryFrom<Settings> for Config {
             state_dir,
             scan: ScanConfig::from_settings(&s)?,
             requests: RequestsConfig::from_settings(&s)?,
-            mapping,
+            prometheus: face,
             http,
             log: s.get(&LOG),
             log_format: LogFormat::from_settings(&s)?,

@@ -247,7 +247,7 @@ impl Server {
             status_allow: self.config.requests.status_allow.clone(),
             scan: self.config.scan.clone(),
             prometheus: Arc::new(crate::prometheus::Face::new(
-                self.config.mapping.clone(),
+                &self.config.prometheus,
                 self.config.store.max_series,
             )),
         });

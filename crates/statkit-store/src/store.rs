@@ -184,18 +184,27 @@ impl Store {
         }
         for (name, value) in snapshot.gauges() {
             self.update(Kind::Gauge, name, |s| {
+                s.last_active = t;
                 s.record(t, &[value], Some(point(value)));
             });
         }
         for (name, members) in snapshot.sets() {
             let n = members as f64;
-            self.update(Kind::Set, name, |s| s.record(t, &[n], Some(point(n))));
+            self.update(Kind::Set, name, |s| {
+                if members > 0 {
+                    s.last_active = t;
+                }
+                s.record(t, &[n], Some(point(n)));
+            });
         }
     }
 
     fn counter(&mut self, name: &[u8], t: u64, count: f64, rate: f64) {
         self.update(Kind::Counter, name, |s| {
             s.total += count;
+            if count != 0.0 {
+                s.last_active = t;
+            }
             let frame = FrameSample {
                 sum: count,
                 ..point(count)
@@ -208,6 +217,9 @@ impl Store {
         let bounds = self.options.bounds.len();
         self.update(Kind::Timer, name, |s| {
             s.total += summary.count;
+            if summary.count > 0.0 {
+                s.last_active = t;
+            }
             let Some(stats) = &summary.stats else {
                 let nan = f64::NAN;
                 s.record(t, &[summary.count_ps, nan, nan, nan, nan, nan], None);

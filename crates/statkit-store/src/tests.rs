@@ -182,3 +182,18 @@ fn label_sets_past_the_limit_fold_into_the_overflow_series() {
     assert!(!store.is_own(b"statsd.a.b"));
     assert!(!store.is_own(b"statsd.x;t=1"));
 }
+
+#[test]
+fn activity_is_a_count_members_or_a_gauge_report() {
+    let mut feed = Feed::new(&[]);
+    let mut store = store(&[]);
+    store.ingest(&feed.flush(1000, "c:1|c\nt:5|ms\ns:a|s\ng:1|g"));
+    // etsy reports the idle counter, timer and set with zeros, the gauge
+    // with its value.
+    store.ingest(&feed.flush(1010, ""));
+    let active = |kind, key: &[u8]| store.get(kind, key).map(|s| (s.last_time, s.last_active));
+    assert_eq!(active(Kind::Counter, b"c"), Some((1010, 1000)));
+    assert_eq!(active(Kind::Timer, b"t"), Some((1010, 1000)));
+    assert_eq!(active(Kind::Set, b"s"), Some((1010, 1000)));
+    assert_eq!(active(Kind::Gauge, b"g"), Some((1010, 1010)));
+}

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use statkit_agg::{Aggregator, Table};
-use statkit_encode::prometheus::{metric_kind, render, Format, Mapping};
+use statkit_encode::prometheus::{metric_kind, render, Exposition, Format, Mapping};
 use statkit_mapping::{Cache, Mapped, Mapper, MatchType};
 use statkit_store::{split_key, Store};
 
@@ -123,7 +123,15 @@ fn test(file: &std::path::Path, lines: &[String], format: Format) -> anyhow::Res
             mapper: &mapper,
             cache: &mut cache,
         };
-        render(&store, format, Some(mapping), &mut text);
+        render(
+            &store,
+            format,
+            Exposition {
+                mapping: Some(mapping),
+                series_ttl: None,
+            },
+            &mut text,
+        );
         for l in text.lines().filter(|l| *l != "# EOF") {
             let _ = writeln!(out, "  {l}");
         }

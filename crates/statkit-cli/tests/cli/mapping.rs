@@ -232,6 +232,46 @@ fn label_sets_past_the_per_name_limit_fold_into_an_overflow_series() {
     );
 }
 
+#[test]
+fn idle_series_leave_metrics_after_their_ttl() {
+    let dir = Dir::new("mapping-ttl");
+    let rules = dir.write(
+        "ttl.yml",
+        "mappings:\n- match: brief.*\n  name: brief_total\n  ttl: 1s\n  labels: {k: $1}\n",
+    );
+    let statkit = Statkit::start(&[
+        "--flush-interval",
+        "0.3",
+        "--console=false",
+        "--series-ttl",
+        "1h",
+        "--mapping-config",
+        rules.to_str().expect("a UTF-8 path"),
+    ]);
+    let http = statkit.http.expect("an HTTP address");
+    send_udp(statkit.udp, &["brief.a:1|c\nlasting:1|c"]);
+    let metrics = || http_get(http, "/metrics", "").body;
+    let shown = poll_until(util::TIMEOUT, || {
+        let text = metrics();
+        text.contains("brief_total{k=\"a\"} 1\n").then_some(text)
+    });
+    assert!(shown.is_some(), "never shown: {}", statkit.process.log());
+    // etsy keeps reporting the idle counter with zeros; after the rule's
+    // 1 s without a count it leaves /metrics, the other (1 h) stays.
+    let gone = poll_until(util::TIMEOUT, || {
+        let text = metrics();
+        (!text.contains("brief_total")).then_some(text)
+    })
+    .expect("the idle series never left /metrics");
+    assert!(gone.contains("lasting_total 1\n"), "{gone}");
+    // A new count brings it back, with its total.
+    send_udp(statkit.udp, &["brief.a:2|c"]);
+    let back = poll_until(util::TIMEOUT, || {
+        metrics().contains("brief_total{k=\"a\"} 3\n").then_some(())
+    });
+    assert!(back.is_some(), "never back: {}", metrics());
+}
+
 /// Runs `statkit mapping ARGS`.
 fn mapping(args: &[&str]) -> (Option<i32>, String, String) {
     let mut command = statkit_command();

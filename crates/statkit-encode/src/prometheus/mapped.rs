@@ -23,7 +23,7 @@ use statkit_store::{split_key, Kind, Resolution, Series, Store};
 use super::write::{
     bucket, count_at, float, label_set, line, quantile_of, reserved, tag_pairs, with_label, Les,
 };
-use super::{plain, Entry, Mapping, Shape};
+use super::{idle, plain, Entry, Mapping, Shape};
 
 /// The kind a rule's `match_metric_type` sees: a set is a gauge.
 pub fn metric_kind(kind: Kind) -> MetricKind {
@@ -35,7 +35,11 @@ pub fn metric_kind(kind: Kind) -> MetricKind {
 }
 
 /// Every series the rules do not drop, mapped or plain.
-pub(super) fn entries<'s>(store: &'s Store, mapping: Mapping<'_>) -> Vec<Entry<'s>> {
+pub(super) fn entries<'s>(
+    store: &'s Store,
+    mapping: Mapping<'_>,
+    series_ttl: Option<Duration>,
+) -> Vec<Entry<'s>> {
     let mut out = Vec::with_capacity(store.len());
     for (kind, key, series) in store.iter() {
         if store.is_own(key) {
@@ -46,11 +50,16 @@ pub(super) fn entries<'s>(store: &'s Store, mapping: Mapping<'_>) -> Vec<Entry<'
         let metric = match mapping.cache.map(mapping.mapper, name, metric_kind(kind)) {
             Mapped::Drop => continue,
             Mapped::Unmapped => {
-                out.push(plain((kind, key, series)));
+                if !idle(store, series, series_ttl) {
+                    out.push(plain((kind, key, series)));
+                }
                 continue;
             }
             Mapped::Metric(metric) => metric,
         };
+        if idle(store, series, metric.rule.ttl.or(series_ttl)) {
+            continue;
+        }
         let mut pairs = tag_pairs(tags, reserved(kind, Some(&metric.rule)));
         for (label, value) in &metric.labels {
             let value = Cow::Owned(value.clone());

@@ -46,7 +46,7 @@ fn rendered(lines: &str, format: Format) -> String {
     let mut store = store(&[10.0, 100.0]);
     store.ingest(&feed.flush(1000, lines));
     let mut out = String::new();
-    render(&store, format, None, &mut out);
+    render(&store, format, Exposition::default(), &mut out);
     out
 }
 
@@ -117,7 +117,10 @@ fn clashing_series_are_left_out() {
     // a.b and a_b give one name; x is a counter and a gauge.
     store.ingest(&feed.flush(1000, "a.b:1|c\na_b:2|c\nx:1|c\nx:1|g"));
     let mut out = String::new();
-    assert_eq!(render(&store, Format::OpenMetrics, None, &mut out), 2);
+    assert_eq!(
+        render(&store, Format::OpenMetrics, Exposition::default(), &mut out),
+        2
+    );
     assert_eq!(samples_of(&out, "a_b_total"), vec!["a_b_total 1"]);
     assert_eq!(out.matches("# TYPE x ").count(), 1);
 }
@@ -195,7 +198,15 @@ fn mapped(lines: &str, format: Format) -> String {
         mapper: &mapper,
         cache: &mut cache,
     };
-    render(&store, format, Some(mapping), &mut out);
+    render(
+        &store,
+        format,
+        Exposition {
+            mapping: Some(mapping),
+            series_ttl: None,
+        },
+        &mut out,
+    );
     out
 }
 
@@ -313,7 +324,15 @@ fn summary_quantiles_come_from_the_newest_flush_with_values_within_max_age() {
             mapper: &mapper,
             cache: &mut cache,
         };
-        render(&store, Format::Text, Some(mapping), &mut out);
+        render(
+            &store,
+            Format::Text,
+            Exposition {
+                mapping: Some(mapping),
+                series_ttl: None,
+            },
+            &mut out,
+        );
         samples_of(&out, "w_seconds{quantile=\"0.5\"}")
     };
     assert_eq!(
@@ -358,8 +377,47 @@ fn overflowed_names_are_counted() {
 
 fn rendered_store(store: &Store, format: Format) -> String {
     let mut out = String::new();
-    render(store, format, None, &mut out);
+    render(store, format, Exposition::default(), &mut out);
     out
+}
+
+#[test]
+fn idle_series_leave_after_their_ttl() {
+    let mapper = statkit_mapping::Mapper::from_yaml(
+        "mappings:\n- match: quick.*\n  name: quick_total\n  ttl: 15s\n  labels: {k: $1}\n",
+    )
+    .unwrap();
+    let mut feed = Feed::new(&[]);
+    let mut store = store(&[]);
+    let mut cache = statkit_mapping::Cache::new(10);
+    let mut shown = |time: u64, lines: &str| {
+        store.ingest(&feed.flush(time, lines));
+        let mut out = String::new();
+        let exposition = Exposition {
+            mapping: Some(Mapping {
+                mapper: &mapper,
+                cache: &mut cache,
+            }),
+            series_ttl: Some(std::time::Duration::from_secs(30)),
+        };
+        render(&store, Format::Text, exposition, &mut out);
+        let mut names: Vec<String> = out
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("statsd_"))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let all = ["g", "quick_total{k=\"a\"}", "slow_total"];
+    assert_eq!(shown(1000, "quick.a:1|c\nslow:1|c\ng:1|g"), all);
+    assert_eq!(shown(1010, ""), all);
+    // The rule's 15 s: gone after 20 s of zeros; the others go by 30 s,
+    // but a gauge etsy keeps reporting stays.
+    assert_eq!(shown(1020, ""), ["g", "slow_total"]);
+    assert_eq!(shown(1040, ""), ["g"]);
+    // Activity brings a series back, its total kept.
+    assert_eq!(shown(1050, "slow:2|c"), ["g", "slow_total"]);
 }
 
 #[test]
@@ -371,15 +429,15 @@ fn a_name_mapped_to_two_types_keeps_the_first() {
         statkit_mapping::Mapper::from_yaml("mappings:\n- match: '*.x'\n  name: same\n").unwrap();
     let mut cache = statkit_mapping::Cache::new(10);
     let mut out = String::new();
-    let clashes = render(
-        &store,
-        Format::Text,
-        Some(Mapping {
-            mapper: &mapper,
-            cache: &mut cache,
-        }),
-        &mut out,
-    );
+    let mapping = Mapping {
+        mapper: &mapper,
+        cache: &mut cache,
+    };
+    let exposition = Exposition {
+        mapping: Some(mapping),
+        series_ttl: None,
+    };
+    let clashes = render(&store, Format::Text, exposition, &mut out);
     assert_eq!(clashes, 1);
     assert_eq!(out.matches("# TYPE same ").count(), 1, "{out}");
 }
@@ -398,7 +456,7 @@ proptest! {
             .collect();
         store.ingest(&feed.flush(1000, &lines.join("\n")));
         let mut out = String::new();
-        render(&store, Format::Text, None, &mut out);
+        render(&store, Format::Text, Exposition::default(), &mut out);
         let mut declared = std::collections::HashSet::new();
         for line in out.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {

@@ -10,12 +10,15 @@ pub(crate) mod settings;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use statkit_encode::prometheus::{process, render, Format, Mapping};
+use statkit_encode::prometheus::{process, render, Exposition, Format, Mapping};
 use statkit_mapping::{Cache, Mapper};
 use statkit_store::Store;
 
 use crate::support::lock;
+
+pub use settings::PrometheusConfig;
 
 /// Names whose overflow is logged at most: past them, one more line says
 /// that further overflows are not logged.
@@ -29,12 +32,15 @@ pub(crate) struct Face {
     logged: Mutex<BTreeSet<Box<[u8]>>>,
     /// When the server started, Unix seconds.
     start: f64,
+    /// Idle series past this are left out (`series_ttl`).
+    series_ttl: Option<Duration>,
 }
 
 impl Face {
-    /// The face with `mapper`'s rules, if any, and a cache for `names`
-    /// names (the store's bound: every name it holds stays cached).
-    pub(crate) fn new(mapper: Option<Arc<Mapper>>, names: usize) -> Self {
+    /// The face with the mapping file's rules, if any, and a cache for
+    /// `names` names (the store's bound: every name it holds stays cached).
+    pub(crate) fn new(config: &PrometheusConfig, names: usize) -> Self {
+        let mapper = config.mapping.clone();
         if let Some(mapper) = &mapper {
             for warning in mapper.warnings() {
                 tracing::warn!("mapping file: {warning}");
@@ -45,6 +51,7 @@ impl Face {
             mapping: mapper.map(|m| (m, Mutex::new(Cache::new(names)))),
             logged: Mutex::default(),
             start: crate::support::unix_now() as f64,
+            series_ttl: config.series_ttl,
         }
     }
 
@@ -62,16 +69,33 @@ impl Face {
     /// clashing names.
     pub(crate) fn render(&self, store: &Store, format: Format, out: &mut String) -> usize {
         self.log_overflows(store);
+        let series_ttl = self.series_ttl;
         match &self.mapping {
             Some((mapper, cache)) => {
                 let mut cache = lock(cache);
-                let mapping = Mapping {
+                let mapping = Some(Mapping {
                     mapper,
                     cache: &mut cache,
-                };
-                render(store, format, Some(mapping), out)
+                });
+                render(
+                    store,
+                    format,
+                    Exposition {
+                        mapping,
+                        series_ttl,
+                    },
+                    out,
+                )
             }
-            None => render(store, format, None, out),
+            None => render(
+                store,
+                format,
+                Exposition {
+                    mapping: None,
+                    series_ttl,
+                },
+                out,
+            ),
         }
     }
 

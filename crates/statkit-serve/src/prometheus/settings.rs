@@ -1,9 +1,10 @@
 //! The Prometheus face's settings: statsd_exporter's mapping file
-//! (`[mapping]`) and the per-name limit of label sets.
+//! (`[mapping]`), the per-name limit of label sets, the idle series' TTL.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use statkit_mapping::{LoadError, Mapper, MAX_FILE_BYTES};
 
@@ -24,6 +25,29 @@ declare! {
         "Label sets one name may have in the history store (/metrics, the dashboard); new ones past it are folded into the name's __overflow__ series and counted; 0 for no limit",
     )
     .value_name("N");
+    SERIES_TTL: Duration = Setting::new(
+        "series_ttl",
+        "0",
+        "Leave out of /metrics the series without activity (a count, members, a gauge report) for this long; a mapping rule's ttl wins; 0 keeps every series",
+    );
+}
+
+/// What the Prometheus face is configured with.
+#[derive(Clone, Debug, Default)]
+pub struct PrometheusConfig {
+    /// statsd_exporter's mapping file, read and checked.
+    pub mapping: Option<Arc<Mapper>>,
+    /// Idle series past this are left out of `/metrics`.
+    pub series_ttl: Option<Duration>,
+}
+
+impl PrometheusConfig {
+    pub(crate) fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        Ok(PrometheusConfig {
+            mapping: from_settings(s)?,
+            series_ttl: Some(s.get(&SERIES_TTL)).filter(|t| !t.is_zero()),
+        })
+    }
 }
 
 /// The per-name limit of the history store.
@@ -35,7 +59,7 @@ pub(crate) fn max_series_per_name(s: &Settings) -> usize {
 const MAX_BOUNDS: usize = 64;
 
 /// The mapping file's rules, read and checked; `None` when none is set.
-pub(crate) fn from_settings(s: &Settings) -> Result<Option<Arc<Mapper>>, ConfigError> {
+fn from_settings(s: &Settings) -> Result<Option<Arc<Mapper>>, ConfigError> {
     let Some(path) = s.get(&CONFIG) else {
         return Ok(None);
     };
