@@ -123,7 +123,10 @@ enum Shape {
 
 /// One series, ready to sort into families.
 struct Entry<'s> {
-    family: String,
+    /// The name text 0.0.4 declares: the family, with `_total` for a
+    /// counter that has it (so a counter `x` and a gauge `x_total`, whose
+    /// samples would collide, sort together and clash).
+    exposed: String,
     kind: Kind,
     shape: Shape,
     labels: String,
@@ -132,6 +135,33 @@ struct Entry<'s> {
 }
 
 impl Entry<'_> {
+    /// Whether the entry is a counter whose exposed name ends in `_total`.
+    fn total(&self) -> bool {
+        self.kind == Kind::Counter
+            && match &self.shape {
+                Shape::Plain => true,
+                Shape::Mapped { total, .. } => *total,
+            }
+    }
+
+    /// The family's name: OpenMetrics declares a counter without `_total`.
+    fn family(&self) -> &str {
+        match self.total() {
+            true => self.exposed.strip_suffix("_total").unwrap_or(&self.exposed),
+            false => &self.exposed,
+        }
+    }
+
+    /// The name `format` declares the entry's family by: text 0.0.4
+    /// declares a counter `x` as `x_total` (so a gauge `x_total` clashes
+    /// with it), OpenMetrics as `x` (so a gauge `x` does).
+    fn declared(&self, format: Format) -> &str {
+        match format {
+            Format::Text => &self.exposed,
+            Format::OpenMetrics => self.family(),
+        }
+    }
+
     /// What must agree for two entries to share a family.
     fn typing(&self) -> (Kind, &'static str, bool) {
         let (type_name, total) = match &self.shape {
@@ -151,7 +181,7 @@ pub fn render(
     out: &mut String,
 ) -> usize {
     let ttl = exposition.series_ttl;
-    let mut entries = match exposition.mapping {
+    let mut entries: Vec<Entry<'_>> = match exposition.mapping {
         None => store
             .iter()
             .filter(|&(_, key, series)| store.is_own(key) || !idle(store, series, ttl))
@@ -159,15 +189,22 @@ pub fn render(
             .collect(),
         Some(mapping) => mapped::entries(store, mapping, ttl),
     };
+    // Grouped by the name the format declares (`Entry::declared`).
     entries.sort_unstable_by(|a, b| {
-        (&a.family, a.kind, &a.labels, a.raw_name).cmp(&(&b.family, b.kind, &b.labels, b.raw_name))
+        (a.declared(format), a.kind, &a.labels, a.raw_name).cmp(&(
+            b.declared(format),
+            b.kind,
+            &b.labels,
+            b.raw_name,
+        ))
     });
     let les = Les::new(store);
     let mut clashes = 0;
     let mut previous: Option<(&str, (Kind, &str, bool), &str)> = None;
     for e in &entries {
+        let key = e.declared(format);
         match previous {
-            Some((family, typing, labels)) if family == e.family => {
+            Some((declared, typing, labels)) if declared == key => {
                 if typing != e.typing() || labels == e.labels {
                     clashes += 1;
                     continue;
@@ -175,7 +212,7 @@ pub fn render(
             }
             _ => header(out, format, e),
         }
-        previous = Some((&e.family, e.typing(), &e.labels));
+        previous = Some((key, e.typing(), &e.labels));
         samples(out, format, e, &les);
     }
     write::overflows(out, format, store);
@@ -188,8 +225,13 @@ pub fn render(
 /// The entry of a series as without a mapping file.
 fn plain<'s>((kind, key, series): (Kind, &'s [u8], &'s Series)) -> Entry<'s> {
     let (name, tags) = split_key(key);
+    let mut exposed = String::with_capacity(name.len() + 7);
+    statkit_mapping::push_metric_name(name, &mut exposed);
+    if kind == Kind::Counter {
+        exposed.push_str("_total");
+    }
     Entry {
-        family: metric_name(name),
+        exposed,
         kind,
         shape: Shape::Plain,
         labels: labels(tags, kind == Kind::Timer),

@@ -60,22 +60,25 @@ pub(super) fn entries<'s>(
         if idle(store, series, metric.rule.ttl.or(series_ttl)) {
             continue;
         }
-        let mut pairs = tag_pairs(tags, reserved(kind, Some(&metric.rule)));
+        let reserved = reserved(kind, Some(&metric.rule));
+        let mut pairs = tag_pairs(tags, reserved);
         for (label, value) in &metric.labels {
             let value = Cow::Owned(value.clone());
-            match pairs.iter_mut().find(|(n, _)| n == label) {
+            // A rule's `le` on a histogram (`quantile` on a summary) is
+            // renamed as such a tag is.
+            let label = match reserved == Some(label.as_str()) {
+                true => format!("tag_{label}"),
+                false => label.clone(),
+            };
+            match pairs.iter_mut().find(|(n, _)| *n == label) {
                 Some(pair) => pair.1 = value,
-                None => pairs.push((label.clone(), value)),
+                None => pairs.push((label, value)),
             }
         }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         let total = metric.name.ends_with("_total");
-        let family = match (kind, metric.name.strip_suffix("_total")) {
-            (Kind::Counter, Some(stem)) => stem.to_owned(),
-            _ => metric.name.clone(),
-        };
         out.push(Entry {
-            family,
+            exposed: metric.name.clone(),
             kind,
             shape: Shape::Mapped {
                 total,
@@ -91,7 +94,7 @@ pub(super) fn entries<'s>(
 
 /// A mapped timer's samples, in seconds.
 pub(super) fn observer(out: &mut String, e: &Entry<'_>, rule: &Rule, les: &Les) {
-    let (family, labels, s) = (&e.family, &e.labels, e.series);
+    let (family, labels, s) = (e.family(), &e.labels, e.series);
     match &rule.observer {
         Observer::Histogram { buckets } => {
             for &bound in buckets {

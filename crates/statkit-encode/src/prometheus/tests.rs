@@ -442,37 +442,106 @@ fn a_name_mapped_to_two_types_keeps_the_first() {
     assert_eq!(out.matches("# TYPE same ").count(), 1, "{out}");
 }
 
+/// Checks that every line of `out` is a comment or `name{labels} value`
+/// with a valid name, and that every family is declared once.
+fn check_well_formed(out: &str) -> Result<(), TestCaseError> {
+    let mut declared = std::collections::HashSet::new();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let family = rest.split(' ').next().unwrap().to_owned();
+            prop_assert!(declared.insert(family), "declared twice: {}", line);
+            continue;
+        }
+        if line.starts_with("# HELP ") || line == "# EOF" {
+            continue;
+        }
+        let name_end = line.find(['{', ' ']).unwrap();
+        let name = &line[..name_end];
+        if let Some(labels) = line[name_end..].strip_prefix('{') {
+            let mut names: Vec<&str> = labels
+                .split("\",")
+                .filter_map(|p| p.split('=').next())
+                .collect();
+            let count = names.len();
+            names.sort_unstable();
+            names.dedup();
+            prop_assert_eq!(names.len(), count, "a label twice: {}", line);
+        }
+        prop_assert!(
+            !name.is_empty() && !name.as_bytes()[0].is_ascii_digit(),
+            "{}",
+            line
+        );
+        prop_assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'),
+            "{}",
+            line
+        );
+        let value = line.rsplit(' ').next().unwrap();
+        prop_assert!(
+            value.parse::<f64>().is_ok() || ["NaN", "+Inf", "-Inf"].contains(&value),
+            "{}",
+            line
+        );
+    }
+    Ok(())
+}
+
+/// The store of one flush of `keys`, each as the next of the four kinds.
+fn store_of(keys: &[String]) -> Store {
+    let mut feed = Feed::new(&[1.0]);
+    let mut store = store(&[1.0]);
+    let lines: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k}:1|{}", ["c", "g", "ms", "s"][i % 4]))
+        .collect();
+    store.ingest(&feed.flush(1000, &lines.join("\n")));
+    store
+}
+
 proptest! {
-    /// Whatever the keys, every line is a comment or `name{labels} value`
-    /// with a valid name, and every family is declared once.
+    /// Whatever the keys, the output is well formed.
     #[test]
     fn output_is_well_formed(keys in proptest::collection::vec("[a-z0-9._;=:-]{1,12}", 1..20)) {
-        let mut feed = Feed::new(&[1.0]);
-        let mut store = store(&[1.0]);
-        let lines: Vec<String> = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("{k}:1|{}", ["c", "g", "ms", "s"][i % 4]))
-            .collect();
-        store.ingest(&feed.flush(1000, &lines.join("\n")));
         let mut out = String::new();
-        render(&store, Format::Text, Exposition::default(), &mut out);
-        let mut declared = std::collections::HashSet::new();
-        for line in out.lines() {
-            if let Some(rest) = line.strip_prefix("# TYPE ") {
-                let family = rest.split(' ').next().unwrap().to_owned();
-                prop_assert!(declared.insert(family), "declared twice: {}", line);
-                continue;
-            }
-            if line.starts_with("# HELP ") {
-                continue;
-            }
-            let name_end = line.find(['{', ' ']).unwrap();
-            let name = &line[..name_end];
-            prop_assert!(!name.is_empty() && !name.as_bytes()[0].is_ascii_digit(), "{}", line);
-            prop_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'), "{}", line);
-            let value = line.rsplit(' ').next().unwrap();
-            prop_assert!(value.parse::<f64>().is_ok() || ["NaN", "+Inf", "-Inf"].contains(&value), "{}", line);
-        }
+        render(&store_of(&keys), Format::Text, Exposition::default(), &mut out);
+        check_well_formed(&out)?;
+    }
+
+    /// Through rules that map names onto shared families of every type,
+    /// with captures in names and labels, the output is well formed too.
+    #[test]
+    fn mapped_output_is_well_formed(
+        keys in proptest::collection::vec("[ab]{1,2}(\\.[a-c0-9-]{1,3}){0,2}(;[a-z]{1,2}=[a-z0-9]{0,2}){0,2}", 1..24),
+        openmetrics in any::<bool>(),
+    ) {
+        let rules = "mappings:
+- match: a.*
+  name: shared
+  labels: {part: $1}
+- match: a.*.*
+  name: ${1}_x_total
+  observer_type: histogram
+  buckets: [0.0005, 1]
+  labels: {le: $2}
+- match: b.*
+  name: shared
+  labels: {quantile: $1}
+- match: '^b\\.(.*)\\.(.*)$'
+  match_type: regex
+  name: b_$2
+";
+        let mapper = statkit_mapping::Mapper::from_yaml(rules).unwrap();
+        let mut cache = statkit_mapping::Cache::new(8);
+        let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
+        let mut out = String::new();
+        let exposition = Exposition {
+            mapping: Some(Mapping { mapper: &mapper, cache: &mut cache }),
+            series_ttl: None,
+        };
+        render(&store_of(&keys), format, exposition, &mut out);
+        check_well_formed(&out)?;
     }
 }

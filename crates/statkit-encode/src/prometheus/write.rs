@@ -109,9 +109,9 @@ pub(super) fn reserved(kind: Kind, rule: Option<&Rule>) -> Option<&'static str> 
 }
 
 pub(super) fn header(out: &mut String, format: Format, e: &Entry<'_>) {
-    let (rule, total) = match &e.shape {
-        Shape::Plain => (None, true),
-        Shape::Mapped { rule, total } => (Some(&**rule), *total),
+    let rule = match &e.shape {
+        Shape::Plain => None,
+        Shape::Mapped { rule, .. } => Some(&**rule),
     };
     let what = match (e.kind, rule) {
         (Kind::Counter, _) => " statsd counter, count since first seen: ",
@@ -120,15 +120,13 @@ pub(super) fn header(out: &mut String, format: Format, e: &Entry<'_>) {
         (Kind::Timer, Some(_)) => " statsd timer, seconds: ",
         (Kind::Set, _) => " statsd set, members in the last flush: ",
     };
-    let suffix = if format == Format::Text && e.kind == Kind::Counter && total {
-        "_total"
-    } else {
-        ""
+    let declared = match format {
+        Format::Text => &e.exposed,
+        Format::OpenMetrics => e.family(),
     };
     for (i, part) in ["# HELP ", "# TYPE "].into_iter().enumerate() {
         out.push_str(part);
-        out.push_str(&e.family);
-        out.push_str(suffix);
+        out.push_str(declared);
         if i == 1 {
             out.push(' ');
             out.push_str(type_name(e.kind, rule));
@@ -181,12 +179,13 @@ impl Les {
 }
 
 pub(super) fn samples(out: &mut String, format: Format, e: &Entry<'_>, les: &Les) {
-    let (family, labels, s) = (&e.family, &e.labels, e.series);
+    let (family, labels, s) = (e.family(), &e.labels, e.series);
     match (&e.shape, e.kind) {
-        (Shape::Mapped { total: false, .. }, Kind::Counter) if format == Format::Text => {
-            line(out, family, "", labels, s.total);
+        // OpenMetrics requires `_total` on a counter's sample.
+        (_, Kind::Counter) if format == Format::OpenMetrics && !e.total() => {
+            line(out, &e.exposed, "_total", labels, s.total);
         }
-        (_, Kind::Counter) => line(out, family, "_total", labels, s.total),
+        (_, Kind::Counter) => line(out, &e.exposed, "", labels, s.total),
         (_, Kind::Gauge | Kind::Set) => line(out, family, "", labels, s.last[0]),
         (Shape::Plain, Kind::Timer) => {
             if s.buckets.len() == les.les.len() {
