@@ -10,7 +10,7 @@
 
 use hashbrown::HashMap;
 
-use crate::rule::MetricKind;
+use crate::rule::{MatchType, MetricKind, Rule};
 
 /// Components a glob may have, and so captures a match may make.
 pub const MAX_COMPONENTS: usize = 64;
@@ -38,6 +38,42 @@ pub(crate) fn check(pattern: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Glob rules past which [`shadowed`] does not look (it compares every
+/// pair).
+const MAX_SHADOW_CHECK: usize = 2_000;
+
+/// Glob rules an earlier glob rule hides (it matches every name they do,
+/// for every kind they take), as statsd_exporter warns: the later rule's
+/// line and what hides it. Not looked for past [`MAX_SHADOW_CHECK`] rules.
+pub(crate) fn shadowed(rules: &[Rule]) -> Vec<(usize, String)> {
+    let globs: Vec<(&Rule, Vec<&str>)> = rules
+        .iter()
+        .filter(|r| r.match_type == MatchType::Glob)
+        .map(|r| (r, r.pattern.split('.').collect()))
+        .collect();
+    let mut found = Vec::new();
+    if globs.len() > MAX_SHADOW_CHECK {
+        return found;
+    }
+    for (i, (later, parts)) in globs.iter().enumerate() {
+        let hider = globs[..i].iter().find(|(earlier, theirs)| {
+            earlier.kind.is_none_or(|k| later.kind == Some(k))
+                && theirs.len() == parts.len()
+                && theirs.iter().zip(parts).all(|(a, b)| *a == "*" || a == b)
+        });
+        if let Some((earlier, _)) = hider {
+            found.push((
+                later.line,
+                format!(
+                    "this rule never matches: `{}` at line {} comes first and matches every name it does",
+                    earlier.pattern, earlier.line
+                ),
+            ));
+        }
+    }
+    found
 }
 
 type Components = HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>;

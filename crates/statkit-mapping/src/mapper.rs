@@ -85,6 +85,11 @@ impl Mapper {
                 },
             }
         }
+        if !file.glob_disable_ordering {
+            for (line, message) in crate::glob::shadowed(&file.rules) {
+                reader.warn(line, message);
+            }
+        }
         let mut diagnostics = reader.diagnostics;
         diagnostics.sort_by_key(|d| (d.line, d.severity));
         if diagnostics.iter().any(|d| d.severity == Severity::Error) {

@@ -68,7 +68,7 @@ impl Reader {
         self.push(Severity::Error, line, message);
     }
 
-    fn warn(&mut self, line: usize, message: impl Into<String>) {
+    pub fn warn(&mut self, line: usize, message: impl Into<String>) {
         self.push(Severity::Warning, line, message);
     }
 

@@ -276,6 +276,37 @@ fn unknown_keys_are_warnings() {
 }
 
 #[test]
+fn rules_an_earlier_glob_hides_are_warned_about() {
+    let yaml = "mappings:
+- match: api.*.hits
+  name: hits
+- match: api.web.hits
+  name: web_hits
+- match: api.*.hits
+  match_metric_type: gauge
+  name: gauge_hits
+- match: jobs.*
+  match_metric_type: counter
+  name: jobs
+- match: jobs.x
+  name: jobs_x
+";
+    let m = mapper(yaml);
+    let lines: Vec<usize> = m.warnings().iter().map(|w| w.line).collect();
+    // api.web.hits and the gauge rule are hidden; jobs.x is not (it takes
+    // gauges and timers, which jobs.* does not).
+    assert_eq!(lines, vec![4, 6], "{:?}", m.warnings());
+    assert!(m.warnings()[0]
+        .message
+        .contains("`api.*.hits` at line 2 comes first"));
+    let unordered = mapper(&yaml.replace(
+        "mappings:",
+        "defaults:\n  glob_disable_ordering: true\nmappings:",
+    ));
+    assert!(unordered.warnings().is_empty());
+}
+
+#[test]
 fn every_error_has_its_line() {
     let yaml = r#"mappings:
 - match: a.b c
