@@ -42,7 +42,7 @@ use std::future::Future;
 
 pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
-pub use prometheus::settings::load as load_mapping;
+pub use prometheus::settings::{load as load_mapping, store_bounds};
 pub use settings::Settings;
 pub use store::dir::{StateDir, StateDirError};
 

@@ -5,9 +5,8 @@
 //! - `check FILE`: every error with its line (exit 2), or the rules'
 //!   count and any warnings (exit 0).
 //! - `test FILE LINE...`: each line is aggregated and rendered exactly as
-//!   `statkit serve --mapping-config FILE` renders it on `/metrics` (one
-//!   flush, counters and timers since first seen), with the rule that
-//!   matched.
+//!   `statkit serve --mapping-config FILE` (default settings otherwise)
+//!   renders it on `/metrics` after one flush, with the rule that matched.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -98,11 +97,13 @@ fn test(file: &std::path::Path, lines: &[String], format: Format) -> anyhow::Res
         statkit::client::check_line(line)
             .map_err(|e| UsageError(format!("{line:?} is not a statsd line: {e}")))?;
     }
-    let bounds: Arc<[f64]> = mapper
-        .histogram_bounds()
-        .iter()
-        .map(|b| b * 1000.0)
-        .collect();
+    // The default settings' buckets with the rules' added, as a server
+    // with only --mapping-config counts them.
+    let defaults = statkit_serve::config::layers()
+        .resolve()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let bounds =
+        statkit_serve::store_bounds(&defaults, &mapper).map_err(|e| UsageError(e.to_string()))?;
     let mut out = String::new();
     for line in lines {
         let store = one_flush(line, &bounds);

@@ -82,6 +82,13 @@ pub fn load(path: &Path) -> Result<Mapper, String> {
     })
 }
 
+/// The history store's bucket bounds (milliseconds) of a server with
+/// `settings` and `mapper`'s rules: what `statkit mapping test` renders
+/// with, as the server would.
+pub fn store_bounds(settings: &Settings, mapper: &Mapper) -> Result<Arc<[f64]>, ConfigError> {
+    bounds(crate::pipeline::settings::buckets(settings)?, Some(mapper))
+}
+
 /// The store's bucket bounds (milliseconds) with every histogram rule's
 /// bounds (seconds) added, so each rule's buckets are counted.
 pub(crate) fn bounds(
