@@ -115,10 +115,3 @@ pub struct Rule {
     /// Label names (sorted) and their value templates.
     pub(crate) labels: Vec<(String, Template)>,
 }
-
-impl Rule {
-    /// The rule's label names, sorted.
-    pub fn label_names(&self) -> impl Iterator<Item = &str> {
-        self.labels.iter().map(|(n, _)| n.as_str())
-    }
-}
