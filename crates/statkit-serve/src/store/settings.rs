@@ -67,6 +67,8 @@ pub(crate) fn options(
         bytes_per_series: s.get(&HISTORY_BYTES),
         bounds,
         own_prefix: s.get(&crate::pipeline::settings::PREFIX_STATS),
+        // The Prometheus face's setting (prometheus/settings.rs).
+        max_series_per_name: crate::prometheus::settings::max_series_per_name(s),
     })
 }
 
