@@ -43,8 +43,9 @@ pub struct Cumulative {
 }
 
 impl Cumulative {
-    /// Adds one flush's summary.
-    fn add(&mut self, summary: &TimerSummary, bounds: usize) {
+    /// Adds one flush's summary (`bounds`: how many bucket bounds are
+    /// configured).
+    pub fn add(&mut self, summary: &TimerSummary, bounds: usize) {
         self.count += summary.count;
         if let Some(stats) = &summary.stats {
             self.sum += stats.mean * summary.count;

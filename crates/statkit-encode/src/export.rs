@@ -22,8 +22,8 @@
 use statkit_agg::{Snapshot, TimerSummary};
 use statkit_store::{split_key, Kind};
 
-use crate::labels::{label_pairs, HostLabels};
-use crate::prometheus::metric_name;
+use crate::labels::{add_host, HostLabels};
+use crate::prometheus::{metric_name, tag_pairs};
 
 /// A series' value in one flush.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,9 +72,11 @@ impl<'s> Export<'s> {
         let mut all: Vec<(Series<'s>, &'s [u8])> = Vec::with_capacity(snapshot.len());
         let mut add = |kind: Kind, key: &'s [u8], value: Value<'s>| {
             let (name, tags) = split_key(key);
-            let mut labels: Vec<(String, String)> = label_pairs(tags, kind == Kind::Timer, host)
+            let mut pairs = tag_pairs(tags, (kind == Kind::Timer).then_some("le"));
+            add_host(&mut pairs, host);
+            let mut labels: Vec<(String, String)> = pairs
                 .into_iter()
-                .map(|(n, v)| (n, String::from_utf8_lossy(v).into_owned()))
+                .map(|(n, v)| (n, v.into_owned()))
                 .collect();
             labels.sort();
             let name_of = metric_name(name);

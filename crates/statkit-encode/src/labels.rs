@@ -9,6 +9,8 @@
 //! reserved `__`, or that is `le` (which a histogram's buckets need) is
 //! refused.
 
+use std::borrow::Cow;
+
 /// Why a host label is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LabelError {
@@ -99,46 +101,13 @@ fn is_host_label_name(name: &str) -> bool {
     valid && !name.starts_with("__") && name != "le"
 }
 
-/// A valid label name from a tag's name: `[A-Za-z_][A-Za-z0-9_]*`, not
-/// starting with `__` (reserved) and, on a histogram, not `le`; a name
-/// that would break a rule gets the prefix `tag_`, other bytes become `_`.
-pub(crate) fn label_name(name: &[u8], histogram: bool) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    if name.first().is_none_or(u8::is_ascii_digit) || name.starts_with(b"__") {
-        out.push_str("tag_");
-    }
-    out.extend(name.iter().map(|&b| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(b),
-        _ => '_',
-    }));
-    if histogram && out == "le" {
-        out.insert_str(0, "tag_");
-    }
-    out
-}
-
-/// A key's tags as label pairs (a bare tag's value is `true`), then the
-/// host's labels the tags do not name; a label name given twice keeps its
-/// first value.
-pub(crate) fn label_pairs<'a, 'k: 'a>(
-    tags: impl Iterator<Item = statkit_store::Tag<'k>>,
-    histogram: bool,
-    host: &'a HostLabels,
-) -> Vec<(String, &'a [u8])> {
-    let mut pairs: Vec<(String, &[u8])> = Vec::new();
-    for (name, value) in tags {
-        let value = value.unwrap_or(b"true");
-        let name = label_name(name, histogram);
-        if !pairs.iter().any(|(n, _)| *n == name) {
-            pairs.push((name, value));
-        }
-    }
+/// Adds the host's labels that `pairs` (a key's tags) do not name.
+pub(crate) fn add_host<'k>(pairs: &mut Vec<(String, Cow<'k, str>)>, host: &'k HostLabels) {
     for (name, value) in host.pairs() {
         if !pairs.iter().any(|(n, _)| n == name) {
-            pairs.push((name.clone(), value.as_bytes()));
+            pairs.push((name.clone(), Cow::Borrowed(value.as_str())));
         }
     }
-    pairs
 }
 
 #[cfg(test)]
@@ -187,11 +156,9 @@ mod tests {
     fn a_keys_tags_win_over_the_hosts_labels() {
         let host = HostLabels::parse(&["host=a", "dc=eu"]).unwrap();
         let tags = [(&b"host"[..], Some(&b"b"[..])), (b"canary", None)];
-        let pairs = label_pairs(tags.into_iter(), false, &host);
-        let text: Vec<_> = pairs
-            .iter()
-            .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
-            .collect();
+        let mut pairs = crate::prometheus::tag_pairs(tags.into_iter(), None);
+        add_host(&mut pairs, &host);
+        let text: Vec<_> = pairs.iter().map(|(n, v)| format!("{n}={v}")).collect();
         assert_eq!(text, ["host=b", "canary=true", "dc=eu"]);
     }
 }

@@ -10,11 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::settings::{declare, Declared, Layers, Setting, Settings};
-use crate::{admin, checkpoint, http, pipeline, requests, sink, source, store};
+use crate::{admin, checkpoint, http, pipeline, prometheus, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
 pub use http::settings::{HttpConfig, LISTEN as HTTP_LISTEN};
+pub use prometheus::PrometheusConfig;
 pub use requests::settings::RequestsConfig;
 pub use sink::push::settings::{BasicAuth, Endpoint, PushConfig};
 pub use sink::settings::{ConsoleMode, SinksConfig};
@@ -71,6 +72,7 @@ pub fn registry() -> Vec<&'static dyn Declared> {
         store::settings::SETTINGS,
         checkpoint::settings::SETTINGS,
         requests::settings::SETTINGS,
+        prometheus::settings::SETTINGS,
         SETTINGS,
     ]
     .concat()
@@ -101,6 +103,8 @@ pub struct Config {
     pub checkpoint_interval: std::time::Duration,
     pub scan: ScanConfig,
     pub requests: RequestsConfig,
+    /// The Prometheus face: the mapping file, read; the idle series' TTL.
+    pub prometheus: PrometheusConfig,
     /// The log filter.
     pub log: String,
     pub log_format: LogFormat,
@@ -124,7 +128,11 @@ impl TryFrom<Settings> for Config {
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_settings(&s)?;
         let state_dir = store::settings::state_dir(&s)?;
-        let bounds = pipeline::settings::buckets(&s)?;
+        let face = PrometheusConfig::from_settings(&s)?;
+        let bounds = prometheus::settings::bounds(
+            pipeline::settings::buckets(&s)?,
+            face.mapping.as_deref(),
+        )?;
         let push = PushConfig::from_settings(&s)?;
         // Only the history store, which exists for the HTTP listeners,
         // and the pushing sinks read the buckets: without them, flushes
@@ -146,6 +154,7 @@ impl TryFrom<Settings> for Config {
             checkpoint_interval: checkpoint::settings::interval(&s)?,
             scan: ScanConfig::from_settings(&s)?,
             requests: RequestsConfig::from_settings(&s)?,
+            prometheus: face,
             http,
             log: s.get(&LOG),
             log_format: LogFormat::from_settings(&s)?,

@@ -28,10 +28,20 @@ pub(crate) fn read_own(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Whether a write must reach the disk before it counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteOut {
+    /// Synced (file and folder): a power cut leaves the new file.
+    Synced,
+    /// Left to the kernel: a `kill -9` leaves the new file, a power cut
+    /// may leave the old one (never a mix: the file is renamed whole).
+    Lazy,
+}
+
 /// Writes `bytes` to `path` atomically: to a temporary file beside it,
-/// synced, renamed over `path`, the folder synced; a crash at any moment,
-/// `kill -9` or a power cut, leaves the old file or the new one.
-pub(crate) fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
+/// renamed over `path` (synced first with [`WriteOut::Synced`]); a crash at
+/// any moment leaves the old file or the new one.
+pub(crate) fn save(bytes: &[u8], path: &Path, write_out: WriteOut) -> io::Result<()> {
     let temporary = sibling(path, "tmp");
     // Only the server's user reads what it kept; a link planted at the
     // temporary name (a `state.file` in a shared folder) is not written
@@ -43,7 +53,10 @@ pub(crate) fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&temporary)?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    let written = file.write_all(bytes).and_then(|()| match write_out {
+        WriteOut::Synced => file.sync_all(),
+        WriteOut::Lazy => Ok(()),
+    });
     drop(file);
     if let Err(e) = written {
         // A full disk: leave no half-written temporary behind.
@@ -51,6 +64,9 @@ pub(crate) fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
         return Err(e);
     }
     std::fs::rename(&temporary, path)?;
+    if write_out == WriteOut::Lazy {
+        return Ok(());
+    }
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -28,6 +28,7 @@ mod flush;
 mod http;
 pub mod listeners;
 mod pipeline;
+mod prometheus;
 pub mod requests;
 mod server;
 pub mod settings;
@@ -43,6 +44,7 @@ use std::future::Future;
 
 pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
+pub use prometheus::settings::{load as load_mapping, store_bounds};
 pub use settings::Settings;
 pub use store::dir::{StateDir, StateDirError};
 

@@ -285,7 +285,10 @@ impl Server {
             requests: self.requests.clone(),
             status_allow: self.config.requests.status_allow.clone(),
             scan: self.config.scan.clone(),
-            labels: self.config.push.labels.clone(),
+            prometheus: Arc::new(
+                crate::prometheus::Face::new(&self.config.prometheus, self.config.store.max_series)
+                    .with_labels(self.config.push.labels.clone()),
+            ),
         });
         let limits = http::Limits::default();
         let [main, load, statvent] = listeners;

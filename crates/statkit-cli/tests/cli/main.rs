@@ -15,6 +15,7 @@ mod gstats_wire;
 mod gunicorn_requests;
 mod hostile_files;
 mod http;
+mod mapping;
 mod mmash;
 mod munin;
 mod operator;

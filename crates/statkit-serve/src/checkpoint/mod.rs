@@ -8,11 +8,13 @@
 //! queues (the *outbox*). It is rewritten whole (see [`crate::files`]):
 //!
 //! - every `state.checkpoint_interval` by a thread of its own, with the
-//!   interval so far (skipped when nothing changed);
+//!   interval so far (skipped when nothing changed), left to the kernel to
+//!   write out: a `kill -9` finds it, a power cut may find the one before;
 //! - at every flush, as one step with it: under one lock the flusher ends
 //!   the interval and captures the state right after it, writes the
-//!   checkpoint with the flush in its outbox, then queues the flush for
-//!   every sink. A crash before the write restarts from the previous
+//!   checkpoint with the flush in its outbox, synced to disk (the queues
+//!   sync their records too, so after a power cut no queue is ahead of
+//!   the checkpoint), then queues the flush for every sink. A crash before the write restarts from the previous
 //!   checkpoint, whose samples the lost flush held: they are flushed
 //!   again, once. A crash after it restarts after the flush, and puts the
 //!   outbox's flush back into every sink's queue, where a copy queued
@@ -47,7 +49,7 @@ use std::time::Duration;
 
 use statkit_agg::{Checkpoint, Snapshot};
 
-use crate::files;
+use crate::files::{self, WriteOut};
 use crate::pipeline::Pipeline;
 use crate::sink::Fanout;
 use crate::support::lock;
@@ -70,9 +72,10 @@ pub(crate) struct Checkpointer {
     path: PathBuf,
     pipeline: Arc<Pipeline>,
     /// Held across each capture and its write, so an older capture never
-    /// overwrites a newer one; holds the bytes last written, to skip a
-    /// write that would change nothing.
-    written: Mutex<Vec<u8>>,
+    /// overwrites a newer one; holds the pipeline's version the file was
+    /// last written at, to skip a checkpoint that would change nothing
+    /// (`None` after a flush: the outbox must go).
+    written: Mutex<Option<[u64; 4]>>,
 }
 
 /// Why a checkpoint file was not loaded.
@@ -95,7 +98,7 @@ impl Checkpointer {
         Self {
             path: state_dir.join(FILE),
             pipeline,
-            written: Mutex::new(Vec::new()),
+            written: Mutex::new(None),
         }
     }
 
@@ -130,17 +133,17 @@ impl Checkpointer {
         outbox
     }
 
-    /// Writes the interval so far (unless it is what the file already
-    /// holds).
+    /// Writes the interval so far, unless nothing changed since the file
+    /// was written.
     pub(crate) fn save(&self) {
         let mut written = lock(&self.written);
-        let checkpoint = self.pipeline.capture();
-        let bytes = encode(&checkpoint, None);
-        if bytes == *written {
+        let version = self.pipeline.version();
+        if *written == Some(version) {
             return;
         }
-        match files::save(&bytes, &self.path) {
-            Ok(()) => *written = bytes,
+        let bytes = encode(&self.pipeline.capture(), None);
+        match files::save(&bytes, &self.path, WriteOut::Lazy) {
+            Ok(()) => *written = Some(version),
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "cannot write the checkpoint; the previous one stays")
             }
@@ -165,13 +168,10 @@ impl Checkpointer {
         snapshot.encode(&mut encoded);
         let checkpoint = flushed.checkpoint.unwrap_or_default();
         let bytes = encode(&checkpoint, Some((flushed.number, &encoded)));
-        match files::save(&bytes, &self.path) {
-            Ok(()) => *written = bytes,
-            Err(e) => {
-                tracing::error!(path = %self.path.display(), error = %e, "cannot write the flush's checkpoint; removing the previous one, which a restart would count twice");
-                let _ = std::fs::remove_file(&self.path);
-                written.clear();
-            }
+        *written = None;
+        if let Err(e) = files::save(&bytes, &self.path, WriteOut::Synced) {
+            tracing::error!(path = %self.path.display(), error = %e, "cannot write the flush's checkpoint; removing the previous one, which a restart would count twice");
+            let _ = std::fs::remove_file(&self.path);
         }
         sinks.push(flushed.number, Arc::new(snapshot), Some(&encoded));
     }

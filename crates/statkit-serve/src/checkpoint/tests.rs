@@ -145,3 +145,23 @@ fn the_file_refuses_damage_truncation_and_other_formats() {
     other[0] = b'X';
     assert!(matches!(decode(&other), Err(LoadError::Foreign)));
 }
+
+#[test]
+fn a_checkpoint_is_written_only_when_something_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (checkpoints, intakes, pipeline) = server(dir.path());
+    let inode = || std::fs::metadata(dir.path().join(FILE)).unwrap().ino();
+    intakes[0].fill(|t| t.ingest(b"a:1|c"));
+    checkpoints.save();
+    let first = inode();
+    checkpoints.save();
+    assert_eq!(inode(), first, "nothing new: no write");
+    intakes[1].fill(|t| t.ingest(b"a:1|c"));
+    checkpoints.save();
+    let second = inode();
+    assert_ne!(second, first, "a new line: a new file");
+    pipeline.delete(statkit_agg::Kind::Counters, &["a"]);
+    checkpoints.save();
+    assert_ne!(inode(), second, "a deletion: a new file");
+}

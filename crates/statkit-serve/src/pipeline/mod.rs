@@ -49,6 +49,9 @@ pub(crate) struct Pipeline {
     observer: Option<Arc<dyn Observer>>,
     /// Unix seconds when a packet last arrived, as of the last drain.
     last_message: AtomicU64,
+    /// Deletions and restored gauges so far: changes that come with no
+    /// line, for [`Pipeline::version`].
+    edits: AtomicU64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -83,6 +86,7 @@ impl Pipeline {
             aggregator: Mutex::new(Aggregator::new(options)),
             observer,
             last_message: AtomicU64::new(started),
+            edits: AtomicU64::new(0),
         });
         let intakes = (0..intakes)
             .map(|index| Intake {
@@ -163,6 +167,7 @@ impl Pipeline {
     /// Deletes the series of `kind` each pattern names (`a.b.*` names a
     /// folder), after draining, so the current interval goes too.
     pub(crate) fn delete(&self, kind: Kind, patterns: &[&str]) -> Vec<Deleted> {
+        self.edits.fetch_add(1, Ordering::Relaxed);
         let mut aggregator = lock(&self.aggregator);
         self.absorb_all(&mut aggregator);
         patterns
@@ -183,7 +188,22 @@ impl Pipeline {
     /// Puts a gauge's value back (from a saved state) so the next flush
     /// reports it; false if the gauge already has one.
     pub(crate) fn restore_gauge(&self, name: &[u8], value: f64) -> bool {
+        self.edits.fetch_add(1, Ordering::Relaxed);
         lock(&self.aggregator).restore_gauge(name, value)
+    }
+
+    /// Changes whenever the state may have: packets and lines received
+    /// (counted as they arrive, before any drain), flushes, deletions. The
+    /// checkpointer skips a checkpoint when it has not moved.
+    pub(crate) fn version(&self) -> [u64; 4] {
+        let (totals, _) = self.totals();
+        let flushes = lock(&self.aggregator).flushes();
+        [
+            totals.packets,
+            totals.lines,
+            flushes,
+            self.edits.load(Ordering::Relaxed),
+        ]
     }
 
     /// Everything received since start, including what the receivers hold

@@ -10,15 +10,18 @@
 //!   written there (encoded, with its number) before the sink sees it, and
 //!   leaves only once delivered, so a backend outage, a `kill -9` or a
 //!   restart loses nothing up to the byte bound, past which the oldest
-//!   flushes go first, counted. The sink reads each flush back from disk:
-//!   decoding one costs less than keeping a backlog of them in memory.
+//!   flushes go first, counted. The last few flushes queued are also kept
+//!   in memory, so a sink that keeps up never decodes what it delivers
+//!   (the record read back is matched by its number, length and CRC); a
+//!   backlog is read back from disk and decoded, which costs less than
+//!   keeping it in memory.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use statkit_agg::Snapshot;
-use statkit_queue::{DiskQueue, QueueError};
+use statkit_queue::DiskQueue;
 use tokio::sync::Notify;
 
 use crate::support::lock;
@@ -30,10 +33,37 @@ pub(crate) type Waiting = (u64, Arc<Snapshot>);
 /// A record on disk: the flush's number, then the encoded snapshot.
 const NUMBER: usize = 8;
 
+/// Flushes a disk queue also keeps in memory: the one being delivered and
+/// the next.
+const RECENT: usize = 2;
+
 #[derive(Debug)]
 enum Backlog {
     Memory(VecDeque<Waiting>),
-    Disk(DiskQueue),
+    Disk {
+        disk: DiskQueue,
+        /// The last flushes queued, by their record's [`Fingerprint`].
+        recent: VecDeque<(Fingerprint, Arc<Snapshot>)>,
+    },
+}
+
+/// What identifies a record read back from disk as one queued in this
+/// run: its flush number, length and CRC-32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    number: u64,
+    len: usize,
+    crc: u32,
+}
+
+impl Fingerprint {
+    fn of(number: u64, encoded: &[u8]) -> Self {
+        Self {
+            number,
+            len: encoded.len(),
+            crc: crc32fast::hash(encoded),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -78,7 +108,8 @@ impl Queue {
         if !disk.is_empty() {
             tracing::info!(sink = %name, flushes = disk.len(), bytes = disk.bytes(), "flushes kept from before the restart will be delivered first");
         }
-        Self::with(name, usize::MAX, Backlog::Disk(disk))
+        let recent = VecDeque::new();
+        Self::with(name, usize::MAX, Backlog::Disk { disk, recent })
     }
 
     fn with(name: String, capacity: usize, backlog: Backlog) -> Self {
@@ -107,7 +138,7 @@ impl Queue {
 
     /// Whether flushes wait on disk, and so must come encoded.
     pub(crate) fn is_durable(&self) -> bool {
-        matches!(lock(&self.state).backlog, Backlog::Disk(_))
+        matches!(lock(&self.state).backlog, Backlog::Disk { .. })
     }
 
     /// Counts a flush the sink gave up on.
@@ -132,7 +163,16 @@ impl Queue {
                 waiting.push_back((number, snapshot.clone()));
                 u64::from(full)
             }
-            Backlog::Disk(disk) => push_to_disk(&self.name, disk, number, encoded),
+            Backlog::Disk { disk, recent } => {
+                let dropped = push_to_disk(&self.name, disk, number, encoded);
+                if let Some(encoded) = encoded {
+                    if recent.len() == RECENT {
+                        recent.pop_front();
+                    }
+                    recent.push_back((Fingerprint::of(number, encoded), snapshot.clone()));
+                }
+                dropped
+            }
         };
         if dropped > 0 {
             self.dropped.fetch_add(dropped, Ordering::Relaxed);
@@ -170,7 +210,7 @@ impl Queue {
         let mut state = lock(&self.state);
         let taken = match &mut state.backlog {
             Backlog::Memory(waiting) => waiting.pop_front().map(Taken::Flush),
-            Backlog::Disk(disk) => (!disk.is_empty()).then_some(Taken::Read),
+            Backlog::Disk { disk, .. } => (!disk.is_empty()).then_some(Taken::Read),
         };
         match taken {
             Some(taken) => taken,
@@ -185,15 +225,19 @@ impl Queue {
         }
     }
 
-    /// Reads and decodes the first flush on disk; one that cannot be read
-    /// is logged, dropped and counted, and `None` says to look again.
+    /// Reads the first flush on disk: the copy in memory when it is one of
+    /// the last queued, else decoded. One that cannot be read is logged,
+    /// dropped and counted, and `None` says to look again.
     fn read_disk(&self) -> Option<Waiting> {
         let mut state = lock(&self.state);
-        let Backlog::Disk(disk) = &mut state.backlog else {
+        let Backlog::Disk { disk, recent } = &mut state.backlog else {
             return None;
         };
         let read = match disk.peek() {
-            Ok(Some(record)) => decode(record),
+            Ok(Some(record)) => match remembered(recent, record) {
+                Some(waiting) => Ok(waiting),
+                None => decode(record),
+            },
             Ok(None) => return None,
             Err(e) => Err(e.to_string()),
         };
@@ -211,7 +255,7 @@ impl Queue {
     /// The flush [`Queue::next`] gave was delivered (or given up on): a
     /// durable queue lets go of it now.
     pub(crate) fn done(&self) {
-        if let Backlog::Disk(disk) = &mut lock(&self.state).backlog {
+        if let Backlog::Disk { disk, .. } = &mut lock(&self.state).backlog {
             pop(&self.name, disk);
         }
     }
@@ -220,7 +264,7 @@ impl Queue {
     pub(crate) fn waiting(&self) -> u64 {
         match &lock(&self.state).backlog {
             Backlog::Memory(waiting) => waiting.len() as u64,
-            Backlog::Disk(disk) => disk.len(),
+            Backlog::Disk { disk, .. } => disk.len(),
         }
     }
 
@@ -265,19 +309,28 @@ fn push_to_disk(name: &str, disk: &mut DiskQueue, number: u64, encoded: Option<&
     record.extend_from_slice(&number.to_le_bytes());
     record.extend_from_slice(encoded);
     if let Err(e) = disk.push(&record) {
-        log_push_error(name, &e);
+        tracing::error!(sink = %name, error = %e, "cannot queue a flush on disk; it is dropped");
     }
     disk.stats().dropped_records - before
-}
-
-fn log_push_error(name: &str, e: &QueueError) {
-    tracing::error!(sink = %name, error = %e, "cannot queue a flush on disk; it is dropped");
 }
 
 fn pop(name: &str, disk: &mut DiskQueue) {
     if let Err(e) = disk.pop() {
         tracing::error!(sink = %name, error = %e, "cannot take a delivered flush off the disk queue; it may be delivered again");
     }
+}
+
+/// The copy in memory of `record`, if it is one of the `recent` flushes
+/// (those before it are gone from disk: delivered or dropped).
+fn remembered(
+    recent: &mut VecDeque<(Fingerprint, Arc<Snapshot>)>,
+    record: &[u8],
+) -> Option<Waiting> {
+    let (number, encoded) = record.split_first_chunk::<NUMBER>()?;
+    let fingerprint = Fingerprint::of(u64::from_le_bytes(*number), encoded);
+    let at = recent.iter().position(|(f, _)| *f == fingerprint)?;
+    let (_, snapshot) = recent.drain(..=at).next_back()?;
+    Some((fingerprint.number, snapshot))
 }
 
 fn decode(record: &[u8]) -> Result<Waiting, String> {
@@ -386,11 +439,35 @@ mod tests {
     async fn an_unreadable_record_is_dropped_and_counted() {
         let dir = tempfile::tempdir().unwrap();
         let q = disk(dir.path(), 1 << 20);
-        let snapshot = snap(1);
-        q.push(1, &snapshot, Some(b"not a snapshot"));
+        q.push(1, &snap(1), Some(b"not a snapshot"));
         push(&q, 2);
+        drop(q);
+        // After a restart, records are read back from disk and decoded.
+        let q = disk(dir.path(), 1 << 20);
         q.close();
         assert_eq!(next(&q).await, Some(2));
         assert_eq!(q.dropped(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_keeps_up_gets_the_flush_queued_not_a_decoded_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = disk(dir.path(), 1 << 20);
+        let snapshots: Vec<_> = (1..=3).map(snap).collect();
+        for s in &snapshots {
+            let mut bytes = Vec::new();
+            s.encode(&mut bytes);
+            q.push(s.timestamp, s, Some(&bytes));
+        }
+        // The first is no longer among the last two kept in memory.
+        let (_, first) = q.next().await.unwrap();
+        assert!(!Arc::ptr_eq(&first, &snapshots[0]));
+        assert_eq!(first, snapshots[0]);
+        q.done();
+        for s in &snapshots[1..] {
+            let (_, got) = q.next().await.unwrap();
+            assert!(Arc::ptr_eq(&got, s));
+            q.done();
+        }
     }
 }
