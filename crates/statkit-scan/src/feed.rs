@@ -296,6 +296,7 @@ mod tests {
                 retired,
                 piped: false,
             }),
+            descriptions: Vec::new(),
             stats: stats
                 .into_iter()
                 .map(|(l, value)| Stat {
