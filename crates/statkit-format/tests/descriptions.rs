@@ -203,3 +203,17 @@ proptest! {
         let _ = decode(&bytes[..cut.index(bytes.len())]);
     }
 }
+
+/// `testdata/described.statkit` is what this encoder writes (the Python
+/// reader's tests read it); `STATKIT_BLESS=1` writes it again.
+#[test]
+fn the_described_fixture_is_current() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/testdata/described.statkit"
+    );
+    if std::env::var_os("STATKIT_BLESS").is_some() {
+        std::fs::write(path, described()).unwrap();
+    }
+    assert_eq!(std::fs::read(path).unwrap(), described());
+}

@@ -324,6 +324,12 @@ fn the_python_reader_prints_what_slurp_prints() {
     live.gauge("nan", &[]).unwrap().set(f64::NAN);
     live.text("state", &[]).unwrap().set("h\u{e9}llo \"w\"");
     live.moving_average("recent", &[], 4).unwrap().add(0.3);
+    live.describe("requests", "", "requests \"served\", \\ by code\nand path")
+        .unwrap();
+    live.describe("latency", "seconds", "time to answer")
+        .unwrap();
+    live.describe("latency", "seconds", "time to answer, again")
+        .unwrap();
     let retired = Identity {
         pid: 0,
         retired: true,
@@ -365,6 +371,15 @@ fn the_python_reader_prints_what_slurp_prints() {
     let python: Json = serde_json::from_slice(&python.stdout).unwrap();
     assert_eq!(rust.as_array().unwrap().len(), 5);
     assert_eq!(rust, python);
+    let described = rust
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["descriptions"].is_object());
+    let described = &described.expect("the live file's descriptions")["descriptions"];
+    assert_eq!(described["latency"]["help"], "time to answer, again");
+    assert_eq!(described["latency"]["unit"], "seconds");
+    assert_eq!(described.as_object().unwrap().len(), 2);
     drop(live);
 }
 
