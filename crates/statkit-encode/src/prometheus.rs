@@ -64,6 +64,31 @@ struct Entry<'s> {
 /// Writes the store in `format` to `out`; returns how many series were
 /// left out for clashing names.
 pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
+    render_described(store, format, &|_| None, out)
+}
+
+/// A family's own help text and unit, from where its values came from (a
+/// stats file's `describe_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Described<'d> {
+    /// The `# HELP` text (empty: the default text).
+    pub help: &'d str,
+    /// The unit (empty: none).
+    pub unit: &'d str,
+}
+
+/// [`render`], with `described` giving a statsd name's (a key without its
+/// tags) help text and unit: its family's `# HELP` is that text and, in
+/// OpenMetrics, `# UNIT` is the unit when the family's name ends with
+/// `_<unit>`, as the OpenMetrics specification requires of a unit
+/// (otherwise the unit is left out). Families take the description of
+/// their first series' name.
+pub fn render_described<'d>(
+    store: &Store,
+    format: Format,
+    described: &dyn Fn(&[u8]) -> Option<Described<'d>>,
+    out: &mut String,
+) -> usize {
     let mut entries: Vec<Entry<'_>> = store
         .iter()
         .map(|(kind, key, series)| {
@@ -91,7 +116,7 @@ pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
                     continue;
                 }
             }
-            _ => header(out, format, e),
+            _ => header(out, format, e, described(e.raw_name)),
         }
         previous = Some((&e.family, e.kind, &e.labels));
         samples(out, e, &les);
@@ -174,7 +199,7 @@ fn escape(text: &str, quote: bool, out: &mut String) {
     }
 }
 
-fn header(out: &mut String, format: Format, e: &Entry<'_>) {
+fn header(out: &mut String, format: Format, e: &Entry<'_>, described: Option<Described<'_>>) {
     let (type_name, what) = match e.kind {
         Kind::Counter => ("counter", " statsd counter, count since first seen: "),
         Kind::Gauge => ("gauge", " statsd gauge: "),
@@ -190,7 +215,10 @@ fn header(out: &mut String, format: Format, e: &Entry<'_>) {
         out.push_str(part);
         out.push_str(&e.family);
         out.push_str(total);
-        if i == 0 {
+        if let (0, Some(d)) = (i, described.filter(|d| !d.help.is_empty())) {
+            out.push(' ');
+            escape(d.help, format == Format::OpenMetrics, out);
+        } else if i == 0 {
             out.push_str(what);
             match std::str::from_utf8(e.raw_name) {
                 Ok(name) => escape(name, false, out),
@@ -202,6 +230,20 @@ fn header(out: &mut String, format: Format, e: &Entry<'_>) {
         }
         out.push('\n');
     }
+    if let Some(unit) = described.and_then(|d| openmetrics_unit(format, &e.family, d.unit)) {
+        out.push_str("# UNIT ");
+        out.push_str(&e.family);
+        out.push(' ');
+        out.push_str(unit);
+        out.push('\n');
+    }
+}
+
+/// The unit OpenMetrics may show for `family`: only there, only when the
+/// name ends with `_<unit>`.
+fn openmetrics_unit<'u>(format: Format, family: &str, unit: &'u str) -> Option<&'u str> {
+    let suffix = family.strip_suffix(unit)?;
+    (format == Format::OpenMetrics && !unit.is_empty() && suffix.ends_with('_')).then_some(unit)
 }
 
 fn samples(out: &mut String, e: &Entry<'_>, les: &[String]) {
@@ -276,3 +318,6 @@ fn number(out: &mut String, v: f64) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod described_tests;

@@ -9,12 +9,12 @@ use super::*;
 
 /// Flushes of an aggregator with a 10 s interval and bucket bounds (as
 /// statkit-store's own tests feed a store).
-struct Feed {
+pub(super) struct Feed {
     aggregator: Aggregator,
 }
 
 impl Feed {
-    fn new(bounds: &[f64]) -> Self {
+    pub(super) fn new(bounds: &[f64]) -> Self {
         let options = statkit_agg::Options {
             buckets: Arc::from(bounds),
             ..statkit_agg::Options::default()
@@ -25,7 +25,7 @@ impl Feed {
     }
 
     /// The flush at `time` of an interval that received `lines`.
-    fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
+    pub(super) fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
         let mut table = Table::new(self.aggregator.options().table);
         table.ingest(lines.as_bytes());
         self.aggregator.absorb(&mut table);
@@ -33,7 +33,7 @@ impl Feed {
     }
 }
 
-fn store(bounds: &[f64]) -> Store {
+pub(super) fn store(bounds: &[f64]) -> Store {
     Store::new(Options {
         bounds: Arc::from(bounds),
         ..Options::default()
