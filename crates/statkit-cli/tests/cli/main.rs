@@ -9,6 +9,7 @@ mod clients;
 mod conformance;
 mod control;
 mod dashboard;
+mod described;
 mod etsy_compat;
 mod gstats_wire;
 mod gunicorn_requests;
