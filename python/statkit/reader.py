@@ -25,6 +25,7 @@ import struct
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
 
 MAGIC = b"STATKIT\0"
@@ -154,6 +155,11 @@ def _decode_statkit(data: bytes) -> tuple[Decoded, Descriptions]:
     return ("statkit", (None if retired else h["pid"]), stats), descriptions
 
 
+def _control(c: str) -> bool:
+    """A control character (Unicode category Cc), as Rust's char::is_control."""
+    return unicodedata.category(c) == "Cc"
+
+
 def _descriptions(data: bytes, blocks_offset: int, table_end: int) -> Descriptions:
     """The descriptions section (docs/format.md#descriptions): checked to
     lie between the entry table and the blocks, records decoded with a
@@ -185,6 +191,8 @@ def _descriptions(data: bytes, blocks_offset: int, table_end: int) -> Descriptio
                      for a, b in ((0, name), (name, name + unit), (name + unit, name + unit + text))]
         except UnicodeDecodeError:
             raise FormatError("corrupt: description at byte %d is not UTF-8" % (at - offset))
+        if any(c in "{}" for c in parts[0]) or any(_control(c) for c in parts[0] + parts[1]):
+            raise FormatError("corrupt: description at byte %d: a name or unit no writer writes" % (at - offset))
         # A name described again keeps its first place (as in the Rust reader).
         out[parts[0]] = {"unit": parts[1], "help": parts[2]}
         at += record

@@ -183,11 +183,14 @@ fn decode_record(section: &[u8], at: usize) -> Result<(Description, usize), Form
         std::str::from_utf8(&body[range])
             .map_err(|_| FormatError::Corrupt(format!("description at byte {at} is not UTF-8")))
     };
-    let description = Description {
-        name: text(0..name)?.to_owned(),
-        unit: text(name..name + unit)?.to_owned(),
-        help: text(name + unit..name + unit + help)?.to_owned(),
-    };
+    let (name, unit, help) = (
+        text(0..name)?,
+        text(name..name + unit)?,
+        text(name + unit..name + unit + help)?,
+    );
+    // What a writer may not write, a reader does not take either.
+    let description = Description::new(name, unit, help)
+        .map_err(|e| FormatError::Corrupt(format!("description at byte {at}: {e}")))?;
     Ok((description, record))
 }
 
@@ -252,6 +255,9 @@ mod tests {
         ));
         let mut bad = Description::new("hits", "", "").unwrap().encode();
         bad[RECORD_HEAD] = 0xff;
+        assert!(matches!(decode_section(&bad), Err(FormatError::Corrupt(_))));
+        // A name a writer may not write: a brace.
+        bad[RECORD_HEAD] = b'{';
         assert!(matches!(decode_section(&bad), Err(FormatError::Corrupt(_))));
         assert!(matches!(
             decode_section(&[1, 0, 0]),
