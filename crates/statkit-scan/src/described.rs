@@ -8,7 +8,7 @@
 //! histogram's unit). The host key takes the description of the first
 //! file that has one. Text values give no key, so no description.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use statkit_format::{Description, StatFile, Value};
@@ -27,12 +27,21 @@ pub struct KeyHelp {
 }
 
 /// Appends to `out` the descriptions of the keys a scan of `files` gives
-/// described metrics, in file order; a key of several tag sets comes once
-/// per tag set (the first counts).
+/// described metrics, in file order, each key once (the first description
+/// counts), at most `limit` of them; returns how many times it met a key
+/// past the limit (a key met in several files counts each time: counting
+/// each once would mean remembering them all).
 pub fn key_help<'a>(
     files: impl IntoIterator<Item = (&'a Path, &'a StatFile)>,
+    limit: usize,
     out: &mut Vec<KeyHelp>,
-) {
+) -> usize {
+    let mut found = Found {
+        seen: HashSet::new(),
+        limit,
+        left_out: 0,
+        out,
+    };
     for (path, file) in files {
         if file.descriptions.is_empty() {
             continue;
@@ -54,36 +63,54 @@ pub fn key_help<'a>(
             };
             let name = clean(name);
             for prefix in prefix.iter().map(String::as_str).chain([HOST_PREFIX]) {
-                keys(&format!("{prefix}{name}"), &stat.value, described, out);
+                found.keys(&format!("{prefix}{name}"), &stat.value, described);
             }
         }
     }
+    found.left_out
 }
 
-/// The keys of one value under `key`, with their descriptions.
-fn keys(key: &str, value: &Value, described: &Description, out: &mut Vec<KeyHelp>) {
-    let mut push = |key: String, unit: &str, help: String| {
-        out.push(KeyHelp {
+/// The keys found so far, within the limit.
+struct Found<'o> {
+    seen: HashSet<String>,
+    limit: usize,
+    left_out: usize,
+    out: &'o mut Vec<KeyHelp>,
+}
+
+impl Found<'_> {
+    /// Adds `key` unless it is there already; past the limit, counts it.
+    fn push(&mut self, key: String, unit: &str, help: String) {
+        if self.seen.contains(&key) {
+            return;
+        }
+        if self.seen.len() >= self.limit {
+            self.left_out += 1;
+            return;
+        }
+        self.seen.insert(key.clone());
+        self.out.push(KeyHelp {
             key,
             unit: unit.to_owned(),
             help,
-        })
-    };
-    let help = described.help.as_str();
-    match value {
-        Value::Text(_) => {}
-        Value::Histogram(_) => {
-            push(
-                format!("{key}.count"),
-                "",
-                format!("{help} (values recorded)"),
-            );
-            for (suffix, _) in HISTOGRAM_GAUGES {
-                let what = format!("{help} ({suffix} of the values since the last scan)");
-                push(format!("{key}.{suffix}"), &described.unit, what);
+        });
+    }
+
+    /// The keys of one value under `key`, with their descriptions.
+    fn keys(&mut self, key: &str, value: &Value, described: &Description) {
+        let help = described.help.as_str();
+        match value {
+            Value::Text(_) => {}
+            Value::Histogram(_) => {
+                let count = format!("{help} (values recorded)");
+                self.push(format!("{key}.count"), "", count);
+                for (suffix, _) in HISTOGRAM_GAUGES {
+                    let what = format!("{help} ({suffix} of the values since the last scan)");
+                    self.push(format!("{key}.{suffix}"), &described.unit, what);
+                }
             }
+            _ => self.push(key.to_owned(), &described.unit, help.to_owned()),
         }
-        _ => push(key.to_owned(), &described.unit, help.to_owned()),
     }
 }
 
@@ -126,8 +153,26 @@ mod tests {
 
     fn keys_of(files: &[(&str, StatFile)]) -> Vec<(String, String, String)> {
         let mut out = Vec::new();
-        key_help(files.iter().map(|(p, f)| (Path::new(*p), f)), &mut out);
+        let files = files.iter().map(|(p, f)| (Path::new(*p), f));
+        assert_eq!(key_help(files, usize::MAX, &mut out), 0);
         out.into_iter().map(|k| (k.key, k.unit, k.help)).collect()
+    }
+
+    #[test]
+    fn each_key_comes_once_and_past_the_limit_keys_are_counted() {
+        let (a, b) = (file(false), file(false));
+        let files = [
+            (Path::new("/d/a.statkit"), &a),
+            (Path::new("/d/b.statkit"), &b),
+        ];
+        let mut out = Vec::new();
+        // 6 keys a file, and the 6 host keys they share.
+        assert_eq!(key_help(files, usize::MAX, &mut out), 0);
+        assert_eq!(out.len(), 18);
+        out.clear();
+        // Past the limit: b's 6 keys, and 2 host keys met in a and b.
+        assert_eq!(key_help(files, 10, &mut out), 6 + 2 * 2);
+        assert_eq!(out.len(), 10);
     }
 
     #[test]

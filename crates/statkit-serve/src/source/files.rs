@@ -17,7 +17,7 @@ use statkit_scan::feed::{Feed, Kind, Reading};
 use statkit_scan::{discover, read_file_with, Limits};
 use statkit_wire::statsd::{self, MetricType, Sample, Value};
 
-use super::files_help::Described;
+use super::files_help::{Described, MAX_DESCRIBED};
 use super::SourceCounts;
 use crate::pipeline::Intake;
 
@@ -109,16 +109,16 @@ impl Helps {
     fn scan(&mut self, files: &[(PathBuf, StatFile)], described: &Described) {
         self.found.clear();
         let files = files.iter().map(|(path, file)| (path.as_path(), file));
-        statkit_scan::described::key_help(files, &mut self.found);
+        let past = statkit_scan::described::key_help(files, MAX_DESCRIBED, &mut self.found);
         let (sanitize, scratch) = (self.sanitize, &mut self.scratch);
-        described.replace(&self.found, |key| {
+        described.replace(&self.found, past as u64, |key| {
             statsd::canonical_key(key.as_bytes(), b"", sanitize, scratch).to_vec()
         });
         let left_out = described.left_out();
         if left_out > 0 && left_out != self.reported_left_out {
             tracing::warn!(
                 left_out,
-                limit = super::files_help::MAX_DESCRIBED,
+                limit = MAX_DESCRIBED,
                 "stats files describe more keys than /metrics keeps; the rest show the default help"
             );
         }

@@ -72,11 +72,17 @@ impl Described {
 
     /// Replaces the table with `found` (the first description of a key
     /// counts), each key turned into the store's name by `canonical`;
-    /// past [`MAX_DESCRIBED`] keys the rest are left out and counted.
-    /// A scan that finds what the last one found changes nothing.
-    pub(crate) fn replace(&self, found: &[KeyHelp], mut canonical: impl FnMut(&str) -> Vec<u8>) {
+    /// past [`MAX_DESCRIBED`] keys the rest are left out and counted, with
+    /// the `past` the scan already left out. A scan that finds what the
+    /// last one found changes nothing.
+    pub(crate) fn replace(
+        &self,
+        found: &[KeyHelp],
+        past: u64,
+        mut canonical: impl FnMut(&str) -> Vec<u8>,
+    ) {
         let mut by_name = HashMap::new();
-        let mut left_out = 0u64;
+        let mut left_out = past;
         for key in found {
             let name = canonical(&key.key);
             if by_name.contains_key(&name) {
@@ -119,15 +125,16 @@ mod tests {
         let upper = |k: &str| k.to_uppercase().into_bytes();
         described.replace(
             &[key("a", "first"), key("a", "second"), key("b", "")],
+            0,
             upper,
         );
         let table = described.current();
         assert_eq!(table.get(b"A").map(|d| d.help), Some("first"));
         assert!(table.get(b"a").is_none(), "looked up by the store's name");
         let version = table.version();
-        described.replace(&[key("a", "first"), key("b", "")], upper);
+        described.replace(&[key("a", "first"), key("b", "")], 0, upper);
         assert_eq!(described.current().version(), version, "unchanged");
-        described.replace(&[key("b", "")], upper);
+        described.replace(&[key("b", "")], 0, upper);
         let table = described.current();
         assert!(table.get(b"A").is_none() && table.version() != version);
     }
@@ -138,14 +145,14 @@ mod tests {
         let found: Vec<KeyHelp> = (0..MAX_DESCRIBED + 5)
             .map(|i| key(&format!("k{i}"), "h"))
             .collect();
-        described.replace(&found, |k| k.as_bytes().to_vec());
-        assert_eq!(described.left_out(), 5);
+        described.replace(&found, 3, |k| k.as_bytes().to_vec());
+        assert_eq!(described.left_out(), 5 + 3);
         assert!(described.current().get(b"k0").is_some());
         assert!(described
             .current()
             .get(format!("k{MAX_DESCRIBED}").as_bytes())
             .is_none());
-        described.replace(&found[..1], |k| k.as_bytes().to_vec());
+        described.replace(&found[..1], 0, |k| k.as_bytes().to_vec());
         assert_eq!(described.left_out(), 0);
     }
 }
