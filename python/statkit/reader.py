@@ -147,7 +147,8 @@ def _decode_statkit(data: bytes) -> tuple[Decoded, Descriptions]:
     # block each: refused, so decoding stays linear in the file.
     _size_lying("entry cells in total", sum(WORDS[kind] for _, kind, _ in entries), h["slots_used"])
     table_end = header_size + h["capacity"] * entry_size
-    descriptions = _descriptions(data, h["blocks_offset"], table_end) if header_size >= DESCRIBED_HEADER_SIZE else {}
+    described = version >= 2 and header_size >= DESCRIBED_HEADER_SIZE
+    descriptions = _descriptions(data, h["blocks_offset"], table_end) if described else {}
     stats: Stats = {}
     for label, kind, slot in entries:
         stats[label] = _value(data, h, kind, slot, label)
