@@ -2,8 +2,8 @@
 """The receive floor, side by side: statkit's null server against a minimal
 C receiver (`nullrecv.c`, from ../shared/bench/ by default), in one run.
 
-Each round starts both receivers in turn (the order alternates between
-rounds), sends the same load with `statkit bench` (batched mixed traffic by
+Each round starts every receiver in turn (each round one place further
+along, so each goes first in some round), sends the same load with `statkit bench` (batched mixed traffic by
 default, as the issue-18 table: 2M lines at 50k lines/s, 1,000 names a
 kind), and reads each receiver's CPU time: every thread's
 /proc/PID/task/*/schedstat (nanoseconds) before the load and once its count
@@ -13,6 +13,7 @@ the ratio statkit / nullrecv per round, and the best round of each.
     python3 bench/floor.py                      # target/release/statkit, 2 rounds
     python3 bench/floor.py --rounds 3 --lines 1000000
     python3 bench/floor.py --nullrecv /tmp/nullrecv   # an already built one
+    python3 bench/floor.py --statkit new/statkit --null before=old/statkit
 
 Loopback only; every wait has a deadline; every receiver started here is
 stopped by its PID (SIGTERM), also on Ctrl-C. The machine's other load
@@ -52,12 +53,15 @@ def build_nullrecv(source, workdir):
 
 
 def receivers(opts, nullrecv):
-    """(name, argv for a port) of each receiver."""
-    return [
-        ("statkit-null", lambda port: [opts.statkit, "bench", "--null-server",
-                                       f"127.0.0.1:{port}", "--null-time-limit", "600"]),
-        ("nullrecv", lambda port: [nullrecv, "-p", str(port), "-m", opts.mode, "-T", "600"]),
-    ]
+    """(name, argv for a port) of each receiver: the null server of each
+    statkit binary, then nullrecv."""
+    def null_server(binary):
+        return lambda port: [binary, "bench", "--null-server", f"127.0.0.1:{port}",
+                             "--null-time-limit", "600"]
+    found = [(name, null_server(binary)) for name, binary in opts.nulls]
+    found.append(("nullrecv", lambda port: [nullrecv, "-p", str(port), "-m", opts.mode,
+                                             "-T", "600"]))
+    return found
 
 
 def final_lines(server):
@@ -113,6 +117,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--statkit", default=os.path.join(compare.REPO, "target", "release", "statkit"),
                    help="the statkit binary (its null server and bench)")
+    p.add_argument("--null", action="append", default=[], metavar="NAME=STATKIT",
+                   help="also the null server of another statkit binary (repeatable: "
+                        "a build before and after a change, side by side)")
     p.add_argument("--nullrecv", help="a built nullrecv (default: build --nullrecv-source)")
     p.add_argument("--nullrecv-source",
                    default=os.path.join(compare.REPO, "..", "shared", "bench", "nullrecv.c"))
@@ -127,6 +134,12 @@ def parse_args(argv):
     # Receivers run in a scratch folder: paths must not be relative.
     opts.statkit = os.path.abspath(opts.statkit)
     opts.nullrecv = opts.nullrecv and os.path.abspath(opts.nullrecv)
+    opts.nulls = [("statkit-null", opts.statkit)]
+    for spec in opts.null:
+        name, sep, binary = spec.partition("=")
+        if not sep or not name or name in ("nullrecv", "statkit-null"):
+            raise SystemExit(f"--null {spec!r}: expected NAME=PATH with a new NAME")
+        opts.nulls.append((name, os.path.abspath(binary)))
     opts.bench_arg = []  # compare.run_bench's extra `statkit bench` arguments
     return opts
 
@@ -139,18 +152,22 @@ def main(argv):
         rounds = []
         for r in range(opts.rounds):
             figures = {}
-            for name, make_argv in (order if r % 2 == 0 else order[::-1]):
+            # Each round starts one place further: every receiver goes first once.
+            shift = r % len(order)
+            for name, make_argv in order[shift:] + order[:shift]:
                 figures[name] = measure(opts, name, make_argv, os.path.join(workdir, f"{name}-{r}"))
                 f = figures[name]
                 print(f"round {r + 1} {name}: {f['ns_per_line']:.1f} CPU ns/line, "
                       f"{f['received']}/{f['sent']} lines, "
                       f"{f['lines_per_datagram']:.1f} lines/datagram", flush=True)
-            ratio = figures["statkit-null"]["ns_per_line"] / figures["nullrecv"]["ns_per_line"]
-            print(f"round {r + 1} statkit-null / nullrecv: {ratio:.2f}", flush=True)
+            for name, _ in opts.nulls:
+                ratio = figures[name]["ns_per_line"] / figures["nullrecv"]["ns_per_line"]
+                print(f"round {r + 1} {name} / nullrecv: {ratio:.2f}", flush=True)
             rounds.append(figures)
         best = {name: min(r[name]["ns_per_line"] for r in rounds) for name, _ in order}
-        print(f"best: statkit-null {best['statkit-null']:.1f}, nullrecv {best['nullrecv']:.1f} "
-              f"CPU ns/line; ratio {best['statkit-null'] / best['nullrecv']:.2f}")
+        for name, _ in opts.nulls:
+            print(f"best: {name} {best[name]:.1f}, nullrecv {best['nullrecv']:.1f} "
+                  f"CPU ns/line; ratio {best[name] / best['nullrecv']:.2f}")
     return 0
 
 
