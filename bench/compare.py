@@ -36,6 +36,10 @@ MIXED = "c=50,sc=10,ms=20,g=10,s=10"
 COUNTERS = "c=100"
 ALL_TESTS = ["cpu_batch", "cpu_single", "cpu_counters", "loss_batch", "loss_single", "rss", "rss_counters"]
 BUILTIN_PEERS = ["statkit", "etsy", "null"]
+# Built in but not run unless asked: statkit with its state folder
+# (checkpoints every second, a disk queue per sink), for the cost of
+# durability beside "statkit" (which runs with --state-dir off).
+OPTIONAL_PEERS = ["statkit-state"]
 
 # Loss at or above this percentage ends the loss-free part of a ladder.
 LOSS_THRESHOLD_PCT = 0.1
@@ -251,10 +255,13 @@ def fmt_seconds(s):
 def make_peers(opts):
     peers = {}
 
-    def statkit_argv(port, gport, mport, flush, workdir):
+    def statkit_argv(port, gport, mport, flush, workdir, state="off"):
         return [opts.statkit, "serve", "--statsd", f"127.0.0.1:{port}",
                 "--admin", f"127.0.0.1:{mport}", "--graphite", f"127.0.0.1:{gport}",
-                "--flush-interval", fmt_seconds(flush), "--http", "off", "--state-dir", "off"]
+                "--flush-interval", fmt_seconds(flush), "--http", "off", "--state-dir", state]
+
+    def statkit_state_argv(port, gport, mport, flush, workdir):
+        return statkit_argv(port, gport, mport, flush, workdir, os.path.join(workdir, "state"))
 
     def etsy_argv(port, gport, mport, flush, workdir):
         config = os.path.join(workdir, "config.js")
@@ -270,6 +277,7 @@ def make_peers(opts):
                 "--null-time-limit", "3600"]
 
     peers["statkit"] = Peer("statkit", "graphite", statkit_argv)
+    peers["statkit-state"] = Peer("statkit-state", "graphite", statkit_state_argv)
     peers["etsy"] = Peer("etsy", "graphite", etsy_argv)
     peers["null"] = Peer("null", "null", null_argv)
 
@@ -533,7 +541,8 @@ def parse_args(argv):
     p.add_argument("--statkit", default=os.path.join(REPO, "target", "release", "statkit"),
                    help="the statkit binary (serve, bench and the null server)")
     p.add_argument("--peers", default=",".join(BUILTIN_PEERS),
-                   help="built-in peers to run, comma separated (statkit, etsy, null)")
+                   help="built-in peers to run, comma separated (statkit, etsy, null; "
+                        "also statkit-state: statkit with its state folder)")
     p.add_argument("--peer", action="append", default=[], metavar="NAME=COMMAND",
                    help="another server; COMMAND may use {port} (statsd UDP), {gport} "
                         "(Graphite TCP it must flush to, etsy legacy names), {flush} "
@@ -593,7 +602,8 @@ def main(argv):
     order += [spec.partition("=")[0] for spec in opts.peer if spec.partition("=")[0] not in order]
     unknown = [n for n in order if n not in peers]
     if unknown:
-        raise SystemExit(f"unknown peers {unknown}; built in: {BUILTIN_PEERS}, or give --peer")
+        raise SystemExit(f"unknown peers {unknown}; built in: {BUILTIN_PEERS + OPTIONAL_PEERS}, "
+                         "or give --peer")
     tests = [t.strip() for t in opts.tests.split(",") if t.strip()]
     bad = [t for t in tests if t not in ALL_TESTS]
     if bad:

@@ -9,8 +9,9 @@
 # and the host-wide merge), reader_folder (the readers and clean over a
 # folder of hostile files, FIFOs and links built from the input; a hang is
 # caught by -timeout), snapshot_decode (a flush read back from a sink's
-# disk queue) and checkpoint (the aggregation checkpoint's decoder and
-# restore).
+# disk queue), checkpoint (the aggregation checkpoint's decoder and
+# restore) and mapping_file (statsd_exporter's mapping files: the YAML
+# reader, the validator, the matcher and its cache).
 #
 # Installs cargo-fuzz if it is missing. By default the target is built
 # without a sanitizer, which works on a stable toolchain; the parser is safe
@@ -39,13 +40,13 @@ if [[ "$sanitizer" != none ]] && ! rustc --version | grep -q nightly; then
 fi
 
 cd "$root/fuzz"
-for target in statsd_parse aggregate stats_file pipe_parse reader_folder snapshot_decode checkpoint; do
+for target in statsd_parse aggregate stats_file pipe_parse reader_folder snapshot_decode checkpoint mapping_file; do
     mkdir -p "corpus/$target"
     # The parser's seeds and dictionary start both statsd targets: the
     # aggregate target reads statsd lines too.
     seeds="seeds/statsd_parse"
     dict=(-dict=statsd.dict)
-    if [[ "$target" == stats_file || "$target" == pipe_parse || "$target" == reader_folder || "$target" == snapshot_decode || "$target" == checkpoint ]]; then
+    if [[ "$target" == stats_file || "$target" == pipe_parse || "$target" == reader_folder || "$target" == snapshot_decode || "$target" == checkpoint || "$target" == mapping_file ]]; then
         seeds="seeds/$target"
         dict=()
     fi

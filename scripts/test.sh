@@ -129,6 +129,18 @@ STATKIT_TEST_CHROMIUM="$(command -v chromium)"
 echo "STATKIT_TEST_PROMETHEUS=$STATKIT_TEST_PROMETHEUS ($(prometheus --version 2>&1 | head -1))"
 echo "STATKIT_TEST_CHROMIUM=$STATKIT_TEST_CHROMIUM"
 
+# --- mapping files (issue 15) ------------------------------------------------------
+# tests/cli/mapping.rs checks the mapped /metrics with `promtool check
+# metrics`: Debian's prometheus package (installed above) ships promtool.
+# statsd_exporter itself is not packaged by Debian (bookworm), so the
+# corpus' expected texts are statkit's own, written from its documentation.
+step "promtool (from Debian's prometheus)"
+command -v promtool >/dev/null || die "promtool is missing: it comes with Debian's prometheus package"
+export STATKIT_TEST_PROMTOOL
+STATKIT_TEST_PROMTOOL="$(command -v promtool)"
+echo "STATKIT_TEST_PROMTOOL=$STATKIT_TEST_PROMTOOL"
+# --- end of mapping files ------------------------------------------------------------
+
 export STATKIT_TEST_NODE
 STATKIT_TEST_NODE="$(command -v node)"
 export STATKIT_TEST_ETSY_DIR="$etsy_dir"

@@ -17,6 +17,7 @@ use crate::snapshot::Snapshot;
 use crate::summary::{fill_buckets, summarize, Bin, Percentile};
 use crate::table::{IngestCounts, Table, TableOptions};
 use crate::timer::TimerValues;
+use crate::totals::{SeriesTotals, TOTALS_TTL_SECONDS};
 
 /// etsy's `histogram` setting: timers whose key contains `metric` get bins.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,6 +110,8 @@ pub struct Aggregator {
     /// Everything ingested since start; never reset.
     pub(crate) totals: IngestCounts,
     pub(crate) last_flush: Option<u64>,
+    /// Counters' and timers' counts since first seen.
+    pub(crate) series_totals: SeriesTotals,
 }
 
 impl Aggregator {
@@ -134,6 +137,7 @@ impl Aggregator {
             counts: IngestCounts::default(),
             totals: IngestCounts::default(),
             last_flush: None,
+            series_totals: SeriesTotals::default(),
         }
     }
 
@@ -298,6 +302,13 @@ impl Aggregator {
                 summary
             })
             .into();
+        let limit = o.table.max_series.saturating_add(OWN_COUNTERS);
+        let ttl = (TOTALS_TTL_SECONDS * 1000.0 / o.interval_ms)
+            .ceil()
+            .max(1.0) as u64;
+        let refused = (self.series_totals).add(&mut snapshot, o.buckets.len(), limit, ttl);
+        self.counts.refused_series += refused;
+        self.totals.refused_series += refused;
         snapshot.gauges = self.gauges.share(|_, gauge| gauge.value).into();
         snapshot.sets = self.sets.share(|_, members| members.len() as u64).into();
         snapshot.num_stats = snapshot.len();
@@ -359,6 +370,12 @@ impl Aggregator {
         self.counts = IngestCounts::default();
     }
 
+    /// Flushes made since the series' totals began (a restored checkpoint
+    /// carries the count on): each flush's number, in order.
+    pub fn flushes(&self) -> u64 {
+        self.series_totals.flushes
+    }
+
     /// What every absorbed table received since start.
     pub fn ingested(&self) -> IngestCounts {
         self.totals
@@ -417,6 +434,7 @@ impl Aggregator {
 
     /// Deletes one series; returns whether it existed.
     pub fn delete(&mut self, kind: Kind, name: &[u8]) -> bool {
+        self.series_totals.remove(kind, name);
         match kind {
             Kind::Counters => self.counters.remove(name),
             Kind::Gauges => self.gauges.remove(name),

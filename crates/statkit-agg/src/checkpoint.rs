@@ -40,7 +40,9 @@
 //!             map(f64 counter),
 //!             map(gauge),
 //!             map(timer),
-//!             map(members)
+//!             map(members),
+//!             u64 flushes (since the totals began),
+//!             map(counter total), map(timer total)
 //! table     = counts, u64 names_after_drain, u8 splittable (0|1),
 //!             map(f64 counter sum),
 //!             map(gauge change),
@@ -52,6 +54,10 @@
 //! name      = u32 length, bytes
 //! members   = u32 n, name × n               in insertion order
 //! gauge     = f64 value, u8 has_ttl (0|1), [u32 flushes left]
+//! counter total
+//!           = f64 total, u64 seen (the flush that last reported it)
+//! timer total
+//!           = f64 count, f64 sum, u32 n, f64 bucket × n, u64 seen
 //! gauge change
 //!           = u8 flags (1: absolute, 2: overflow), [f64 absolute],
 //!             [f64 overflow sum], u32 n, f64 delta × n
@@ -84,6 +90,7 @@ use crate::names::{Arena, NameMap};
 use crate::sketch::Sketch;
 use crate::table::{GaugeChange, IngestCounts, Table};
 use crate::timer::TimerValues;
+use crate::totals::{Cumulative, Kept, SeriesTotals};
 
 mod decode;
 mod encode;
@@ -129,6 +136,10 @@ struct AggregatorState {
     gauges: Entries<Gauge>,
     timers: Timers,
     sets: Sets,
+    /// The series' totals since first seen.
+    flushes: u64,
+    counter_totals: Entries<Kept<f64>>,
+    timer_totals: Entries<Kept<Cumulative>>,
 }
 
 /// One table's pending state. Emptied gauges, timers and sets that the
@@ -366,6 +377,9 @@ impl Checkpoint {
                 gauges: Entries::of(&aggregator.gauges, |&g| g),
                 timers: Timers::of(&aggregator.timers),
                 sets: Sets::of(&aggregator.sets),
+                flushes: aggregator.series_totals.flushes,
+                counter_totals: Entries::of(&aggregator.series_totals.counters, Kept::clone),
+                timer_totals: Entries::of(&aggregator.series_totals.timers, Kept::clone),
             },
             tables: Vec::new(),
         }
@@ -434,6 +448,11 @@ impl Checkpoint {
         aggregator.gauges = a.gauges.into_map(|g| g);
         aggregator.timers = a.timers.into_map();
         aggregator.sets = a.sets.into_map();
+        aggregator.series_totals = SeriesTotals {
+            counters: a.counter_totals.into_map(|t| t),
+            timers: a.timer_totals.into_map(|t| t),
+            flushes: a.flushes,
+        };
         let mut states = self.tables.into_iter();
         for (table, state) in tables.iter_mut().zip(states.by_ref()) {
             state.put(table);

@@ -22,6 +22,7 @@ mod snapshot;
 pub mod summary;
 mod table;
 mod timer;
+mod totals;
 
 pub use aggregator::{Aggregator, Deletion, Gauge, HistogramSetting, Kind, Options};
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -30,3 +31,4 @@ pub use snapshot::{CounterFlush, Snapshot, SnapshotError, OWN_NAMES};
 pub use summary::{Bin, InvalidPercentile, Percentile, Threshold, TimerStats, TimerSummary};
 pub use table::{IngestCounts, Table, TableOptions, EARLY_DRAIN_NAMES};
 pub use timer::{SampleWeighting, TimerValues};
+pub use totals::{Cumulative, TOTALS_TTL_SECONDS};

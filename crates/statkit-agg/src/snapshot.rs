@@ -13,11 +13,15 @@ use crate::summary::{Percentile, TimerSummary};
 mod codec;
 pub use codec::{SnapshotError, OWN_NAMES};
 
-/// A counter's flush: the interval's total and per-second rate.
+/// A counter's flush: the interval's count and per-second rate, and the
+/// count since the series was first seen.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CounterFlush {
     pub count: f64,
     pub rate: f64,
+    /// Since first seen (kept across restarts by the checkpoint): what
+    /// Prometheus-shaped outputs export as `<name>_total`.
+    pub total: f64,
 }
 
 /// The series of one kind: values, the `i`th named by slot `i` of names
@@ -42,15 +46,34 @@ impl<T> From<(SharedArena, Vec<T>)> for Series<T> {
 }
 
 impl<T> Series<T> {
+    /// A series of the pairs, the first of each name kept (names are
+    /// unique in a snapshot).
+    #[cfg(test)]
+    pub(crate) fn of<'a>(pairs: impl IntoIterator<Item = (&'a [u8], T)>) -> Self {
+        let mut map = crate::names::NameMap::<Option<T>, SharedArena>::default();
+        for (name, value) in pairs {
+            if let Some(slot @ None) = map.get_or_insert_with(name, usize::MAX, || None) {
+                *slot = Some(value);
+            }
+        }
+        let (names, values) = map.share(|_, v| v.take());
+        Self::from((names, values.into_iter().flatten().collect()))
+    }
+
     fn get(&self, i: usize) -> Option<(&[u8], &T)> {
         self.values.get(i).map(|value| (self.names.get(i), value))
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&[u8], &T)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &T)> {
         (self.values.iter().enumerate()).map(|(i, value)| (self.names.get(i), value))
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&[u8], &mut T)> {
+        let names = &self.names;
+        (self.values.iter_mut().enumerate()).map(|(i, value)| (names.get(i), value))
+    }
+
+    pub(crate) fn len(&self) -> usize {
         self.values.len()
     }
 }
@@ -65,7 +88,7 @@ impl<T: PartialEq> PartialEq for Series<T> {
 
 /// Everything one flush reports. Series appear in etsy's order: insertion
 /// order per kind.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     /// Unix seconds of the flush (etsy's rounded `Date.now() / 1000`).
     pub timestamp: u64,
@@ -73,9 +96,13 @@ pub struct Snapshot {
     pub interval_ms: f64,
     /// The percent thresholds the timer summaries refer to by index.
     pub percentiles: Arc<[Percentile]>,
-    /// Counter totals; rates are derived on reading (a flush of 100k
-    /// counters is 800 KB smaller for it).
+    /// Counters' interval counts; rates are derived on reading (a flush of
+    /// 100k counters is 800 KB smaller for it).
     pub(crate) counters: Series<f64>,
+    /// Each counter's count since first seen, in the order of `counters`
+    /// (empty until the aggregator's totals fill it in: then the interval's
+    /// count stands for it).
+    pub(crate) counter_totals: Vec<f64>,
     pub(crate) timers: Series<TimerSummary>,
     pub(crate) gauges: Series<f64>,
     pub(crate) sets: Series<u64>,
@@ -86,6 +113,24 @@ pub struct Snapshot {
     /// statkit's own per-interval metrics beyond etsy's, as
     /// `(name under the self-metric prefix, value)`.
     pub own: Vec<(&'static str, f64)>,
+}
+
+/// Equal when every field reads the same, counters' totals included
+/// (whether filled in or standing for their interval's counts).
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamp == other.timestamp
+            && self.interval_ms == other.interval_ms
+            && self.percentiles == other.percentiles
+            && self.counters == other.counters
+            && (self.counters().map(|(_, c)| c.total)).eq(other.counters().map(|(_, c)| c.total))
+            && self.timers == other.timers
+            && self.gauges == other.gauges
+            && self.sets == other.sets
+            && self.num_stats == other.num_stats
+            && self.processing_time_ms == other.processing_time_ms
+            && self.own == other.own
+    }
 }
 
 impl Snapshot {
@@ -100,10 +145,11 @@ impl Snapshot {
     }
 
     /// etsy's rate: the count over the interval in seconds.
-    fn counter_flush(&self, count: f64) -> CounterFlush {
+    fn counter_flush(&self, i: usize, count: f64) -> CounterFlush {
         CounterFlush {
             count,
             rate: count / (self.interval_ms / 1000.0),
+            total: self.counter_totals.get(i).copied().unwrap_or(count),
         }
     }
 
@@ -111,7 +157,7 @@ impl Snapshot {
     pub fn counter(&self, i: usize) -> Option<(&[u8], CounterFlush)> {
         self.counters
             .get(i)
-            .map(|(name, c)| (name, self.counter_flush(*c)))
+            .map(|(name, c)| (name, self.counter_flush(i, *c)))
     }
 
     pub fn timer(&self, i: usize) -> Option<(&[u8], &TimerSummary)> {
@@ -127,9 +173,7 @@ impl Snapshot {
     }
 
     pub fn counters(&self) -> impl Iterator<Item = (&[u8], CounterFlush)> {
-        self.counters
-            .iter()
-            .map(|(name, c)| (name, self.counter_flush(*c)))
+        (self.counters.iter().enumerate()).map(|(i, (name, c))| (name, self.counter_flush(i, *c)))
     }
 
     pub fn timers(&self) -> impl Iterator<Item = (&[u8], &TimerSummary)> {

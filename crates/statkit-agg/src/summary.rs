@@ -7,6 +7,7 @@
 //! algorithm that equals etsy's whenever every weight is 1.
 
 use crate::timer::TimerValues;
+use crate::totals::Cumulative;
 
 /// One configured percent threshold (`percentThreshold` in etsy).
 #[derive(Clone, Debug, PartialEq)]
@@ -115,6 +116,9 @@ pub struct TimerSummary {
     /// entry equals `count`): what a Prometheus histogram adds per flush.
     /// Empty when no bounds are configured or no value arrived.
     pub buckets: Vec<f64>,
+    /// Since the series was first seen: what Prometheus-shaped outputs
+    /// export. Filled in by the aggregator's flush.
+    pub cumulative: Cumulative,
 }
 
 /// Summarizes `timer` (sorting its values in place).
@@ -161,6 +165,7 @@ pub fn summarize(
         count_ps,
         stats,
         buckets: Vec::new(),
+        cumulative: Cumulative::default(),
     }
 }
 

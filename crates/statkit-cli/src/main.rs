@@ -41,6 +41,9 @@ enum Command {
     /// Publish a simulated app's metrics (a stats file and a pipe) to try
     /// slurp, poll and /stats on.
     Demo(cmd::demo::DemoArgs),
+    /// Check a statsd_exporter mapping file, or see what lines become
+    /// through it.
+    Mapping(cmd::mapping::MappingArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::CompletionsArgs),
     /// Print the manual page (roff), statkit's or a subcommand's.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Munin(args) => cmd::munin::run(args),
         Command::Conformance(args) => cmd::conformance::run(args),
+        Command::Mapping(args) => cmd::mapping::run(args),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),
         Command::Man(args) => cmd::man::run(args, Cli::command()),
     })

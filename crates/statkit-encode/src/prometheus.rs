@@ -1,23 +1,53 @@
 //! Prometheus exposition of the store: text format 0.0.4 or OpenMetrics
 //! 1.0.
 //!
+//! Without a mapping file:
+//!
 //! - A counter is a `counter` family: `<name>_total`, the count since the
 //!   series was first seen (kept across restarts by the state file).
 //! - A gauge is a `gauge`; a set a `gauge` of the members the last flush
 //!   saw.
 //! - A timer is a `histogram`: `<name>_bucket{le=...}` for the configured
-//!   bounds and `+Inf`, `_sum`, `_count`, all since first seen.
+//!   bounds and `+Inf`, `_sum`, `_count`, all since first seen, in
+//!   milliseconds.
 //!
 //! A key `name;tag=value;bare` gives the metric name `name` and the labels
 //! `tag="value"` and `bare="true"`. Metric names keep `[A-Za-z0-9_:]` and
-//! turn every other byte into `_`; label names keep `[A-Za-z0-9_]`. Two
-//! keys that give the same name and labels, or one name used by two
-//! kinds, would make the exposition invalid: the first (in key order) is
+//! turn every other byte into `_`; label names keep `[A-Za-z0-9_]`.
+//!
+//! With a mapping file ([`Mapping`], statsd_exporter's rules), a name a
+//! rule maps takes the rule's name, its labels over the key's tags (sorted
+//! by name), its `help`, and, as statsd_exporter exposes them: a counter
+//! keeps its name as written (`_total` is added only in OpenMetrics, where
+//! it is required), and a timer is observed in seconds, as a histogram of
+//! the rule's buckets or a summary (`prometheus/mapped.rs` says what a
+//! summary can show). A dropped name is left out; a name no rule maps is
+//! exposed as without a mapping.
+//!
+//! Two series that give the same name and labels, or one name used by two
+//! types, would make the exposition invalid: the first (in name order) is
 //! kept, the rest are left out and counted.
+//!
+//! A name that had more label sets than the store takes per name has an
+//! overflow series (every label `__overflow__`), and
+//! `statkit_series_overflow_total{name="<statsd name>"}` counts the series
+//! reports folded into it.
 
-use std::fmt::Write;
+mod mapped;
+mod process;
+mod write;
 
-use statkit_store::{split_key, Kind, Series, Store, Tag};
+use std::sync::Arc;
+use std::time::Duration;
+
+use statkit_mapping::{Cache, Mapper, Rule};
+use statkit_store::{split_key, Kind, Series, Store};
+
+pub use mapped::metric_kind;
+pub use process::{process, ProcessStats};
+pub use write::metric_name;
+use write::Les;
+use write::{header, labels, samples};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,23 +82,48 @@ impl Format {
     }
 }
 
-/// One series, ready to sort into families.
-struct Entry<'s> {
-    family: String,
-    kind: Kind,
-    labels: String,
-    raw_name: &'s [u8],
-    series: &'s Series,
+/// A mapping file's rules and the cache of what they made of the store's
+/// names (keep it from one render to the next).
+#[derive(Debug)]
+pub struct Mapping<'m> {
+    pub mapper: &'m Mapper,
+    pub cache: &'m mut Cache,
 }
 
-/// Writes the store in `format` to `out`; returns how many series were
-/// left out for clashing names.
-pub fn render(store: &Store, format: Format, out: &mut String) -> usize {
-    render_described(store, format, &|_| None, out)
+/// How the store is exposed: through a mapping file or as sent, which idle
+/// series are left out, and the descriptions programs gave their metrics.
+#[derive(Default)]
+pub struct Exposition<'m, 'd> {
+    pub mapping: Option<Mapping<'m>>,
+    /// Series without activity (`Series::last_active`) for longer than this
+    /// before the store's newest flush are left out, except the server's
+    /// own; a mapped series goes by its rule's `ttl` when it has one.
+    /// `None`: every series is shown.
+    pub series_ttl: Option<Duration>,
+    /// A statsd name's (a key without its tags) help text and unit, from
+    /// where its values came from (a stats file's `describe_*`): its
+    /// family's `# HELP` is that text unless a mapping rule has one, and,
+    /// in OpenMetrics, `# UNIT` is the unit when the family's name ends
+    /// with `_<unit>`, as the OpenMetrics specification requires of a unit
+    /// (otherwise the unit is left out). Families take the description of
+    /// their first series' name.
+    pub described: Option<&'d Describe<'d>>,
 }
 
-/// A family's own help text and unit, from where its values came from (a
-/// stats file's `describe_*`).
+/// Gives a statsd name's description, if its program gave one.
+pub type Describe<'d> = dyn Fn(&[u8]) -> Option<Described<'d>> + 'd;
+
+impl std::fmt::Debug for Exposition<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exposition")
+            .field("mapping", &self.mapping)
+            .field("series_ttl", &self.series_ttl)
+            .field("described", &self.described.is_some())
+            .finish()
+    }
+}
+
+/// A family's own help text and unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Described<'d> {
     /// The `# HELP` text (empty: the default text).
@@ -77,242 +132,142 @@ pub struct Described<'d> {
     pub unit: &'d str,
 }
 
-/// [`render`], with `described` giving a statsd name's (a key without its
-/// tags) help text and unit: its family's `# HELP` is that text and, in
-/// OpenMetrics, `# UNIT` is the unit when the family's name ends with
-/// `_<unit>`, as the OpenMetrics specification requires of a unit
-/// (otherwise the unit is left out). Families take the description of
-/// their first series' name.
-pub fn render_described<'d>(
+/// Whether `series` has had no activity for longer than `ttl` before the
+/// store's newest flush.
+fn idle(store: &Store, series: &Series, ttl: Option<Duration>) -> bool {
+    ttl.is_some_and(|ttl| {
+        let quiet = store.last_flush().saturating_sub(series.last_active);
+        quiet as f64 > ttl.as_secs_f64()
+    })
+}
+
+/// How a series' family is typed and written.
+#[derive(Clone, Debug)]
+enum Shape {
+    /// As without a mapping file.
+    Plain,
+    /// Mapped: a counter whose name did (`true`) or did not end in
+    /// `_total`, a gauge, or a timer by its rule.
+    Mapped { total: bool, rule: Arc<Rule> },
+}
+
+/// One series, ready to sort into families.
+struct Entry<'s> {
+    /// The name text 0.0.4 declares: the family, with `_total` for a
+    /// counter that has it (so a counter `x` and a gauge `x_total`, whose
+    /// samples would collide, sort together and clash).
+    exposed: String,
+    kind: Kind,
+    shape: Shape,
+    labels: String,
+    raw_name: &'s [u8],
+    series: &'s Series,
+}
+
+impl Entry<'_> {
+    /// Whether the entry is a counter whose exposed name ends in `_total`.
+    fn total(&self) -> bool {
+        self.kind == Kind::Counter
+            && match &self.shape {
+                Shape::Plain => true,
+                Shape::Mapped { total, .. } => *total,
+            }
+    }
+
+    /// The family's name: OpenMetrics declares a counter without `_total`.
+    fn family(&self) -> &str {
+        match self.total() {
+            true => self.exposed.strip_suffix("_total").unwrap_or(&self.exposed),
+            false => &self.exposed,
+        }
+    }
+
+    /// The name `format` declares the entry's family by: text 0.0.4
+    /// declares a counter `x` as `x_total` (so a gauge `x_total` clashes
+    /// with it), OpenMetrics as `x` (so a gauge `x` does).
+    fn declared(&self, format: Format) -> &str {
+        match format {
+            Format::Text => &self.exposed,
+            Format::OpenMetrics => self.family(),
+        }
+    }
+
+    /// What must agree for two entries to share a family.
+    fn typing(&self) -> (Kind, &'static str, bool) {
+        let (type_name, total) = match &self.shape {
+            Shape::Plain => (write::type_name(self.kind, None), true),
+            Shape::Mapped { total, rule } => (write::type_name(self.kind, Some(rule)), *total),
+        };
+        (self.kind, type_name, total)
+    }
+}
+
+/// Writes the store in `format` to `out` as `exposition` says; returns how
+/// many series were left out for clashing names.
+pub fn render(
     store: &Store,
     format: Format,
-    described: &dyn Fn(&[u8]) -> Option<Described<'d>>,
+    exposition: Exposition<'_, '_>,
     out: &mut String,
 ) -> usize {
-    let mut entries: Vec<Entry<'_>> = store
-        .iter()
-        .map(|(kind, key, series)| {
-            let (name, tags) = split_key(key);
-            Entry {
-                family: metric_name(name),
-                kind,
-                labels: labels(tags, kind == Kind::Timer),
-                raw_name: name,
-                series,
-            }
-        })
-        .collect();
+    let ttl = exposition.series_ttl;
+    let lookup = |name: &[u8]| exposition.described.and_then(|described| described(name));
+    let mut entries: Vec<Entry<'_>> = match exposition.mapping {
+        None => store
+            .iter()
+            .filter(|&(_, key, series)| store.is_own(key) || !idle(store, series, ttl))
+            .map(plain)
+            .collect(),
+        Some(mapping) => mapped::entries(store, mapping, ttl),
+    };
+    // Grouped by the name the format declares (`Entry::declared`).
     entries.sort_unstable_by(|a, b| {
-        (&a.family, a.kind, &a.labels, a.raw_name).cmp(&(&b.family, b.kind, &b.labels, b.raw_name))
+        (a.declared(format), a.kind, &a.labels, a.raw_name).cmp(&(
+            b.declared(format),
+            b.kind,
+            &b.labels,
+            b.raw_name,
+        ))
     });
-    let les: Vec<String> = store.options().bounds.iter().map(|&b| float(b)).collect();
+    let les = Les::new(store);
     let mut clashes = 0;
-    let mut previous: Option<(&str, Kind, &str)> = None;
+    let mut previous: Option<(&str, (Kind, &str, bool), &str)> = None;
     for e in &entries {
+        let key = e.declared(format);
         match previous {
-            Some((family, kind, labels)) if family == e.family => {
-                if kind != e.kind || labels == e.labels {
+            Some((declared, typing, labels)) if declared == key => {
+                if typing != e.typing() || labels == e.labels {
                     clashes += 1;
                     continue;
                 }
             }
-            _ => header(out, format, e, described(e.raw_name)),
+            _ => header(out, format, e, lookup(e.raw_name)),
         }
-        previous = Some((&e.family, e.kind, &e.labels));
-        samples(out, e, &les);
+        previous = Some((key, e.typing(), &e.labels));
+        samples(out, format, e, &les);
     }
+    write::overflows(out, format, store);
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
     }
     clashes
 }
 
-/// A valid metric name: `[A-Za-z_:][A-Za-z0-9_:]*`.
-pub fn metric_name(name: &[u8]) -> String {
-    let mut out = Vec::with_capacity(name.len() + 1);
-    if name.first().is_none_or(u8::is_ascii_digit) {
-        out.push(b'_');
+/// The entry of a series as without a mapping file.
+fn plain<'s>((kind, key, series): (Kind, &'s [u8], &'s Series)) -> Entry<'s> {
+    let (name, tags) = split_key(key);
+    let mut exposed = String::with_capacity(name.len() + 7);
+    statkit_mapping::push_metric_name(name, &mut exposed);
+    if kind == Kind::Counter {
+        exposed.push_str("_total");
     }
-    out.extend(name.iter().map(|&b| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b':' => b,
-        _ => b'_',
-    }));
-    // Every byte is ASCII by construction.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// A valid label name: `[A-Za-z_][A-Za-z0-9_]*`, not starting with `__`
-/// (reserved) and, on a histogram, not `le`.
-fn label_name(name: &[u8], histogram: bool) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    if name.first().is_none_or(u8::is_ascii_digit) || name.starts_with(b"__") {
-        out.push_str("tag_");
-    }
-    out.extend(name.iter().map(|&b| match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => char::from(b),
-        _ => '_',
-    }));
-    if histogram && out == "le" {
-        out.insert_str(0, "tag_");
-    }
-    out
-}
-
-/// The label set `{a="1",b="true"}` of a key's tags (empty for none); a
-/// label name given twice keeps its first value.
-fn labels<'k>(tags: impl Iterator<Item = Tag<'k>>, histogram: bool) -> String {
-    let mut pairs: Vec<(String, &[u8])> = Vec::new();
-    for (name, value) in tags {
-        let value = value.unwrap_or(b"true");
-        let name = label_name(name, histogram);
-        if !pairs.iter().any(|(n, _)| *n == name) {
-            pairs.push((name, value));
-        }
-    }
-    let mut out = String::new();
-    for (i, (name, value)) in pairs.iter().enumerate() {
-        out.push(if i == 0 { '{' } else { ',' });
-        out.push_str(name);
-        out.push_str("=\"");
-        escape(&String::from_utf8_lossy(value), true, &mut out);
-        out.push('"');
-    }
-    if !out.is_empty() {
-        out.push('}');
-    }
-    out
-}
-
-/// Escapes `\` and newlines, and `"` in label values.
-fn escape(text: &str, quote: bool, out: &mut String) {
-    if !text.contains(['\\', '\n', '"']) {
-        out.push_str(text);
-        return;
-    }
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' if quote => out.push_str("\\\""),
-            c => out.push(c),
-        }
-    }
-}
-
-fn header(out: &mut String, format: Format, e: &Entry<'_>, described: Option<Described<'_>>) {
-    let (type_name, what) = match e.kind {
-        Kind::Counter => ("counter", " statsd counter, count since first seen: "),
-        Kind::Gauge => ("gauge", " statsd gauge: "),
-        Kind::Timer => ("histogram", " statsd timer, milliseconds: "),
-        Kind::Set => ("gauge", " statsd set, members in the last flush: "),
-    };
-    let total = if (format, e.kind) == (Format::Text, Kind::Counter) {
-        "_total"
-    } else {
-        ""
-    };
-    for (i, part) in ["# HELP ", "# TYPE "].into_iter().enumerate() {
-        out.push_str(part);
-        out.push_str(&e.family);
-        out.push_str(total);
-        if let (0, Some(d)) = (i, described.filter(|d| !d.help.is_empty())) {
-            out.push(' ');
-            escape(d.help, format == Format::OpenMetrics, out);
-        } else if i == 0 {
-            out.push_str(what);
-            match std::str::from_utf8(e.raw_name) {
-                Ok(name) => escape(name, false, out),
-                Err(_) => escape(&String::from_utf8_lossy(e.raw_name), false, out),
-            }
-        } else {
-            out.push(' ');
-            out.push_str(type_name);
-        }
-        out.push('\n');
-    }
-    if let Some(unit) = described.and_then(|d| openmetrics_unit(format, &e.family, d.unit)) {
-        out.push_str("# UNIT ");
-        out.push_str(&e.family);
-        out.push(' ');
-        out.push_str(unit);
-        out.push('\n');
-    }
-}
-
-/// The unit OpenMetrics may show for `family`: only there, only when the
-/// name ends with `_<unit>`.
-fn openmetrics_unit<'u>(format: Format, family: &str, unit: &'u str) -> Option<&'u str> {
-    let suffix = family.strip_suffix(unit)?;
-    (format == Format::OpenMetrics && !unit.is_empty() && suffix.ends_with('_')).then_some(unit)
-}
-
-fn samples(out: &mut String, e: &Entry<'_>, les: &[String]) {
-    let (family, labels, s) = (&e.family, &e.labels, e.series);
-    match e.kind {
-        Kind::Counter => line(out, family, "_total", labels, s.total),
-        Kind::Gauge | Kind::Set => line(out, family, "", labels, s.last[0]),
-        Kind::Timer => {
-            if s.buckets.len() == les.len() {
-                for (le, &count) in les.iter().zip(&s.buckets) {
-                    bucket(out, family, labels, le, count);
-                }
-            }
-            bucket(out, family, labels, "+Inf", s.total);
-            line(out, family, "_sum", labels, s.sum);
-            line(out, family, "_count", labels, s.total);
-        }
-    }
-}
-
-fn line(out: &mut String, family: &str, suffix: &str, labels: &str, value: f64) {
-    out.push_str(family);
-    out.push_str(suffix);
-    out.push_str(labels);
-    out.push(' ');
-    number(out, value);
-    out.push('\n');
-}
-
-fn bucket(out: &mut String, family: &str, labels: &str, le: &str, count: f64) {
-    out.push_str(family);
-    out.push_str("_bucket");
-    match labels.strip_suffix('}') {
-        Some(open) => {
-            out.push_str(open);
-            out.push_str(",le=\"");
-        }
-        None => out.push_str("{le=\""),
-    }
-    out.push_str(le);
-    out.push_str("\"} ");
-    number(out, count);
-    out.push('\n');
-}
-
-/// A bound as OpenMetrics wants `le` values: always with a decimal point
-/// or exponent (`1.0`, `0.5`, `1e+21`).
-fn float(v: f64) -> String {
-    let mut s = String::new();
-    number(&mut s, v);
-    if !s.contains(['.', 'e', 'I', 'N']) {
-        s.push_str(".0");
-    }
-    s
-}
-
-/// Writes a sample value as both formats spell it: `NaN`, `+Inf`, `-Inf`,
-/// integers without a fraction, others in the shortest form that reads
-/// back exactly (`0.1`, `1e+21`).
-fn number(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        // Integers are most values (counts); they print faster as such.
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        out.push_str(ryu_js::Buffer::new().format_finite(v));
+    Entry {
+        exposed,
+        kind,
+        shape: Shape::Plain,
+        labels: labels(tags, kind == Kind::Timer),
+        raw_name: name,
+        series,
     }
 }
 

@@ -10,11 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::settings::{declare, Declared, Layers, Setting, Settings};
-use crate::{admin, http, pipeline, requests, sink, source, store};
+use crate::{admin, checkpoint, http, pipeline, prometheus, requests, sink, source, store};
 
 pub use crate::settings::ConfigError;
 pub use admin::settings::{AdminConfig, Changes};
 pub use http::settings::{HttpConfig, LISTEN as HTTP_LISTEN};
+pub use prometheus::PrometheusConfig;
 pub use requests::settings::RequestsConfig;
 pub use sink::settings::{ConsoleMode, SinksConfig};
 pub use source::settings::{ScanConfig, StatsdConfig};
@@ -67,7 +68,9 @@ pub fn registry() -> Vec<&'static dyn Declared> {
         sink::settings::SETTINGS,
         http::settings::SETTINGS,
         store::settings::SETTINGS,
+        checkpoint::settings::SETTINGS,
         requests::settings::SETTINGS,
+        prometheus::settings::SETTINGS,
         SETTINGS,
     ]
     .concat()
@@ -92,8 +95,12 @@ pub struct Config {
     pub state_dir: Option<std::path::PathBuf>,
     /// The history store's state file and how often it is saved.
     pub state: Option<StateFile>,
+    /// Time between checkpoints of the open interval (with a state folder).
+    pub checkpoint_interval: std::time::Duration,
     pub scan: ScanConfig,
     pub requests: RequestsConfig,
+    /// The Prometheus face: the mapping file, read; the idle series' TTL.
+    pub prometheus: PrometheusConfig,
     /// The log filter.
     pub log: String,
     pub log_format: LogFormat,
@@ -117,7 +124,11 @@ impl TryFrom<Settings> for Config {
     fn try_from(s: Settings) -> Result<Self, ConfigError> {
         let http = HttpConfig::from_settings(&s)?;
         let state_dir = store::settings::state_dir(&s)?;
-        let bounds = pipeline::settings::buckets(&s)?;
+        let face = PrometheusConfig::from_settings(&s)?;
+        let bounds = prometheus::settings::bounds(
+            pipeline::settings::buckets(&s)?,
+            face.mapping.as_deref(),
+        )?;
         // Only the history store, which exists for the HTTP listeners,
         // reads the buckets: without it, flushes carry none.
         let timer_buckets = if http.shows_store() {
@@ -133,8 +144,10 @@ impl TryFrom<Settings> for Config {
             store: store::settings::options(&s, bounds)?,
             state: store::settings::state_file(&s, state_dir.as_deref(), http.shows_store())?,
             state_dir,
+            checkpoint_interval: checkpoint::settings::interval(&s)?,
             scan: ScanConfig::from_settings(&s)?,
             requests: RequestsConfig::from_settings(&s)?,
+            prometheus: face,
             http,
             log: s.get(&LOG),
             log_format: LogFormat::from_settings(&s)?,

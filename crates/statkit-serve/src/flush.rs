@@ -10,6 +10,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use statkit_agg::Snapshot;
+
+use crate::checkpoint::Checkpointer;
 use crate::pipeline::Pipeline;
 use crate::sink::Fanout;
 use crate::source::SourceCounts;
@@ -17,13 +20,14 @@ use crate::status::Status;
 use crate::support::unix_now;
 
 /// What the flusher reads and feeds.
-#[derive(Debug)]
 pub(crate) struct Flusher {
     pub pipeline: Arc<Pipeline>,
     pub sinks: Fanout,
     pub counts: Arc<SourceCounts>,
     pub status: Arc<Status>,
     pub interval: Duration,
+    /// With a state folder: each flush is one step with its checkpoint.
+    pub checkpoints: Option<Arc<Checkpointer>>,
 }
 
 /// Running totals whose per-interval differences become own metrics.
@@ -71,8 +75,20 @@ impl Flusher {
 
     fn flush_once(&self, totals: &mut Totals, cut_short: Option<Duration>) {
         let now = unix_now();
-        let mut snapshot = self.pipeline.flush(now, cut_short);
+        let mut finish = |snapshot: &mut Snapshot| self.add_own(snapshot, totals);
+        match &self.checkpoints {
+            Some(checkpoints) => checkpoints.flush(now, cut_short, finish, &self.sinks),
+            None => {
+                let mut flushed = self.pipeline.flush(now, cut_short, false);
+                finish(&mut flushed.snapshot);
+                (self.sinks).push(flushed.number, Arc::new(flushed.snapshot), None);
+            }
+        }
         self.status.flushed(now);
+    }
+
+    /// The server's own counts since the last flush.
+    fn add_own(&self, snapshot: &mut Snapshot, totals: &mut Totals) {
         let kernel_drops = self.counts.kernel_drops().unwrap_or(totals.kernel_drops);
         let tcp_refused = self.counts.tcp_refused();
         let files_refused = self.counts.files_refused();
@@ -93,6 +109,5 @@ impl Flusher {
             tcp_refused,
             files_refused,
         };
-        self.sinks.push(Arc::new(snapshot));
     }
 }

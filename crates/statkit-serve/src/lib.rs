@@ -21,11 +21,14 @@
 
 mod admin;
 mod allow;
+mod checkpoint;
 pub mod config;
+mod files;
 mod flush;
 mod http;
 pub mod listeners;
 mod pipeline;
+mod prometheus;
 pub mod requests;
 mod server;
 pub mod settings;
@@ -41,6 +44,7 @@ use std::future::Future;
 
 pub use config::{Config, ConfigError};
 pub use listeners::{BindError, Listeners};
+pub use prometheus::settings::{load as load_mapping, store_bounds};
 pub use settings::Settings;
 pub use store::dir::{StateDir, StateDirError};
 
@@ -83,7 +87,7 @@ pub async fn run(
     let mut running = Running::default();
 
     server.start_sinks();
-    server.start_state(&mut running);
+    server.start_state(&mut running)?;
     let mut datagrams: Vec<(String, Box<dyn std::os::fd::AsRawFd + Send>, _)> = Vec::new();
     for (i, socket) in udp.into_iter().enumerate() {
         datagrams.push((

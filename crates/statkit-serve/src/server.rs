@@ -12,11 +12,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle as Task;
 
 use crate::admin::Admin;
+use crate::checkpoint::Checkpointer;
 use crate::flush::Flusher;
 use crate::http::{self, Context};
 use crate::pipeline::{Intake, Pipeline};
 use crate::requests::{GstatsSockets, Requests, RequestsReader};
-use crate::sink::{console::Console, graphite::Graphite, Fanout, Sinks};
+use crate::sink::{console::Console, graphite::Graphite, Fanout, QueueOptions, Sinks};
 use crate::source::{self, SourceCounts};
 use crate::status::Status;
 use crate::store::{self, History};
@@ -32,6 +33,8 @@ pub(crate) struct Server {
     /// The history store, when something reads it (HTTP, the state file).
     pub history: Option<Arc<History>>,
     pub counts: Arc<SourceCounts>,
+    /// With a state folder: the open interval's checkpoints.
+    checkpoints: Option<Arc<Checkpointer>>,
     sinks: Sinks,
     fanout: Fanout,
     /// Set when receiver threads should stop.
@@ -48,6 +51,7 @@ pub(crate) struct Running {
     /// Receiver and scanner threads.
     receivers: Vec<JoinHandle<()>>,
     flusher: Option<(JoinHandle<()>, mpsc::Sender<()>)>,
+    checkpointer: Option<(JoinHandle<()>, mpsc::Sender<()>)>,
     saver: Option<Task<()>>,
 }
 
@@ -71,7 +75,10 @@ impl Server {
         let history = (config.http.shows_store() || config.state.is_some())
             .then(|| Arc::new(History::new(config.store.clone())));
         let (stop_tx, stop) = watch::channel(false);
+        let checkpoints = (config.state_dir.as_deref())
+            .map(|dir| Arc::new(Checkpointer::new(dir, pipeline.clone())));
         let server = Server {
+            checkpoints,
             requests: RequestsReader::new(requests, pipeline.clone()),
             status: Arc::new(Status::new(started)),
             pipeline,
@@ -90,35 +97,57 @@ impl Server {
     /// Graphite destinations, the console, the history store.
     pub(crate) fn start_sinks(&mut self) {
         let sinks = &self.config.sinks;
+        self.sinks = Sinks::new(QueueOptions {
+            capacity: sinks.queue,
+            disk: (self.config.state_dir.as_ref()).map(|dir| (dir.join(QUEUES), sinks.queue_bytes)),
+            replay_rate: sinks.replay_rate,
+        });
         let names = statkit_encode::graphite::Names::new(&sinks.naming);
         for address in &sinks.graphite {
             let graphite = Graphite::new(address.clone(), names.clone(), self.status.started);
-            self.sinks
-                .start(format!("graphite {address}"), sinks.queue, graphite);
+            let id = format!("graphite-{}", file_name(address));
+            (self.sinks).start(format!("graphite {address}"), &id, graphite);
         }
         if sinks.console {
             let console = Console {
                 mode: sinks.console_mode,
                 prefix_stats: sinks.naming.prefix_stats.clone(),
             };
-            self.sinks.start("console".into(), sinks.queue, console);
+            self.sinks.start_local("console".into(), console);
         }
         if let Some(history) = &self.history {
             let sink = store::sink::StoreSink(history.clone());
-            self.sinks.start("store".into(), sinks.queue, sink);
+            self.sinks.start_local("store".into(), sink);
         }
         self.fanout = self.sinks.queues();
     }
 
-    /// Loads the state file, before the first flush so restored gauges are
-    /// in it, and saves it every interval.
-    pub(crate) fn start_state(&self, running: &mut Running) {
+    /// Restores the last checkpoint (its outbox's flush back into the
+    /// sinks' queues) and starts checkpointing; then loads the history's
+    /// state file, before the first flush so restored gauges are in it,
+    /// and saves it every interval. After the sinks start, before the
+    /// receivers.
+    pub(crate) fn start_state(&self, running: &mut Running) -> Result<(), ServeError> {
+        if let Some(checkpoints) = &self.checkpoints {
+            if let Some(outbox) = checkpoints.restore() {
+                let bytes = Some(&outbox.bytes[..]);
+                self.fanout.push(outbox.number, outbox.snapshot, bytes);
+            }
+            let (checkpoints, interval) = (checkpoints.clone(), self.config.checkpoint_interval);
+            let (tx, rx) = mpsc::channel();
+            let thread = std::thread::Builder::new()
+                .name("statkit-checkpoint".into())
+                .spawn(move || checkpoints.run(interval, rx))
+                .map_err(ServeError::Thread)?;
+            running.checkpointer = Some((thread, tx));
+        }
         let (Some(file), Some(history)) = (&self.config.state, &self.history) else {
-            return;
+            return Ok(());
         };
         store::persist::load(history, &self.pipeline, file, self.config.store.clone());
         let saver = store::persist::run(history.clone(), file.clone(), self.stop.clone());
         running.saver = Some(tokio::spawn(saver));
+        Ok(())
     }
 
     /// One thread per datagram socket (UDP, Unix).
@@ -246,6 +275,10 @@ impl Server {
             requests: self.requests.clone(),
             status_allow: self.config.requests.status_allow.clone(),
             scan: self.config.scan.clone(),
+            prometheus: Arc::new(crate::prometheus::Face::new(
+                &self.config.prometheus,
+                self.config.store.max_series,
+            )),
         });
         let limits = http::Limits::default();
         let [main, load, statvent] = listeners;
@@ -275,6 +308,7 @@ impl Server {
             interval: std::time::Duration::from_secs_f64(
                 self.config.aggregation.interval_ms / 1000.0,
             ),
+            checkpoints: self.checkpoints.clone(),
         };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -304,7 +338,12 @@ impl Server {
             let _ = task.await;
         }
         join_threads(running.receivers).await;
-        if let Some((thread, tx)) = running.flusher {
+        // The final flush writes the last checkpoint (the interval it
+        // ends is then empty); the checkpointer stops after it.
+        for (thread, tx) in [running.flusher, running.checkpointer]
+            .into_iter()
+            .flatten()
+        {
             drop(tx);
             join_threads(vec![thread]).await;
         }
@@ -321,6 +360,18 @@ impl Server {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// The sinks' disk queues' folder in the state folder.
+const QUEUES: &str = "queue";
+
+/// `text` as one file name: bytes other than letters, digits, `.` and `-`
+/// become `_` (`127.0.0.1:2003` -> `127.0.0.1_2003`).
+fn file_name(text: &str) -> String {
+    let keep = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+    text.chars()
+        .map(|c| if keep(c) { c } else { '_' })
+        .collect()
 }
 
 fn async_listener(listener: std::net::TcpListener) -> Result<tokio::net::TcpListener, ServeError> {

@@ -34,6 +34,7 @@ pub(crate) fn context(sinks: Fanout) -> (Arc<Context>, Intake) {
         counts: Arc::new(SourceCounts::default()),
         status_allow: config.requests.status_allow.clone(),
         scan: config.scan.clone(),
+        prometheus: Arc::default(),
     };
     (Arc::new(context), intake)
 }

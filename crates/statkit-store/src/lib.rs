@@ -28,7 +28,7 @@ pub use key::{split_key, Tag};
 pub use kind::{Combine, Field, Kind};
 pub use load::{load, LoadValue, LoadView};
 pub use series::{Resolution, Series, COARSE_ROWS, FINE_SPAN};
-pub use store::{Options, Store};
+pub use store::{Options, Store, OVERFLOW};
 
 #[cfg(test)]
 mod tests;

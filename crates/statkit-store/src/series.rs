@@ -95,6 +95,11 @@ pub struct Series {
     kind: Kind,
     /// Unix seconds of the newest flush that reported the series.
     pub last_time: u64,
+    /// Unix seconds of the newest flush that reported activity: a counter
+    /// or timer with a count, a set with members, any gauge report (etsy
+    /// reports idle counters, timers and sets with zeros). A state file
+    /// does not keep it: a restored series takes its `last_time`.
+    pub last_active: u64,
     /// The newest flush's row, exact (see [`Kind::fields`]).
     pub last: Vec<f64>,
     /// Counters: the count since the series was first seen; timers: the
@@ -116,6 +121,7 @@ impl Series {
         Self {
             kind,
             last_time: 0,
+            last_active: 0,
             last: vec![f64::NAN; width],
             total: 0.0,
             sum: 0.0,

@@ -245,6 +245,7 @@ fn read_series(r: &mut Reader<'_>, kind: Kind, caps: (usize, usize)) -> Result<S
     let width = kind.fields().len();
     let mut s = Series::new(kind, caps);
     s.last_time = r.u64("series time")?;
+    s.last_active = s.last_time;
     s.last = r.f64s("last values")?;
     if s.last.len() != width {
         return Err(StateError::Invalid("row width"));

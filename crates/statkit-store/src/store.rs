@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use statkit_agg::{Snapshot, TimerSummary};
+use statkit_agg::{Cumulative, Snapshot, TimerSummary};
 
 use crate::frames::FrameSample;
+use crate::key::split_key;
 use crate::kind::Kind;
 use crate::series::{capacities, Series};
 
@@ -23,7 +24,14 @@ pub struct Options {
     pub bounds: Arc<[f64]>,
     /// Prefix of the server's own metrics (etsy's `prefixStats`).
     pub own_prefix: String,
+    /// Label sets (keys) one name of one kind may have; a new one past it
+    /// is folded into the name's overflow series ([`OVERFLOW`]). 0 for no
+    /// limit. The server's own series are exempt.
+    pub max_series_per_name: usize,
 }
+
+/// The value every tag of an overflow series has.
+pub const OVERFLOW: &[u8] = b"__overflow__";
 
 impl Default for Options {
     fn default() -> Self {
@@ -32,15 +40,24 @@ impl Default for Options {
             bytes_per_series: 16 * 1024,
             bounds: Arc::from([]),
             own_prefix: "statsd".into(),
+            max_series_per_name: 10_000,
         }
     }
 }
+
+/// A name's overflow series: its key, and the series reports folded in.
+type Overflow = (Box<[u8]>, u64);
 
 /// Every series' history, by kind and name.
 #[derive(Clone, Debug)]
 pub struct Store {
     options: Options,
     series: [BTreeMap<Box<[u8]>, Series>; 4],
+    /// Keys held per name (the key without its tags), by kind.
+    per_name: [BTreeMap<Box<[u8]>, usize>; 4],
+    /// Each overflowed name's overflow key and the series reports folded
+    /// into it.
+    overflows: BTreeMap<Box<[u8]>, Overflow>,
     len: usize,
     dropped_series: u64,
     last_flush: u64,
@@ -53,6 +70,8 @@ impl Store {
         Self {
             options,
             series: Default::default(),
+            per_name: Default::default(),
+            overflows: BTreeMap::new(),
             len: 0,
             dropped_series: 0,
             last_flush: 0,
@@ -95,6 +114,21 @@ impl Store {
         &self.pct_label
     }
 
+    /// Series reports folded into an overflow series since start, by the
+    /// name (without tags) that had [`Options::max_series_per_name`] label
+    /// sets: each flush counts every new label set it folded.
+    pub fn overflows(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.overflows.iter().map(|(name, (_, n))| (&name[..], *n))
+    }
+
+    /// Whether `key` is one of the server's own series:
+    /// `<own_prefix>.<name>`, one component and no tags.
+    pub fn is_own(&self, key: &[u8]) -> bool {
+        key.strip_prefix(self.options.own_prefix.as_bytes())
+            .and_then(|rest| rest.strip_prefix(b"."))
+            .is_some_and(|own| !own.is_empty() && !own.contains(&b'.') && !own.contains(&b';'))
+    }
+
     pub fn get(&self, kind: Kind, name: &[u8]) -> Option<&Series> {
         self.series[kind.index()].get(name)
     }
@@ -104,6 +138,16 @@ impl Store {
     pub fn remove(&mut self, kind: Kind, name: &[u8]) -> bool {
         let removed = self.series[kind.index()].remove(name).is_some();
         self.len -= usize::from(removed);
+        if removed {
+            let counts = &mut self.per_name[kind.index()];
+            let base = split_key(name).0;
+            if let Some(n) = counts.get_mut(base) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(base);
+                }
+            }
+        }
         removed
     }
 
@@ -128,30 +172,42 @@ impl Store {
             }
         }
         for (name, c) in snapshot.counters() {
-            self.counter(name, t, c.count, c.rate);
+            self.counter(name, t, c.count, c.rate, Total::Is(c.total));
         }
         let interval = self.interval_s;
         for &(name, value) in &snapshot.own {
             let full = format!("{}.{name}", self.options.own_prefix);
-            self.counter(full.as_bytes(), t, value, value / interval);
+            self.counter(full.as_bytes(), t, value, value / interval, Total::Add);
         }
         for (name, summary) in snapshot.timers() {
             self.timer(name, t, summary);
         }
         for (name, value) in snapshot.gauges() {
-            self.update(Kind::Gauge, name, |s| {
+            self.update(Kind::Gauge, name, |s, _| {
+                s.last_active = t;
                 s.record(t, &[value], Some(point(value)));
             });
         }
         for (name, members) in snapshot.sets() {
             let n = members as f64;
-            self.update(Kind::Set, name, |s| s.record(t, &[n], Some(point(n))));
+            self.update(Kind::Set, name, |s, _| {
+                if members > 0 {
+                    s.last_active = t;
+                }
+                s.record(t, &[n], Some(point(n)));
+            });
         }
     }
 
-    fn counter(&mut self, name: &[u8], t: u64, count: f64, rate: f64) {
-        self.update(Kind::Counter, name, |s| {
-            s.total += count;
+    fn counter(&mut self, name: &[u8], t: u64, count: f64, rate: f64, total: Total) {
+        self.update(Kind::Counter, name, |s, folded| {
+            s.total = match total {
+                Total::Is(total) if !folded => total,
+                _ => s.total + count,
+            };
+            if count != 0.0 {
+                s.last_active = t;
+            }
             let frame = FrameSample {
                 sum: count,
                 ..point(count)
@@ -162,20 +218,29 @@ impl Store {
 
     fn timer(&mut self, name: &[u8], t: u64, summary: &TimerSummary) {
         let bounds = self.options.bounds.len();
-        self.update(Kind::Timer, name, |s| {
-            s.total += summary.count;
+        self.update(Kind::Timer, name, |s, folded| {
+            let mut cumulative = summary.cumulative.clone();
+            if folded {
+                cumulative = Cumulative {
+                    count: s.total,
+                    sum: s.sum,
+                    buckets: std::mem::take(&mut s.buckets),
+                };
+                cumulative.add(summary, bounds);
+            }
+            s.total = cumulative.count;
+            s.sum = cumulative.sum;
+            if cumulative.buckets.len() == bounds {
+                s.buckets = cumulative.buckets;
+            }
+            if summary.count > 0.0 {
+                s.last_active = t;
+            }
             let Some(stats) = &summary.stats else {
                 let nan = f64::NAN;
                 s.record(t, &[summary.count_ps, nan, nan, nan, nan, nan], None);
                 return;
             };
-            s.sum += stats.mean * summary.count;
-            if summary.buckets.len() == bounds {
-                s.buckets.resize(bounds, 0.0);
-                for (total, &added) in s.buckets.iter_mut().zip(&summary.buckets) {
-                    *total += added;
-                }
-            }
             let pct = stats
                 .thresholds
                 .iter()
@@ -222,15 +287,59 @@ impl Store {
         }
     }
 
-    /// Runs `f` on the series, creating it when there is room.
-    fn update(&mut self, kind: Kind, name: &[u8], f: impl FnOnce(&mut Series)) {
+    /// Runs `f` on the series, creating it when there is room, or on its
+    /// name's overflow series when the name has all the label sets it may.
+    /// Runs `f` on the series `name` (made if new), or on the overflow
+    /// series it is folded into: `f` is told which (`true` when folded),
+    /// since an overflow series adds up the series it stands for.
+    fn update(&mut self, kind: Kind, name: &[u8], f: impl FnOnce(&mut Series, bool)) {
         if let Some(series) = self.series[kind.index()].get_mut(name) {
-            f(series);
+            f(series, false);
             return;
         }
-        if let Some(series) = self.insert(kind, name) {
-            f(series);
+        let folded = self.overflow_key(kind, name);
+        let key = folded.as_deref().unwrap_or(name);
+        let series = match self.series[kind.index()].get_mut(key) {
+            Some(series) => Some(series),
+            None => self.insert(kind, key),
+        };
+        if let Some(series) = series {
+            f(series, folded.is_some());
         }
+    }
+
+    /// The key a new series `key` is folded into (counted), when its name
+    /// already has [`Options::max_series_per_name`] keys: the name with
+    /// the tags of the first key folded, each set to [`OVERFLOW`].
+    fn overflow_key(&mut self, kind: Kind, key: &[u8]) -> Option<Box<[u8]>> {
+        let limit = self.options.max_series_per_name;
+        if limit == 0 || self.is_own(key) {
+            return None;
+        }
+        let (name, tags) = split_key(key);
+        // The overflow series is not one of the label sets it stands for.
+        let overflow = self
+            .overflows
+            .get(name)
+            .is_some_and(|(k, _)| self.series[kind.index()].contains_key(k));
+        let held = self.per_name[kind.index()].get(name).copied().unwrap_or(0);
+        if held - usize::from(overflow) < limit {
+            return None;
+        }
+        if let Some((folded, n)) = self.overflows.get_mut(name) {
+            *n += 1;
+            return Some(folded.clone());
+        }
+        let mut folded = name.to_vec();
+        for (tag, _) in tags {
+            folded.push(b';');
+            folded.extend_from_slice(tag);
+            folded.push(b'=');
+            folded.extend_from_slice(OVERFLOW);
+        }
+        let folded: Box<[u8]> = folded.into();
+        self.overflows.insert(name.into(), (folded.clone(), 1));
+        Some(folded)
     }
 
     /// A new, empty series, or `None` (counted) when the store is full.
@@ -241,6 +350,13 @@ impl Store {
         }
         let caps = capacities(kind, self.options.bytes_per_series, self.interval_s);
         self.len += 1;
+        let base = split_key(name).0;
+        match self.per_name[kind.index()].get_mut(base) {
+            Some(n) => *n += 1,
+            None => {
+                self.per_name[kind.index()].insert(base.into(), 1);
+            }
+        }
         let map = &mut self.series[kind.index()];
         Some(map.entry(name.into()).or_insert(Series::new(kind, caps)))
     }
@@ -256,4 +372,13 @@ fn point(v: f64) -> FrameSample {
         mean: v,
         last: v,
     }
+}
+
+/// How a flush gives a counter's count since first seen.
+#[derive(Clone, Copy)]
+enum Total {
+    /// The aggregator's total (which a restart keeps).
+    Is(f64),
+    /// Only the interval's count: the store adds it up (own metrics).
+    Add,
 }

@@ -144,3 +144,75 @@ fn a_removed_series_is_gone_and_counts_no_more() {
     assert!(store.get(Kind::Counter, b"keep").is_some());
     assert_eq!(store.len(), before - 1);
 }
+
+#[test]
+fn label_sets_past_the_limit_fold_into_the_overflow_series() {
+    let mut feed = Feed::new(&[]);
+    let mut store = Store::new(Options {
+        max_series_per_name: 2,
+        ..Options::default()
+    });
+    store.ingest(&feed.flush(
+        1000,
+        "req:1|c|#user:a\nreq:2|c|#user:b\nreq:3|c|#user:c,env:x\nreq:4|c|#user:d\nother:1|c|#user:z",
+    ));
+    store.ingest(&feed.flush(1010, "req:5|c|#user:e\nreq:6|c|#user:a"));
+    let total = |store: &Store, key: &[u8]| store.get(Kind::Counter, key).map(|s| s.total);
+    assert_eq!(total(&store, b"req;user=a"), Some(7.0));
+    assert_eq!(total(&store, b"req;user=b"), Some(2.0));
+    // Folded by the first refused key's tags; later ones join it, so the
+    // sum over the name stays right.
+    assert_eq!(
+        total(&store, b"req;user=__overflow__;env=__overflow__"),
+        Some(12.0)
+    );
+    assert_eq!(total(&store, b"req;user=d"), None);
+    assert_eq!(total(&store, b"other;user=z"), Some(1.0));
+    let overflows: Vec<_> = store.overflows().map(|(k, v)| (k.to_vec(), v)).collect();
+    // Flush one folds c and d; flush two folds e and the zero reports of
+    // the counters etsy keeps reporting (c and d again).
+    assert_eq!(overflows, vec![(b"req".to_vec(), 5)]);
+    // Removing a label set (as the admin port's delete does, from the
+    // aggregation too) makes room for a new one.
+    assert!(store.remove(Kind::Counter, b"req;user=b"));
+    store.ingest(&Feed::new(&[]).flush(1020, "req:1|c|#user:f"));
+    assert_eq!(total(&store, b"req;user=f"), Some(1.0));
+    // The server's own series are never folded.
+    assert!(store.is_own(b"statsd.metrics_received"));
+    assert!(!store.is_own(b"statsd.a.b"));
+    assert!(!store.is_own(b"statsd.x;t=1"));
+}
+
+#[test]
+fn activity_is_a_count_members_or_a_gauge_report() {
+    let mut feed = Feed::new(&[]);
+    let mut store = store(&[]);
+    store.ingest(&feed.flush(1000, "c:1|c\nt:5|ms\ns:a|s\ng:1|g"));
+    // etsy reports the idle counter, timer and set with zeros, the gauge
+    // with its value.
+    store.ingest(&feed.flush(1010, ""));
+    let active = |kind, key: &[u8]| store.get(kind, key).map(|s| (s.last_time, s.last_active));
+    assert_eq!(active(Kind::Counter, b"c"), Some((1010, 1000)));
+    assert_eq!(active(Kind::Timer, b"t"), Some((1010, 1000)));
+    assert_eq!(active(Kind::Set, b"s"), Some((1010, 1000)));
+    assert_eq!(active(Kind::Gauge, b"g"), Some((1010, 1010)));
+}
+
+#[test]
+fn an_overflow_timer_adds_up_the_timers_it_stands_for() {
+    let mut feed = Feed::new(&[10.0]);
+    let mut store = Store::new(Options {
+        max_series_per_name: 1,
+        bounds: Arc::from([10.0]),
+        ..Options::default()
+    });
+    store.ingest(&feed.flush(1000, "t:5|ms|#u:a\nt:20|ms|#u:b"));
+    store.ingest(&feed.flush(1010, "t:1|ms|#u:c\nt:2|ms|#u:b"));
+    let folded = store.get(Kind::Timer, b"t;u=__overflow__").unwrap();
+    assert_eq!(
+        (folded.total, folded.sum, folded.buckets.clone()),
+        (3.0, 23.0, vec![2.0])
+    );
+    let kept = store.get(Kind::Timer, b"t;u=a").unwrap();
+    assert_eq!((kept.total, kept.sum), (1.0, 5.0));
+}

@@ -13,6 +13,7 @@ use super::{AggregatorState, Checkpoint, CheckpointError, Entries, Sets, TableSt
 use crate::aggregator::Gauge;
 use crate::sketch::{Sketch, SUB_BITS};
 use crate::table::{GaugeChange, IngestCounts};
+use crate::totals::{Cumulative, Kept};
 
 type Result<T> = std::result::Result<T, CheckpointError>;
 
@@ -95,7 +96,47 @@ fn aggregator(r: &mut Reader<'_>) -> Result<AggregatorState> {
         gauges: r.entries(GAUGE, "gauges", gauge)?,
         timers: timers(r, "timers")?,
         sets: sets(r, "sets")?,
+        flushes: r.u64("flushes")?,
+        counter_totals: r.entries(8 + 8, "counter totals", |r| {
+            Ok(Kept {
+                total: r.f64("counter total")?,
+                seen: r.u64("counter total")?,
+            })
+        })?,
+        timer_totals: r.entries(8 + 8 + 4 + 8, "timer totals", timer_total)?,
     })
+    .and_then(seen_before_now)
+}
+
+fn timer_total(r: &mut Reader<'_>) -> Result<Kept<Cumulative>> {
+    let count = r.f64("timer total")?;
+    let sum = r.f64("timer total")?;
+    let n = r.len(8, "timer total buckets")?;
+    let mut buckets = Vec::with_capacity(n);
+    r.f64s(n, "timer total buckets", &mut buckets)?;
+    Ok(Kept {
+        total: Cumulative {
+            count,
+            sum,
+            buckets,
+        },
+        seen: r.u64("timer total")?,
+    })
+}
+
+/// A total was last seen at a flush that happened: `seen` is at most the
+/// flushes counted (the next flush's expiry subtracts the one from the
+/// other).
+fn seen_before_now(a: AggregatorState) -> Result<AggregatorState> {
+    let flushes = a.flushes;
+    let counters = a.counter_totals.values.iter().map(|k| k.seen);
+    let timers = a.timer_totals.values.iter().map(|k| k.seen);
+    match counters.chain(timers).all(|seen| seen <= flushes) {
+        true => Ok(a),
+        false => Err(CheckpointError::Invalid(
+            "series total seen after the last flush",
+        )),
+    }
 }
 
 fn table(r: &mut Reader<'_>) -> Result<TableState> {

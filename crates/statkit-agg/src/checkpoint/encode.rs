@@ -48,6 +48,18 @@ fn aggregator(w: &mut Writer<'_>, a: &AggregatorState) {
     w.entries(&a.gauges, gauge);
     timers(w, &a.timers);
     sets(w, &a.sets);
+    w.u64(a.flushes);
+    w.entries(&a.counter_totals, |w, kept| {
+        w.f64(kept.total);
+        w.u64(kept.seen);
+    });
+    w.entries(&a.timer_totals, |w, kept| {
+        w.f64(kept.total.count);
+        w.f64(kept.total.sum);
+        w.len(kept.total.buckets.len());
+        w.f64s(&kept.total.buckets);
+        w.u64(kept.seen);
+    });
 }
 
 fn table(w: &mut Writer<'_>, t: &TableState) {

@@ -425,13 +425,18 @@ fn headers_that_are_not_ours_say_why() {
     );
 }
 
-/// An aggregator part with no series, then `maps` (its four maps' bytes).
+/// An aggregator part with no series, then `maps` (its four maps' bytes),
+/// then no series totals.
 fn aggregator_payload(maps: &[u8]) -> Vec<u8> {
     let mut p = vec![0]; // no last flush
     p.extend_from_slice(&[0; 2 * 72]); // counts, totals
     p.extend_from_slice(maps);
+    p.extend_from_slice(&NO_SERIES_TOTALS);
     p
 }
+
+/// No flush counted yet, and two empty maps of totals.
+const NO_SERIES_TOTALS: [u8; 16] = [0; 16];
 
 fn u32s(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -568,6 +573,7 @@ fn hostile_payloads_are_refused() {
         p.extend_from_slice(&total.to_le_bytes());
         p.extend_from_slice(&[0; 64]);
         p.extend_from_slice(&empty);
+        p.extend_from_slice(&NO_SERIES_TOTALS);
         p.extend_from_slice(&u32s(&[1]));
         p.extend_from_slice(&table.to_le_bytes());
         p.extend_from_slice(&[0; 64 + 8 + 1]);

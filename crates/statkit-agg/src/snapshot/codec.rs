@@ -14,9 +14,11 @@
 //! version    u8 = 1
 //! timestamp  u64   interval_ms f64   num_stats u64   processing_time_ms u64
 //! percentiles  n, n × f64 (each a valid percent threshold)
-//! counters     n, n × (name, f64 total)
+//! counters     n, n × (name, f64 count, f64 total since first seen)
 //! timers       n, n × (name, count f64, count_ps f64,
 //!                      buckets: n, n × f64,
+//!                      since first seen: count f64, sum f64,
+//!                        buckets: n, n × f64,
 //!                      stats: u8 0 | 1 followed by
 //!                        std, upper, lower, sum, sum_squares, mean,
 //!                        median (7 × f64), sketched u8 0 | 1,
@@ -54,6 +56,7 @@ use std::sync::Arc;
 use super::{Series, Snapshot};
 use crate::names::{NameMap, SharedArena};
 use crate::summary::{Percentile, Threshold, TimerStats, TimerSummary};
+use crate::totals::Cumulative;
 
 const MAGIC: &[u8; 7] = b"STKSNAP";
 const VERSION: u8 = 1;
@@ -128,7 +131,11 @@ impl Snapshot {
         for p in self.percentiles.iter() {
             w.f64(p.pct());
         }
-        w.series(&self.counters, |w, v| w.f64(*v));
+        let mut totals = self.counters().map(|(_, c)| c.total);
+        w.series(&self.counters, |w, v| {
+            w.f64(*v);
+            w.f64(totals.next().unwrap_or(*v));
+        });
         w.series(&self.timers, Writer::timer);
         w.series(&self.gauges, |w, v| w.f64(*v));
         w.series(&self.sets, |w, v| w.u64(*v));
@@ -160,7 +167,12 @@ impl Snapshot {
                 Percentile::new(pct).map_err(|_| SnapshotError::Percentile(pct))
             })
             .collect::<Result<Arc<[Percentile]>, _>>()?;
-        let counters = r.series("counter", 8, |r| r.f64("a counter"))?;
+        let mut counter_totals = Vec::new();
+        let counters = r.series("counter", 16, |r| {
+            let count = r.f64("a counter")?;
+            counter_totals.push(r.f64("a counter's total")?);
+            Ok(count)
+        })?;
         let timers = r.series("timer", TIMER_MIN, |r| r.timer(percentiles.len()))?;
         let gauges = r.series("gauge", 8, |r| r.f64("a gauge"))?;
         let sets = r.series("set", 8, |r| r.u64("a set"))?;
@@ -181,6 +193,7 @@ impl Snapshot {
             interval_ms,
             percentiles,
             counters,
+            counter_totals,
             timers,
             gauges,
             sets,
@@ -192,8 +205,9 @@ impl Snapshot {
 }
 
 /// The fewest bytes a timer's value takes: count, count_ps, an empty
-/// bucket list and the "no stats" flag.
-const TIMER_MIN: usize = 8 + 8 + 1 + 1;
+/// bucket list, the cumulative count and sum and an empty bucket list, and
+/// the "no stats" flag.
+const TIMER_MIN: usize = 8 + 8 + 1 + 8 + 8 + 1 + 1;
 /// The fewest bytes a threshold takes.
 const THRESHOLD_BYTES: usize = 1 + 5 * 8;
 
@@ -202,6 +216,11 @@ struct Writer<'a>(&'a mut Vec<u8>);
 impl Writer<'_> {
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn f64s(&mut self, values: &[f64]) {
+        self.len(values.len());
+        values.iter().for_each(|&v| self.f64(v));
     }
 
     fn f64(&mut self, v: f64) {
@@ -241,10 +260,10 @@ impl Writer<'_> {
     fn timer(&mut self, t: &TimerSummary) {
         self.f64(t.count);
         self.f64(t.count_ps);
-        self.len(t.buckets.len());
-        for &b in &t.buckets {
-            self.f64(b);
-        }
+        self.f64s(&t.buckets);
+        self.f64(t.cumulative.count);
+        self.f64(t.cumulative.sum);
+        self.f64s(&t.cumulative.buckets);
         let Some(s) = &t.stats else {
             self.0.push(0);
             return;
@@ -308,6 +327,11 @@ impl<'a> Reader<'a> {
             }
         }
         Err(SnapshotError::NotCanonical(what))
+    }
+
+    fn f64s(&mut self, what: &'static str) -> Result<Vec<f64>, SnapshotError> {
+        let n = self.count(what, 8)?;
+        (0..n).map(|_| self.f64(what)).collect()
     }
 
     fn u64(&mut self, what: &'static str) -> Result<u64, SnapshotError> {
@@ -401,10 +425,12 @@ impl<'a> Reader<'a> {
     fn timer(&mut self, percentiles: usize) -> Result<TimerSummary, SnapshotError> {
         let count = self.f64("a timer's count")?;
         let count_ps = self.f64("a timer's count_ps")?;
-        let n = self.count("a timer's buckets", 8)?;
-        let buckets = (0..n)
-            .map(|_| self.f64("a bucket"))
-            .collect::<Result<_, _>>()?;
+        let buckets = self.f64s("a timer's buckets")?;
+        let cumulative = Cumulative {
+            count: self.f64("a timer's count since first seen")?,
+            sum: self.f64("a timer's sum since first seen")?,
+            buckets: self.f64s("a timer's buckets since first seen")?,
+        };
         let stats = if self.flag("a timer's stats")? {
             Some(self.timer_stats(percentiles)?)
         } else {
@@ -415,6 +441,7 @@ impl<'a> Reader<'a> {
             count_ps,
             stats,
             buckets,
+            cumulative,
         })
     }
 

@@ -137,7 +137,8 @@ fn empty_timer_reports_only_counts() {
             buckets: vec![],
             count: 0.0,
             count_ps: 0.0,
-            stats: None
+            stats: None,
+            cumulative: Default::default(),
         }
     );
 }

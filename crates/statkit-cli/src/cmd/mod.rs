@@ -9,6 +9,7 @@ pub mod ctl;
 pub mod demo;
 mod folders;
 pub mod man;
+pub mod mapping;
 pub mod munin;
 mod munin_metrics;
 pub mod poll;

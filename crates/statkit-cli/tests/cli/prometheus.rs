@@ -68,6 +68,23 @@ fn prometheus_scrapes_what_statkit_was_fed() {
     });
     assert!(exposed.is_some(), "statkit never exposed the timer");
 
+    let expected = [
+        ("up{job=\"statkit\"}", 1.0),
+        ("ptest_req_total{env=\"prod\"}", 10.0),
+        ("ptest_req_total{env=\"dev\"}", 1.0),
+        ("ptest_load", 42.0),
+        ("ptest_lat_count", 3.0),
+        ("ptest_lat_sum", 777.0),
+        ("ptest_lat_bucket{le=\"10.0\"}", 1.0),
+        ("ptest_lat_bucket{le=\"100.0\"}", 2.0),
+        ("ptest_lat_bucket{le=\"+Inf\"}", 3.0),
+    ];
+    scraped_by_prometheus(http, &expected);
+}
+
+/// Starts Debian's Prometheus scraping `http` every second and waits (a
+/// bounded time) until each PromQL query of `expected` gives its value.
+pub(crate) fn scraped_by_prometheus(http: SocketAddr, expected: &[(&str, f64)]) {
     let dir = Dir::new("prometheus");
     let config = dir.write(
         "prometheus.yml",
@@ -88,18 +105,7 @@ fn prometheus_scrapes_what_statkit_was_fed() {
     let mut server = Process::spawn("prometheus", command);
     let address: SocketAddr = ([127, 0, 0, 1], port).into();
 
-    let expected = [
-        ("up{job=\"statkit\"}", 1.0),
-        ("ptest_req_total{env=\"prod\"}", 10.0),
-        ("ptest_req_total{env=\"dev\"}", 1.0),
-        ("ptest_load", 42.0),
-        ("ptest_lat_count", 3.0),
-        ("ptest_lat_sum", 777.0),
-        ("ptest_lat_bucket{le=\"10.0\"}", 1.0),
-        ("ptest_lat_bucket{le=\"100.0\"}", 2.0),
-        ("ptest_lat_bucket{le=\"+Inf\"}", 3.0),
-    ];
-    for (promql, want) in expected {
+    for &(promql, want) in expected {
         let got = poll_until(util::TIMEOUT, || {
             // Connection refused while Prometheus starts: try again.
             std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;

@@ -114,6 +114,12 @@ pub fn prometheus() -> PathBuf {
     system_program("STATKIT_TEST_PROMETHEUS", "prometheus")
 }
 
+/// Debian's promtool, from the prometheus package (`$STATKIT_TEST_PROMTOOL`,
+/// else `promtool`).
+pub fn promtool() -> PathBuf {
+    system_program("STATKIT_TEST_PROMTOOL", "promtool")
+}
+
 /// Debian's Chromium (`$STATKIT_TEST_CHROMIUM`, else `chromium`).
 pub fn chromium() -> PathBuf {
     system_program("STATKIT_TEST_CHROMIUM", "chromium")

@@ -1,4 +1,4 @@
-//! Families with a description of their own (`render_described`).
+//! Families with a description of their own (`Exposition::described`).
 
 use super::tests::{store, Feed};
 use super::*;
@@ -15,7 +15,11 @@ fn described(lines: &str, format: Format, known: &[(&str, &str, &str)]) -> Strin
             .map(|&(_, unit, help)| Described { help, unit })
     };
     let mut out = String::new();
-    render_described(&store, format, &lookup, &mut out);
+    let exposition = Exposition {
+        described: Some(&lookup),
+        ..Exposition::default()
+    };
+    render(&store, format, exposition, &mut out);
     out
 }
 

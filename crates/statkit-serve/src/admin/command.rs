@@ -202,7 +202,9 @@ mod tests {
         );
         assert!(admin.status.is_healthy());
         let history = admin.history.clone().unwrap();
-        history.write().ingest(&admin.pipeline.flush(1000, None));
+        history
+            .write()
+            .ingest(&admin.pipeline.flush(1000, None, false).snapshot);
         intake.fill(|t| t.ingest(b"kept:1|c"));
         assert_eq!(
             text(respond(&admin, "delcounters kept", May::Change)),

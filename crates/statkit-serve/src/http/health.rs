@@ -192,7 +192,7 @@ mod tests {
     fn context() -> (Arc<Context>, Intake) {
         let queue = Arc::new(Queue::new("console".into(), 1));
         for t in 0..4 {
-            queue.push(Arc::new(Snapshot::new(t, 1000.0, Arc::from([]))));
+            queue.push(t, &Arc::new(Snapshot::new(t, 1000.0, Arc::from([]))), None);
         }
         crate::testing::context(Fanout::of(vec![queue]))
     }

@@ -81,6 +81,9 @@ pub(crate) struct Context {
     /// The stats and pipe folders `/stats`, `/files/` and the process list
     /// read.
     pub scan: ScanConfig,
+    /// What `/metrics` renders with: the mapping file, the overflows
+    /// logged.
+    pub prometheus: Arc<crate::prometheus::Face>,
 }
 
 /// How long a client may take, and how many may be connected at once.

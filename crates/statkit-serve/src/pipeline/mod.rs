@@ -13,7 +13,7 @@ pub(crate) mod settings;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use statkit_agg::{Aggregator, IngestCounts, Kind, Snapshot, Table};
+use statkit_agg::{Aggregator, Checkpoint, IngestCounts, Kind, Snapshot, Table};
 
 use crate::support::{lock, unix_now};
 
@@ -30,6 +30,16 @@ pub(crate) struct Deleted {
     pub names: Vec<Vec<u8>>,
 }
 
+/// What [`Pipeline::flush`] made.
+pub(crate) struct Flushed {
+    /// Flushes since the series' totals began (a checkpoint carries the
+    /// count across restarts): this one's number.
+    pub number: u64,
+    pub snapshot: Snapshot,
+    /// The state right after the flush, when asked for.
+    pub checkpoint: Option<Checkpoint>,
+}
+
 /// The tables and the aggregator. See the module docs.
 pub(crate) struct Pipeline {
     /// One per receiver: each UDP thread, the Unix socket thread, all TCP
@@ -39,6 +49,9 @@ pub(crate) struct Pipeline {
     observer: Option<Arc<dyn Observer>>,
     /// Unix seconds when a packet last arrived, as of the last drain.
     last_message: AtomicU64,
+    /// Deletions and restored gauges so far: changes that come with no
+    /// line, for [`Pipeline::version`].
+    edits: AtomicU64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -73,6 +86,7 @@ impl Pipeline {
             aggregator: Mutex::new(Aggregator::new(options)),
             observer,
             last_message: AtomicU64::new(started),
+            edits: AtomicU64::new(0),
         });
         let intakes = (0..intakes)
             .map(|index| Intake {
@@ -86,12 +100,54 @@ impl Pipeline {
     /// Ends the interval: drains every table and flushes the aggregate.
     /// `cut_short` is how long an interval lasted that ended before its
     /// time (the last one, at shutdown), so rates use the time that passed.
-    pub(crate) fn flush(&self, now: u64, cut_short: Option<std::time::Duration>) -> Snapshot {
+    /// With `capture`, also a checkpoint of the state right after the
+    /// flush, taken without letting any receiver's early drain in between:
+    /// what the flush reports is never in the checkpoint, and the reverse.
+    pub(crate) fn flush(
+        &self,
+        now: u64,
+        cut_short: Option<std::time::Duration>,
+        capture: bool,
+    ) -> Flushed {
         let mut aggregator = lock(&self.aggregator);
         self.absorb_all(&mut aggregator);
-        match cut_short {
+        let snapshot = match cut_short {
             Some(lasted) => aggregator.flush_after(now, lasted.as_secs_f64() * 1000.0),
             None => aggregator.flush(now),
+        };
+        Flushed {
+            number: aggregator.flushes(),
+            snapshot,
+            checkpoint: capture.then(|| self.capture_locked(&aggregator)),
+        }
+    }
+
+    /// A checkpoint of the open interval: the aggregate and what each
+    /// receiver holds, read (not drained, which would change how
+    /// fractional sums associate) under the aggregator's lock, so no
+    /// early drain moves samples from a table already read into the
+    /// aggregate or the reverse.
+    pub(crate) fn capture(&self) -> Checkpoint {
+        self.capture_locked(&lock(&self.aggregator))
+    }
+
+    fn capture_locked(&self, aggregator: &Aggregator) -> Checkpoint {
+        let mut checkpoint = Checkpoint::capture_aggregator(aggregator);
+        for table in &self.tables {
+            checkpoint.add_table(&lock(table));
+        }
+        checkpoint
+    }
+
+    /// Puts a checkpoint's state back, before any receiver runs. Tables it
+    /// holds beyond this server's receivers (there were more before the
+    /// restart) go straight into the aggregate.
+    pub(crate) fn restore(&self, checkpoint: Checkpoint) {
+        let mut aggregator = lock(&self.aggregator);
+        let mut guards: Vec<_> = self.tables.iter().map(lock).collect();
+        let mut tables: Vec<&mut Table> = guards.iter_mut().map(|g| &mut **g).collect();
+        for mut extra in checkpoint.restore(&mut aggregator, &mut tables) {
+            aggregator.absorb(&mut extra);
         }
     }
 
@@ -111,6 +167,7 @@ impl Pipeline {
     /// Deletes the series of `kind` each pattern names (`a.b.*` names a
     /// folder), after draining, so the current interval goes too.
     pub(crate) fn delete(&self, kind: Kind, patterns: &[&str]) -> Vec<Deleted> {
+        self.edits.fetch_add(1, Ordering::Relaxed);
         let mut aggregator = lock(&self.aggregator);
         self.absorb_all(&mut aggregator);
         patterns
@@ -131,7 +188,22 @@ impl Pipeline {
     /// Puts a gauge's value back (from a saved state) so the next flush
     /// reports it; false if the gauge already has one.
     pub(crate) fn restore_gauge(&self, name: &[u8], value: f64) -> bool {
+        self.edits.fetch_add(1, Ordering::Relaxed);
         lock(&self.aggregator).restore_gauge(name, value)
+    }
+
+    /// Changes whenever the state may have: packets and lines received
+    /// (counted as they arrive, before any drain), flushes, deletions. The
+    /// checkpointer skips a checkpoint when it has not moved.
+    pub(crate) fn version(&self) -> [u64; 4] {
+        let (totals, _) = self.totals();
+        let flushes = lock(&self.aggregator).flushes();
+        [
+            totals.packets,
+            totals.lines,
+            flushes,
+            self.edits.load(Ordering::Relaxed),
+        ]
     }
 
     /// Everything received since start, including what the receivers hold

@@ -38,7 +38,7 @@ fn the_observer_sees_each_line_once_whoever_drains() {
     pipeline.drain();
     assert_eq!(counter(&pipeline, "a"), Some(4.0));
     intakes[1].fill(|t| t.ingest(b"a:1|c"));
-    let snapshot = pipeline.flush(2000, None);
+    let snapshot = pipeline.flush(2000, None, false).snapshot;
     assert_eq!(
         snapshot
             .counters()

@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use super::{ConfigError, Setting, Settings};
+use super::{ConfigError, Setting, SettingType, Settings};
 
 /// The value that turns a listener or a folder off.
 pub const OFF: &str = "off";
@@ -18,12 +18,12 @@ pub fn positive(setting: &Setting<usize>, s: &Settings) -> Result<usize, ConfigE
     }
 }
 
-/// A duration setting within `range`.
-pub fn within(
-    setting: &Setting<Duration>,
+/// A setting within `range`.
+pub fn within<T: Bounded + SettingType>(
+    setting: &Setting<T>,
     s: &Settings,
-    range: std::ops::RangeInclusive<Duration>,
-) -> Result<Duration, ConfigError> {
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
     let value = s.get(setting);
     if range.contains(&value) {
         Ok(value)
@@ -31,12 +31,35 @@ pub fn within(
         Err(ConfigError::invalid(
             setting.key(),
             format!(
-                "{} is not between {} and {} seconds",
-                value.as_secs_f64(),
-                range.start().as_secs_f64(),
-                range.end().as_secs_f64()
+                "{} is not between {} and {}",
+                value.shown(),
+                range.start().shown(),
+                range.end().shown()
             ),
         ))
+    }
+}
+
+/// A value [`within`] can bound and show in its error.
+pub trait Bounded: PartialOrd + Sized {
+    fn shown(&self) -> String;
+}
+
+impl Bounded for Duration {
+    fn shown(&self) -> String {
+        format!("{} seconds", self.as_secs_f64())
+    }
+}
+
+impl Bounded for usize {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Bounded for f64 {
+    fn shown(&self) -> String {
+        self.to_string()
     }
 }
 

@@ -1,10 +1,15 @@
 //! Where flushes go. A [`Sink`] only delivers one flush; what every sink
 //! needs around that is here, once: a bounded [`Queue`] per sink (the
-//! flusher never waits for a sink, the oldest flush is dropped and counted
-//! when one falls behind), retries with backoff, logging a failure once
-//! per episode, and a bounded grace at shutdown.
+//! flusher never waits for a sink; on disk in the state folder for the
+//! sinks that deliver to a backend, so outages and restarts lose nothing up
+//! to a byte bound; the oldest flush is dropped and counted past the
+//! bound), retries with backoff, a paced replay of a backlog, logging a
+//! failure once per episode, and a bounded grace at shutdown (what is on
+//! disk then stays for the next start).
 //!
-//! A new sink implements [`Sink`] and is started with [`Sinks::start`].
+//! A new sink implements [`Sink`] and is started with [`Sinks::start`] (a
+//! backend: its queue is on disk when there is a state folder) or
+//! [`Sinks::start_local`] (the console, the history store: in memory).
 
 pub(crate) mod console;
 pub(crate) mod graphite;
@@ -12,6 +17,7 @@ pub(crate) mod queue;
 pub(crate) mod settings;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,20 +57,80 @@ pub(crate) trait Sink: Send + 'static {
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
+/// How sinks queue what they have not delivered yet.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueOptions {
+    /// Flushes a queue in memory holds.
+    pub capacity: usize,
+    /// Where backends' queues go on disk (`<state folder>/queue`) and the
+    /// bytes each may hold; `None` without a state folder.
+    pub disk: Option<(PathBuf, u64)>,
+    /// Flushes per second while a backlog is delivered.
+    pub replay_rate: f64,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        Self {
+            capacity: 64,
+            disk: None,
+            replay_rate: 2.0,
+        }
+    }
+}
+
 /// Every running sink: the flusher's fan-out, and what the admin port and
 /// the health report say about drops.
 #[derive(Debug, Default)]
 pub(crate) struct Sinks {
+    options: QueueOptions,
     queues: Vec<Arc<Queue>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Sinks {
-    /// Starts `sink` behind a queue of `capacity` flushes, named `name` in
-    /// logs and counts.
-    pub(crate) fn start(&mut self, name: String, capacity: usize, sink: impl Sink) {
-        let queue = Arc::new(Queue::new(name, capacity));
-        self.tasks.push(tokio::spawn(drive(sink, queue.clone())));
+    pub(crate) fn new(options: QueueOptions) -> Self {
+        Self {
+            options,
+            ..Self::default()
+        }
+    }
+
+    /// Starts `sink`, a backend named `name` in logs and counts, behind a
+    /// queue on disk in the state folder's `queue/<id>` (`id` names the
+    /// backend in a file name), or in memory without a state folder or
+    /// when the folder cannot be used (logged).
+    pub(crate) fn start(&mut self, name: String, id: &str, sink: impl Sink) {
+        let queue = match &self.options.disk {
+            Some((root, bytes)) => {
+                let options = statkit_queue::Options {
+                    max_bytes: *bytes,
+                    ..statkit_queue::Options::default()
+                };
+                match statkit_queue::DiskQueue::open(root.join(id), options) {
+                    Ok(disk) => Queue::on_disk(name, disk),
+                    Err(e) => {
+                        tracing::error!(sink = %name, error = %e, "cannot use the sink's disk queue; queueing in memory (lost at a restart)");
+                        Queue::new(name, self.options.capacity)
+                    }
+                }
+            }
+            None => Queue::new(name, self.options.capacity),
+        };
+        self.run(queue, sink);
+    }
+
+    /// Starts `sink` behind a queue in memory: for sinks in the server
+    /// itself, whose state a restart does not keep anyway.
+    pub(crate) fn start_local(&mut self, name: String, sink: impl Sink) {
+        self.run(Queue::new(name, self.options.capacity), sink);
+    }
+
+    fn run(&mut self, queue: Queue, sink: impl Sink) {
+        let queue = Arc::new(queue);
+        let pace = Duration::from_secs_f64(1.0 / self.options.replay_rate);
+        self.tasks
+            .push(tokio::spawn(drive(sink, queue.clone(), pace)));
         self.queues.push(queue);
     }
 
@@ -107,9 +173,20 @@ impl Fanout {
         Fanout(queues.into())
     }
 
-    pub(crate) fn push(&self, snapshot: Arc<Snapshot>) {
+    /// Queues flush `number` for every sink. The queues on disk take its
+    /// bytes: `encoded` when the caller has them, else encoded here once.
+    pub(crate) fn push(&self, number: u64, snapshot: Arc<Snapshot>, encoded: Option<&[u8]>) {
+        let mut own = Vec::new();
+        let encoded = match encoded {
+            Some(bytes) => Some(bytes),
+            None if self.0.iter().any(|q| q.is_durable()) => {
+                snapshot.encode(&mut own);
+                Some(&own[..])
+            }
+            None => None,
+        };
         for queue in self.0.iter() {
-            queue.push(snapshot.clone());
+            queue.push(number, &snapshot, encoded);
         }
     }
 
@@ -119,13 +196,23 @@ impl Fanout {
     }
 }
 
-/// Delivers every flush from `queue` until it closes and is empty.
-async fn drive(mut sink: impl Sink, queue: Arc<Queue>) {
+/// Delivers every flush from `queue` until it closes and is empty (or, at
+/// shutdown, the grace ends: a queue on disk then keeps the rest), a
+/// backlog at most one flush per `pace`.
+async fn drive(mut sink: impl Sink, queue: Arc<Queue>, pace: Duration) {
     let mut backoff = BACKOFF_START;
     let mut failing = false;
     let mut closing_since: Option<Instant> = None;
     let mut reported = 0;
-    while let Some(snapshot) = queue.pop().await {
+    let mut last = None;
+    while let Some((number, snapshot)) = queue.next().await {
+        // A flush queued twice (a checkpoint's copy put back at a start
+        // after a crash that came just after the flush was queued) is
+        // delivered once.
+        if last == Some(number) {
+            queue.done();
+            continue;
+        }
         let dropped = queue.dropped();
         let attempt = Attempt {
             dropped: dropped - reported,
@@ -146,19 +233,49 @@ async fn drive(mut sink: impl Sink, queue: Arc<Queue>) {
                         tracing::warn!(sink = %queue.name(), error = %e, "cannot deliver, will retry with backoff");
                     }
                     failing = true;
-                    if queue.is_closed()
-                        && closing_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_GRACE
-                    {
-                        tracing::error!(sink = %queue.name(), error = %e, "giving up on a flush at shutdown");
-                        queue.count_drop();
-                        break;
+                    let wait = match queue.is_closed() {
+                        false => backoff,
+                        true => {
+                            let since = closing_since.get_or_insert_with(Instant::now);
+                            match SHUTDOWN_GRACE.checked_sub(since.elapsed()) {
+                                Some(left) if !left.is_zero() => backoff.min(left),
+                                _ => {
+                                    give_up(&queue, &e);
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    // A shutdown cuts a long backoff short: the grace
+                    // starts then.
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = queue.wait_closed(), if !queue.is_closed() => {}
                     }
-                    tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
             }
         }
+        queue.done();
+        last = Some(number);
+        if queue.waiting() > 0 && !queue.is_closed() {
+            tokio::time::sleep(pace).await;
+        }
     }
+}
+
+/// At shutdown, with the backend still failing: a queue on disk keeps
+/// what is left for the next start; one in memory loses it, counted.
+fn give_up(queue: &Queue, e: &SinkError) {
+    if queue.is_durable() {
+        tracing::warn!(sink = %queue.name(), error = %e, flushes = queue.waiting(), "the backend is still failing at shutdown; its flushes stay queued on disk for the next start");
+        return;
+    }
+    let left = queue.waiting() + 1;
+    for _ in 0..left {
+        queue.count_drop();
+    }
+    tracing::error!(sink = %queue.name(), error = %e, flushes = left, "the backend is still failing at shutdown; its last flushes are lost (no state folder to keep them in)");
 }
 
 #[cfg(test)]

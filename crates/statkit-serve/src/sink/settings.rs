@@ -3,7 +3,7 @@
 
 use statkit_encode::graphite::NamingOptions;
 
-use crate::settings::check::{positive, resolve};
+use crate::settings::check::{positive, resolve, within};
 use crate::settings::{declare, Setting, SettingType};
 use crate::{ConfigError, Settings};
 
@@ -25,8 +25,20 @@ declare! {
     SINK_QUEUE: usize = Setting::new(
         "sink_queue",
         "64",
-        "Flushes a sink may fall behind before the oldest is dropped and counted",
+        "Without a state folder: flushes a sink may fall behind (in memory) before the oldest is dropped and counted",
     );
+    SINK_QUEUE_BYTES: usize = Setting::new(
+        "sink_queue_bytes",
+        "268435456",
+        "With a state folder: bytes of flushes each sink keeps on disk (queue/<sink>) while its backend is down; past it the oldest are dropped and counted",
+    )
+    .value_name("BYTES");
+    SINK_REPLAY_RATE: f64 = Setting::new(
+        "sink_replay_rate",
+        "2",
+        "Flushes per second a sink delivers while catching up on a backlog (after an outage or a restart), so a recovering backend is not flattened",
+    )
+    .value_name("PER_SECOND");
     LEGACY_NAMESPACE: bool = Setting::new(
         "graphite_names.legacy_namespace",
         "true",
@@ -161,8 +173,12 @@ pub struct SinksConfig {
     pub console: bool,
     /// What it prints.
     pub console_mode: ConsoleMode,
-    /// Flushes a sink's queue holds.
+    /// Flushes a sink's queue holds in memory (no state folder).
     pub queue: usize,
+    /// Bytes a sink's disk queue holds (with a state folder).
+    pub queue_bytes: u64,
+    /// Flushes per second while a backlog is delivered.
+    pub replay_rate: f64,
 }
 
 impl SinksConfig {
@@ -193,6 +209,8 @@ impl SinksConfig {
             graphite,
             naming,
             queue: positive(&SINK_QUEUE, s)?,
+            queue_bytes: within(&SINK_QUEUE_BYTES, s, 4096..=usize::MAX)? as u64,
+            replay_rate: within(&SINK_REPLAY_RATE, s, 0.01..=1e6)?,
         })
     }
 }

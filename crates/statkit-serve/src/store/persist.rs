@@ -9,10 +9,8 @@
 //! to `<name>.bad-<unix time>`; the server starts empty instead of
 //! refusing to start.
 
-use std::fs::File;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 use statkit_store::{state, Kind};
@@ -20,8 +18,8 @@ use tokio::sync::watch;
 
 use super::settings::StateFile;
 use super::History;
+use crate::files;
 use crate::pipeline::Pipeline;
-use crate::support::unix_now;
 
 /// Loads the state file into the shared store, if there is one, and puts
 /// the gauges' last values back into the aggregator so the next flush
@@ -32,7 +30,7 @@ pub(crate) fn load(
     file: &StateFile,
     options: statkit_store::Options,
 ) {
-    let bytes = match read_own(&file.path) {
+    let bytes = match files::read_own(&file.path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             tracing::info!(
@@ -53,7 +51,7 @@ pub(crate) fn load(
     let store = match state::decode(&bytes, options) {
         Ok(store) => store,
         Err(e) => {
-            set_aside(&file.path, &e.to_string());
+            files::set_aside(&file.path, "state file", &e.to_string());
             return;
         }
     };
@@ -72,76 +70,6 @@ pub(crate) fn load(
     *history.write() = store;
 }
 
-/// Renames a state file that could not be loaded out of the way.
-fn set_aside(path: &Path, why: &str) {
-    let aside = sibling(path, &format!("bad-{}", unix_now()));
-    match std::fs::rename(path, &aside) {
-        Ok(()) => tracing::warn!(
-            path = %path.display(),
-            reason = why,
-            moved_to = %aside.display(),
-            "state file not loaded; moved it aside and starting empty"
-        ),
-        Err(e) => tracing::warn!(
-            path = %path.display(),
-            reason = why,
-            error = %e,
-            "state file not loaded, and moving it aside failed; starting empty"
-        ),
-    }
-}
-
-/// `path` with `.suffix` added to its file name.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".");
-    name.push(suffix);
-    path.with_file_name(name)
-}
-
-/// Writes a state file's `bytes` to `path` atomically.
-/// The state file's bytes: never through a symbolic link, never waiting on
-/// a FIFO, a regular file only.
-fn read_own(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut file, &mut bytes)?;
-    Ok(bytes)
-}
-
-fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
-    let temporary = sibling(path, "tmp");
-    // Only the server's user reads what it kept; a link planted at the
-    // temporary name (a `state.file` in a shared folder) is not written
-    // through.
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)?;
-    // The rename itself is durable once the folder is synced.
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    File::open(folder)?.sync_all()
-}
-
 /// Saves the shared store now, on a blocking thread; logs a failure.
 pub(crate) async fn save_now(history: &Arc<History>, path: &Path) {
     let (history, target) = (history.clone(), path.to_owned());
@@ -149,7 +77,7 @@ pub(crate) async fn save_now(history: &Arc<History>, path: &Path) {
         // Encode under the read lock (the flusher's next write waits a
         // moment), write without it.
         let bytes = state::encode(&history.read());
-        save(&bytes, &target)
+        files::save(&bytes, &target, files::WriteOut::Synced)
     })
     .await;
     match saved {

@@ -26,7 +26,7 @@ declare! {
     STATE_DIR: String = Setting::new(
         "state.dir",
         "off",
-        "The state folder (0700, locked so two servers cannot share it): the history store is saved there, or `off` to keep nothing",
+        "The state folder (0700, locked so two servers cannot share it): the checkpoint, the sinks' disk queues and the history are kept there, or `off` to keep nothing",
     )
     .shown("$STATE_DIRECTORY, else $XDG_STATE_HOME/statkit, else ~/.local/state/statkit")
     .legacy(Legacy::Default(&[
@@ -67,6 +67,8 @@ pub(crate) fn options(
         bytes_per_series: s.get(&HISTORY_BYTES),
         bounds,
         own_prefix: s.get(&crate::pipeline::settings::PREFIX_STATS),
+        // The Prometheus face's setting (prometheus/settings.rs).
+        max_series_per_name: crate::prometheus::settings::max_series_per_name(s),
     })
 }
 

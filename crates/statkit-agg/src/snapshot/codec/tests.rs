@@ -3,10 +3,9 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::{SnapshotError, OWN_NAMES};
-use crate::names::{NameMap, SharedArena};
 use crate::snapshot::{Series, Snapshot};
 use crate::summary::{Percentile, Threshold, TimerStats, TimerSummary};
-use crate::{Aggregator, Bin, HistogramSetting, Options, Table, TableOptions};
+use crate::{Aggregator, Bin, Cumulative, HistogramSetting, Options, Table, TableOptions};
 
 fn encoded(s: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
@@ -186,6 +185,7 @@ fn names_share_prefixes_and_only_one_encoding_decodes() {
 
 fn timer_with_threshold(percentile: usize) -> TimerSummary {
     TimerSummary {
+        cumulative: Cumulative::default(),
         count: 1.0,
         count_ps: 0.1,
         stats: Some(TimerStats {
@@ -211,17 +211,9 @@ fn timer_with_threshold(percentile: usize) -> TimerSummary {
     }
 }
 
-/// A series of the pairs, the first of each name kept (names are unique
-/// in a snapshot).
 fn series<T>(pairs: Vec<(Vec<u8>, T)>) -> Series<T> {
-    let mut map = NameMap::<Option<T>, SharedArena>::default();
-    for (name, value) in pairs {
-        if let Some(slot @ None) = map.get_or_insert_with(&name, usize::MAX, || None) {
-            *slot = Some(value);
-        }
-    }
-    let (names, values) = map.share(|_, v| v.take());
-    Series::from((names, values.into_iter().flatten().collect()))
+    let (names, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+    Series::of(names.iter().map(|n| &n[..]).zip(values))
 }
 
 /// Any value but NaN, which no PartialEq equals.
@@ -299,13 +291,21 @@ fn timer(percentiles: usize) -> impl Strategy<Value = TimerSummary> {
         value(),
         prop::option::of(stats),
         prop::collection::vec(value(), 0..4),
+        (value(), value(), prop::collection::vec(value(), 0..4)),
     )
-        .prop_map(|(count, count_ps, stats, buckets)| TimerSummary {
-            count,
-            count_ps,
-            stats,
-            buckets,
-        })
+        .prop_map(
+            |(count, count_ps, stats, buckets, (total, sum, totals))| TimerSummary {
+                count,
+                count_ps,
+                stats,
+                buckets,
+                cumulative: Cumulative {
+                    count: total,
+                    sum,
+                    buckets: totals,
+                },
+            },
+        )
 }
 
 fn snapshot() -> impl Strategy<Value = Snapshot> {
@@ -319,7 +319,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         let n = percentiles.len();
         (
             (any::<u64>(), value(), any::<u64>(), any::<u32>()),
-            prop::collection::vec((name(), value()), 0..6),
+            prop::collection::vec((name(), (value(), value())), 0..6),
             prop::collection::vec((name(), timer(n)), 0..4),
             prop::collection::vec((name(), value()), 0..6),
             prop::collection::vec((name(), any::<u64>()), 0..6),
@@ -327,11 +327,13 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         )
             .prop_map(
                 move |((timestamp, interval_ms, processing, num_stats), c, t, g, s, own)| {
+                    let counters = series(c);
                     Snapshot {
                         timestamp,
                         interval_ms,
                         percentiles: Arc::clone(&percentiles),
-                        counters: series(c),
+                        counter_totals: counters.iter().map(|(_, (_, t))| *t).collect(),
+                        counters: Series::of(counters.iter().map(|(n, (c, _))| (n, *c))),
                         timers: series(t),
                         gauges: series(g),
                         sets: series(s),
