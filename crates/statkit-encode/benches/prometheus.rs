@@ -69,7 +69,7 @@ fn bench(c: &mut Criterion) {
                 Format::Text,
                 Exposition {
                     mapping: Some(mapping),
-                    series_ttl: None,
+                    ..Exposition::default()
                 },
                 &mut out,
             );

@@ -130,6 +130,7 @@ fn test(file: &std::path::Path, lines: &[String], format: Format) -> anyhow::Res
             Exposition {
                 mapping: Some(mapping),
                 series_ttl: None,
+                described: None,
             },
             &mut text,
         );

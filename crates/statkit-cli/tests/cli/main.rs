@@ -9,6 +9,7 @@ mod clients;
 mod conformance;
 mod control;
 mod dashboard;
+mod described;
 mod durability;
 mod etsy_compat;
 mod gstats_wire;

@@ -10,12 +10,12 @@ use super::*;
 
 /// Flushes of an aggregator with a 10 s interval and bucket bounds (as
 /// statkit-store's own tests feed a store).
-struct Feed {
+pub(super) struct Feed {
     aggregator: Aggregator,
 }
 
 impl Feed {
-    fn new(bounds: &[f64]) -> Self {
+    pub(super) fn new(bounds: &[f64]) -> Self {
         let options = statkit_agg::Options {
             buckets: Arc::from(bounds),
             ..statkit_agg::Options::default()
@@ -26,7 +26,7 @@ impl Feed {
     }
 
     /// The flush at `time` of an interval that received `lines`.
-    fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
+    pub(super) fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
         let mut table = Table::new(self.aggregator.options().table);
         table.ingest(lines.as_bytes());
         self.aggregator.absorb(&mut table);
@@ -34,7 +34,7 @@ impl Feed {
     }
 }
 
-fn store(bounds: &[f64]) -> Store {
+pub(super) fn store(bounds: &[f64]) -> Store {
     Store::new(Options {
         bounds: Arc::from(bounds),
         ..Options::default()
@@ -204,6 +204,7 @@ fn mapped(lines: &str, format: Format) -> String {
         Exposition {
             mapping: Some(mapping),
             series_ttl: None,
+            described: None,
         },
         &mut out,
     );
@@ -330,6 +331,7 @@ fn summary_quantiles_come_from_the_newest_flush_with_values_within_max_age() {
             Exposition {
                 mapping: Some(mapping),
                 series_ttl: None,
+                described: None,
             },
             &mut out,
         );
@@ -399,6 +401,7 @@ fn idle_series_leave_after_their_ttl() {
                 cache: &mut cache,
             }),
             series_ttl: Some(std::time::Duration::from_secs(30)),
+            described: None,
         };
         render(&store, Format::Text, exposition, &mut out);
         let mut names: Vec<String> = out
@@ -436,6 +439,7 @@ fn a_name_mapped_to_two_types_keeps_the_first() {
     let exposition = Exposition {
         mapping: Some(mapping),
         series_ttl: None,
+        described: None,
     };
     let clashes = render(&store, Format::Text, exposition, &mut out);
     assert_eq!(clashes, 1);
@@ -540,6 +544,7 @@ proptest! {
         let exposition = Exposition {
             mapping: Some(Mapping { mapper: &mapper, cache: &mut cache }),
             series_ttl: None,
+            described: None,
         };
         render(&store_of(&keys), format, exposition, &mut out);
         check_well_formed(&out)?;
