@@ -12,6 +12,7 @@ mod dashboard;
 mod described;
 mod durability;
 mod etsy_compat;
+mod expiry;
 mod gstats_wire;
 mod gunicorn_requests;
 mod hostile_files;
