@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use statkit_format::layout::header;
-use statkit_format::{encode, Identity, Stat, Value};
+use statkit_format::{encode_with, Description, Identity, Stat, Value};
 use statkit_scan::{discover, liveness, read_file_with, render, Limits};
 
 /// The names the input can put things at: a main file, its chain, another
@@ -78,8 +78,8 @@ impl Input<'_> {
     }
 }
 
-/// A real statkit file of the web-1 chain (segment `segment`), then bytes
-/// of the input written over its header fields.
+/// A real statkit file of the web-1 chain (segment `segment`), with a
+/// description, then bytes of the input written over its header fields.
 fn statkit_file(input: &mut Input<'_>, segment: u32) -> Vec<u8> {
     let identity = Identity {
         pid: 1,
@@ -99,7 +99,13 @@ fn statkit_file(input: &mut Input<'_>, segment: u32) -> Vec<u8> {
             value: Value::Histogram(statkit_format::Histogram::default()),
         });
     }
-    let mut bytes = encode(&identity, &stats).unwrap_or_default();
+    // A description of `requests` (help text from the input), as the
+    // `metrics` recorder writes, whose section the overwrites below move.
+    let help = String::from_utf8_lossy(&[input.byte(), input.byte()]).into_owned();
+    let described: Vec<Description> = Description::new("requests", "count", &help)
+        .into_iter()
+        .collect();
+    let mut bytes = encode_with(&identity, &stats, &described).unwrap_or_default();
     let fields = [
         header::SEGMENTS,
         header::SEGMENT,
@@ -109,6 +115,9 @@ fn statkit_file(input: &mut Input<'_>, segment: u32) -> Vec<u8> {
         header::CAPACITY,
         header::BLOCK_SIZE,
         header::BLOCKS_OFFSET,
+        header::DESCRIPTIONS_OFFSET,
+        header::DESCRIPTIONS_SIZE,
+        header::DESCRIPTIONS_USED,
     ];
     if bytes.len() > header::SEGMENT + 4 {
         bytes[header::SEGMENT..header::SEGMENT + 4].copy_from_slice(&segment.to_le_bytes());

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use statkit_format::{decode, encode, Format, Value};
+use statkit_format::{decode, encode_with, Format, Value};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(file) = decode(data) else {
@@ -16,10 +16,18 @@ fuzz_target!(|data: &[u8]| {
             let _ = (h.mean(), h.quantile(0.5), h.quantile(0.999));
         }
     }
-    // A statkit file that decoded re-encodes, and decodes back the same.
+    // Descriptions are one per name, within the format's limits.
+    for (i, d) in file.descriptions.iter().enumerate() {
+        assert!(!file.descriptions[..i].iter().any(|e| e.name == d.name));
+        assert!(d.help.len() <= statkit_format::describe::HELP_MAX);
+    }
+    // A statkit file that decoded re-encodes, and decodes back the same,
+    // descriptions included.
     if let (Format::Statkit, Some(identity)) = (file.format, &file.identity) {
-        let bytes = encode(identity, &file.stats).expect("decoded statkit values re-encode");
+        let bytes = encode_with(identity, &file.stats, &file.descriptions)
+            .expect("decoded statkit values re-encode");
         let again = decode(&bytes).expect("an encoded file decodes");
+        assert_eq!(again.descriptions, file.descriptions);
         assert_eq!(again.stats.len(), file.stats.len());
         for (after, before) in again.stats.iter().zip(&file.stats) {
             assert_eq!(after.label, before.label);

@@ -4,7 +4,8 @@
     python3 python/statkit/reader.py [PATH...]
 
 Prints the JSON that `statkit slurp --json` prints: one array with an object
-per readable file, {"path", "format", "pid", "stats": {label: value}}. PATHs
+per readable file, {"path", "format", "pid", "stats": {label: value}}, and
+"descriptions": {name: {"unit", "help"}} when the file describes any. PATHs
 are files or folders (every *.statkit, *.mmstats and mmstats-* file in
 them); without one, the stats folder ($STATKIT_DIR, else /dev/shm/statkit)
 and the mmstats files in $MMSTATS_PATH (else the temporary folder).
@@ -24,6 +25,7 @@ import struct
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable
 
 MAGIC = b"STATKIT\0"
@@ -31,6 +33,9 @@ BYTE_ORDER_MARK = 0x01020304
 VERSION = 2
 MIN_HEADER_SIZE = 128
 HEADER_SIZE = {1: 128, 2: 136}
+# A header this large has the descriptions section's fields.
+DESCRIBED_HEADER_SIZE = 152
+DESCRIPTIONS_MAX, HELP_MAX, UNIT_MAX = 1 << 20, 1024, 64
 MAX_SEGMENTS = 64
 MIN_ENTRY_SIZE = 128
 NAME_MAX = 112
@@ -62,6 +67,8 @@ Stats = dict[str, Stat]
 # (format, pid, stats): "statkit" or "mmstats"; None for retired totals and
 # mmstats files without a sys.pid field.
 Decoded = tuple[str, int | None, Stats]
+# Help text and unit by metric name: {name: {"unit": ..., "help": ...}}.
+Descriptions = dict[str, dict[str, str]]
 # Word `index` of one metric's cells in one block.
 Word = Callable[[int], int]
 
@@ -100,6 +107,10 @@ def _size_lying(field: str, value: int, limit: int) -> None:
 def decode_statkit(data: bytes) -> Decoded:
     """Decodes one statkit file (a main file or a continuation) with the
     checks of docs/format.md, in its order; raises FormatError."""
+    return _decode_statkit(data)[0]
+
+
+def _decode_statkit(data: bytes) -> tuple[Decoded, Descriptions]:
     what = "header"
     _need(data, 0, MIN_HEADER_SIZE, what)
     bom = _u(data, 8, 4, what)
@@ -135,11 +146,58 @@ def decode_statkit(data: bytes) -> Decoded:
     # Cells that overlap would make a per-thread metric cost one read per
     # block each: refused, so decoding stays linear in the file.
     _size_lying("entry cells in total", sum(WORDS[kind] for _, kind, _ in entries), h["slots_used"])
+    table_end = header_size + h["capacity"] * entry_size
+    described = version >= 2 and header_size >= DESCRIBED_HEADER_SIZE
+    descriptions = _descriptions(data, h["blocks_offset"], table_end) if described else {}
     stats: Stats = {}
     for label, kind, slot in entries:
         stats[label] = _value(data, h, kind, slot, label)
     retired = bool(h["flags"] & FLAG_RETIRED)
-    return "statkit", (None if retired else h["pid"]), stats
+    return ("statkit", (None if retired else h["pid"]), stats), descriptions
+
+
+def _control(c: str) -> bool:
+    """A control character (Unicode category Cc), as Rust's char::is_control."""
+    return unicodedata.category(c) == "Cc"
+
+
+def _descriptions(data: bytes, blocks_offset: int, table_end: int) -> Descriptions:
+    """The descriptions section (docs/format.md#descriptions): checked to
+    lie between the entry table and the blocks, records decoded with a
+    later one for a name replacing the earlier."""
+    offset, size, used = _u(data, 136, 8, "header"), _u(data, 144, 4, "header"), _u(data, 148, 4, "header")
+    if size == 0 and used == 0:
+        return {}
+    _size_lying("descriptions size", size, DESCRIPTIONS_MAX)
+    _size_lying("descriptions used", used, size)
+    if offset % 8 or used % 8:
+        raise FormatError("corrupt: descriptions offset %d and bytes used %d must be multiples of 8" % (offset, used))
+    if offset < table_end:
+        raise FormatError("corrupt: descriptions at %d overlap the entry table" % offset)
+    _size_lying("descriptions end", offset + size, blocks_offset)
+    out: Descriptions = {}
+    at, end = offset, offset + used
+    while at < end:
+        name, unit, text = (_u(data, at + i, 2, "descriptions") for i in (0, 2, 4))
+        _size_lying("description name length", name, NAME_MAX)
+        _size_lying("description unit length", unit, UNIT_MAX)
+        _size_lying("description help length", text, HELP_MAX)
+        if name == 0:
+            raise FormatError("corrupt: description at byte %d has no name" % (at - offset))
+        record = (8 + name + unit + text + 7) // 8 * 8
+        if at + record > end:
+            raise FormatError("truncated: descriptions needs %d bytes, the file has %d" % (at + record - offset, used))
+        try:
+            parts = [data[at + 8 + a:at + 8 + b].decode("utf-8")
+                     for a, b in ((0, name), (name, name + unit), (name + unit, name + unit + text))]
+        except UnicodeDecodeError:
+            raise FormatError("corrupt: description at byte %d is not UTF-8" % (at - offset))
+        if any(c in "{}" for c in parts[0]) or any(_control(c) for c in parts[0] + parts[1]):
+            raise FormatError("corrupt: description at byte %d: a name or unit no writer writes" % (at - offset))
+        # A name described again keeps its first place (as in the Rust reader).
+        out[parts[0]] = {"unit": parts[1], "help": parts[2]}
+        at += record
+    return out
 
 
 def _entry(data: bytes, at: int, index: int, slots_used: int) -> tuple[str, int, int]:
@@ -357,19 +415,25 @@ def _chain(data: bytes) -> dict[str, int]:
 def read_file(path: str) -> Decoded:
     """Decodes a file and its continuation files (<path>.1, ...): a missing,
     truncated or foreign continuation fails the whole file."""
-    fmt, pid, stats, data = _read_one(path)
+    return read_described(path)[0]
+
+
+def read_described(path: str) -> tuple[Decoded, Descriptions]:
+    """read_file, with the help texts and units of the main file (a
+    chain's descriptions are all in its main file)."""
+    (fmt, pid, stats), descriptions, data = _read_one(path)
     if fmt != "statkit":
-        return fmt, pid, stats
+        return (fmt, pid, stats), descriptions
     main = _chain(data)
     for n in range(1, main["segments"] + 1):
         try:
-            _, _, more, part = _read_one("%s.%d" % (path, n))
+            (_, _, more), _, part = _read_one("%s.%d" % (path, n))
         except (OSError, FormatError) as e:
             raise FormatError("broken chain: continuation %d: %s" % (n, e))
         if _chain(part) != dict(main, segments=0, segment=n):
             raise FormatError("broken chain: continuation %d: %s.%d belongs to another file" % (n, path, n))
         stats.update(more)
-    return fmt, pid, stats
+    return (fmt, pid, stats), descriptions
 
 
 def _read_untrusted(path: str) -> bytes:
@@ -401,20 +465,20 @@ def _read_untrusted(path: str) -> bytes:
         os.close(fd)
 
 
-def _read_one(path: str) -> tuple[str, int | None, Stats, bytes]:
+def _read_one(path: str) -> tuple[Decoded, Descriptions, bytes]:
     """Decodes one file, reading again when a write was caught half done."""
     attempt = 0
     while True:
         data = _read_untrusted(path)
         try:
-            fmt, pid, stats = decode(data)
+            decoded, descriptions = _decode_statkit(data) if data.startswith(MAGIC) else (decode(data), {})
         except Torn:
             if attempt == TORN_RETRIES:
                 raise
             attempt += 1
             time.sleep(0)
             continue
-        return fmt, pid, stats, data
+        return decoded, descriptions, data
 
 
 def is_mmstats_file(name: str) -> bool:
@@ -462,12 +526,15 @@ def main(argv: list[str]) -> int:
     failed = False
     for path in discover(argv):
         try:
-            fmt, pid, stats = read_file(path)
+            (fmt, pid, stats), descriptions = read_described(path)
         except (OSError, FormatError) as error:
             sys.stderr.write("statkit reader: skipped %s: %s\n" % (path, error))
             failed = True
             continue
-        out.append({"path": path, "format": fmt, "pid": pid, "stats": stats})
+        found: dict[str, object] = {"path": path, "format": fmt, "pid": pid, "stats": stats}
+        if descriptions:
+            found["descriptions"] = descriptions
+        out.append(found)
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
     return 1 if failed else 0

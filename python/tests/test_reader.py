@@ -224,6 +224,31 @@ class StatkitFilesTest(unittest.TestCase):
         self.assertEqual(text, "\ufffd" * 21)
         self.assertLessEqual(len(text.encode()), 64)
 
+    def test_descriptions_are_read_and_a_lying_section_refused(self) -> None:
+        # Written by the Rust encoder (statkit-format's tests keep it current).
+        path = str(TESTDATA / "described.statkit")
+        (fmt, pid, stats), descriptions = reader.read_described(path)
+        self.assertEqual(stats, {"requests{code=200}": 7, "queue": -2.5})
+        self.assertEqual(descriptions, {
+            "requests": {"unit": "", "help": "requests served, by status"},
+            "latency_seconds": {"unit": "seconds", "help": "time to answer"},
+        })
+        data = bytearray((TESTDATA / "described.statkit").read_bytes())
+        for at, value, reason in ((148, 1 << 21, "size lying: descriptions used"),
+                                  (144, (1 << 20) + 8, "size lying: descriptions size"),
+                                  (136, 8, "corrupt: descriptions at 8 overlap")):
+            lying = bytearray(data)
+            width = 8 if at == 136 else 4
+            lying[at:at + width] = value.to_bytes(width, "little")
+            with self.assertRaisesRegex(FormatError, reason):
+                reader.decode(bytes(lying))
+        # The section's fields wiped (an older reader's view): values only.
+        data[136:152] = bytes(16)
+        self.assertEqual(reader.decode(bytes(data))[2], stats)
+        # A file written before the section existed.
+        old = reader.decode((TESTDATA / "v2-header-136.statkit").read_bytes())
+        self.assertEqual(old[2]["requests{code=200}"], 7)
+
     def test_what_the_fuzzer_found_on_the_rust_side(self) -> None:
         data = (TESTDATA / "fuzz-blocks-offset-overflow.statkit").read_bytes()
         with self.assertRaisesRegex(FormatError, "^truncated: blocks"):

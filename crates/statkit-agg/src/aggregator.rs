@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::expiry::Expiry;
 use crate::names::{NameMap, SharedArena};
 use crate::snapshot::Snapshot;
 use crate::summary::{fill_buckets, summarize, Bin, Percentile};
@@ -53,6 +54,10 @@ pub struct Options {
     pub deletion: Deletion,
     /// Flushes a gauge survives without a new value when gauges are deleted.
     pub gauges_max_ttl: u32,
+    /// Flushes a series of any kind stays without activity before it
+    /// leaves the aggregation (and its totals go); `None` keeps every
+    /// series as etsy does.
+    pub series_ttl: Option<u32>,
     /// Prefix of the server's own counters (etsy's `prefixStats`).
     pub prefix_stats: String,
 }
@@ -67,6 +72,7 @@ impl Default for Options {
             buckets: Arc::from([]),
             deletion: Deletion::default(),
             gauges_max_ttl: 1,
+            series_ttl: None,
             prefix_stats: "statsd".into(),
         }
     }
@@ -86,6 +92,13 @@ pub enum Kind {
     Gauges,
     Timers,
     Sets,
+}
+
+/// Marks a series active this interval, when series expire.
+fn touch(expiry: &mut Option<Expiry>, kind: Kind, name: &[u8]) {
+    if let Some(expiry) = expiry {
+        expiry.touch(kind, name);
+    }
 }
 
 /// Names of the counters etsy keeps about itself.
@@ -112,6 +125,8 @@ pub struct Aggregator {
     pub(crate) last_flush: Option<u64>,
     /// Counters' and timers' counts since first seen.
     pub(crate) series_totals: SeriesTotals,
+    /// Idle flushes per series, with `Options::series_ttl`.
+    expiry: Option<Expiry>,
 }
 
 impl Aggregator {
@@ -123,6 +138,7 @@ impl Aggregator {
             lines: format!("{prefix}.metrics_received").into_bytes(),
             timestamp_lag: format!("{prefix}.timestamp_lag").into_bytes(),
         };
+        let expiry = options.series_ttl.map(Expiry::new);
         let mut counters = NameMap::default();
         for name in [&own.bad_lines, &own.packets, &own.lines] {
             counters.get_or_insert_with(name, usize::MAX, || 0.0);
@@ -138,6 +154,7 @@ impl Aggregator {
             totals: IngestCounts::default(),
             last_flush: None,
             series_totals: SeriesTotals::default(),
+            expiry,
         }
     }
 
@@ -161,7 +178,10 @@ impl Aggregator {
                 .counters
                 .get_or_insert_with(name, counter_limit, || 0.0)
             {
-                Some(total) if (*total + value).is_finite() => *total += value,
+                Some(total) if (*total + value).is_finite() => {
+                    *total += value;
+                    touch(&mut self.expiry, Kind::Counters, name);
+                }
                 Some(_) => refused_samples += 1,
                 None => refused += 1,
             }
@@ -179,6 +199,7 @@ impl Aggregator {
             if change.is_empty() {
                 return false;
             }
+            touch(&mut self.expiry, Kind::Gauges, name);
             match self.gauges.get_mut(name) {
                 Some(gauge) => {
                     *gauge = Gauge {
@@ -206,7 +227,10 @@ impl Aggregator {
                 .timers
                 .get_or_insert_with(name, limit, TimerValues::default)
             {
-                Some(timer) => timer.absorb(values, exact_limit),
+                Some(timer) => {
+                    timer.absorb(values, exact_limit);
+                    touch(&mut self.expiry, Kind::Timers, name);
+                }
                 None => {
                     refused += 1;
                     values.clear();
@@ -220,6 +244,7 @@ impl Aggregator {
             }
             match self.sets.get_or_insert_with(name, limit, NameMap::default) {
                 Some(set) => {
+                    touch(&mut self.expiry, Kind::Sets, name);
                     for (member, _) in members.iter() {
                         if set.get_or_insert_with(member, max_members, || ()).is_none() {
                             refused_samples += 1;
@@ -367,7 +392,44 @@ impl Aggregator {
                 None => true,
             });
         }
+        self.expire();
         self.counts = IngestCounts::default();
+    }
+
+    /// Removes the series idle for `Options::series_ttl`, with their
+    /// totals.
+    fn expire(&mut self) {
+        let Some(expiry) = &mut self.expiry else {
+            return;
+        };
+        let own = &self.own;
+        let own_counter = |name: &[u8]| {
+            [&own.bad_lines, &own.packets, &own.lines]
+                .iter()
+                .any(|o| o[..] == *name)
+        };
+        let own_gauge = |name: &[u8]| own.timestamp_lag[..] == *name;
+        let none = |_: &[u8]| false;
+        let expired = [
+            (
+                Kind::Counters,
+                expiry.age(Kind::Counters, &mut self.counters, own_counter),
+            ),
+            (
+                Kind::Gauges,
+                expiry.age(Kind::Gauges, &mut self.gauges, own_gauge),
+            ),
+            (
+                Kind::Timers,
+                expiry.age(Kind::Timers, &mut self.timers, none),
+            ),
+            (Kind::Sets, expiry.age(Kind::Sets, &mut self.sets, none)),
+        ];
+        for (kind, names) in expired {
+            for name in names {
+                self.series_totals.remove(kind, &name);
+            }
+        }
     }
 
     /// Flushes made since the series' totals began (a restored checkpoint

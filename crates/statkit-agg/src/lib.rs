@@ -16,6 +16,7 @@
 
 mod aggregator;
 mod checkpoint;
+mod expiry;
 mod names;
 pub mod sketch;
 mod snapshot;

@@ -93,10 +93,10 @@ pub struct Mapping<'m> {
     pub cache: &'m mut Cache,
 }
 
-/// How the store is exposed: through a mapping file or as sent, and which
-/// idle series are left out.
-#[derive(Debug, Default)]
-pub struct Exposition<'m> {
+/// How the store is exposed: through a mapping file or as sent, which idle
+/// series are left out, and the descriptions programs gave their metrics.
+#[derive(Default)]
+pub struct Exposition<'m, 'd> {
     pub mapping: Option<Mapping<'m>>,
     /// The host's labels (`--label`), on every series that does not name
     /// them itself.
@@ -106,6 +106,37 @@ pub struct Exposition<'m> {
     /// own; a mapped series goes by its rule's `ttl` when it has one.
     /// `None`: every series is shown.
     pub series_ttl: Option<Duration>,
+    /// A statsd name's (a key without its tags) help text and unit, from
+    /// where its values came from (a stats file's `describe_*`): its
+    /// family's `# HELP` is that text unless a mapping rule has one, and,
+    /// in OpenMetrics, `# UNIT` is the unit when the family's name ends
+    /// with `_<unit>`, as the OpenMetrics specification requires of a unit
+    /// (otherwise the unit is left out). Families take the description of
+    /// their first series' name.
+    pub described: Option<&'d Describe<'d>>,
+}
+
+/// Gives a statsd name's description, if its program gave one.
+pub type Describe<'d> = dyn Fn(&[u8]) -> Option<Described<'d>> + 'd;
+
+impl std::fmt::Debug for Exposition<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exposition")
+            .field("mapping", &self.mapping)
+            .field("labels", &self.labels)
+            .field("series_ttl", &self.series_ttl)
+            .field("described", &self.described.is_some())
+            .finish()
+    }
+}
+
+/// A family's own help text and unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Described<'d> {
+    /// The `# HELP` text (empty: the default text).
+    pub help: &'d str,
+    /// The unit (empty: none).
+    pub unit: &'d str,
 }
 
 /// Whether `series` has had no activity for longer than `ttl` before the
@@ -183,10 +214,11 @@ impl Entry<'_> {
 pub fn render(
     store: &Store,
     format: Format,
-    exposition: Exposition<'_>,
+    exposition: Exposition<'_, '_>,
     out: &mut String,
 ) -> usize {
     let (ttl, host) = (exposition.series_ttl, exposition.labels);
+    let lookup = |name: &[u8]| exposition.described.and_then(|described| described(name));
     let mut entries: Vec<Entry<'_>> = match exposition.mapping {
         None => store
             .iter()
@@ -216,7 +248,7 @@ pub fn render(
                     continue;
                 }
             }
-            _ => header(out, format, e),
+            _ => header(out, format, e, lookup(e.raw_name)),
         }
         previous = Some((key, e.typing(), &e.labels));
         samples(out, format, e, &les);
@@ -251,3 +283,6 @@ fn plain<'s>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod described_tests;

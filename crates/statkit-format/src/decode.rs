@@ -13,9 +13,11 @@
 //! words handed out (`slots_used`), before it reads any value; then every
 //! word of every block is read at most once.
 
+use crate::bytes::slice;
 use crate::cell::Cells;
 use crate::layout::{self, Entry, Header, FLAG_PIPED, FLAG_RETIRED, STATE_READY};
-use crate::{mmstats, Format, FormatError, Identity, Kind, Stat, StatFile, Value};
+use crate::Value;
+use crate::{describe, mmstats, Description, Format, FormatError, Identity, Kind, Stat, StatFile};
 
 /// Decodes a statkit or mmstats v1 file, told apart by their first bytes.
 pub fn decode(bytes: &[u8]) -> Result<StatFile, FormatError> {
@@ -92,6 +94,7 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
         entries.push(entry);
     }
     check("entry cells in total", words, header.slots_used.into())?;
+    let descriptions = descriptions(bytes, &header, table_end)?;
     let mut stats = Vec::with_capacity(entries.len());
     for entry in entries {
         let value = read_value(bytes, &header, &entry)?;
@@ -113,7 +116,51 @@ pub fn decode_statkit(bytes: &[u8]) -> Result<StatFile, FormatError> {
         pid: Some(identity.pid).filter(|_| !identity.retired),
         identity: Some(identity),
         stats,
+        descriptions,
     })
+}
+
+/// The descriptions section's records, checked to lie between the entry
+/// table and the blocks, within [`describe::SECTION_MAX`] bytes.
+fn descriptions(
+    bytes: &[u8],
+    header: &Header,
+    table_end: u64,
+) -> Result<Vec<Description>, FormatError> {
+    let section = header.descriptions;
+    if section.size == 0 && section.used == 0 {
+        return Ok(Vec::new());
+    }
+    check(
+        "descriptions size",
+        section.size.into(),
+        describe::SECTION_MAX.into(),
+    )?;
+    check(
+        "descriptions used",
+        section.used.into(),
+        section.size.into(),
+    )?;
+    if section.offset % layout::WORD != 0 || u64::from(section.used) % layout::WORD != 0 {
+        return Err(FormatError::Corrupt(format!(
+            "descriptions offset {} and bytes used {} must be multiples of 8",
+            section.offset, section.used
+        )));
+    }
+    if section.offset < table_end {
+        return Err(FormatError::Corrupt(format!(
+            "descriptions at {} overlap the entry table (it ends at {table_end})",
+            section.offset
+        )));
+    }
+    let end = section.offset.saturating_add(section.size.into());
+    check("descriptions end", end, header.blocks_offset)?;
+    describe::decode_section(slice(
+        bytes,
+        section.offset,
+        section.used.into(),
+        "descriptions",
+    )?)
 }
 
 fn check(field: &'static str, value: u64, limit: u64) -> Result<(), FormatError> {
@@ -198,6 +245,7 @@ mod tests {
             state: STATE_READY,
             segments: 0,
             segment: 0,
+            descriptions: Default::default(),
         };
         let len = blocks_offset as usize + blocks as usize * block_size as usize;
         let mut bytes = vec![0u8; len];

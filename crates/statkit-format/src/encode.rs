@@ -7,8 +7,9 @@
 
 use crate::bytes::put;
 use crate::cell::{self, TEXT_MAX};
-use crate::layout::{self, Entry, Header, Layout, FLAG_PIPED, FLAG_RETIRED, STATE_READY, WORD};
-use crate::{Identity, Kind, Stat, Value};
+use crate::layout::{self, Entry, Header, Layout, Section, FLAG_PIPED, FLAG_RETIRED};
+use crate::layout::{STATE_READY, WORD};
+use crate::{describe, DescribeError, Description, Identity, Kind, Stat, Value};
 
 /// Why a set of values cannot be written as a statkit file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,10 +26,37 @@ pub enum EncodeError {
     /// More cells than a block's 32-bit size holds.
     #[error("too many metrics for one file")]
     TooLarge,
+    /// The descriptions' records take more than the section may.
+    #[error("descriptions of {0} bytes, more than a file's {max}", max = describe::SECTION_MAX)]
+    TooManyDescriptions(usize),
+    /// A description is over a limit of the format.
+    #[error(transparent)]
+    Description(#[from] DescribeError),
 }
 
-/// Encodes `stats` as a ready statkit file written by `identity`.
+/// Encodes `stats` as a ready statkit file written by `identity`, without
+/// descriptions.
 pub fn encode(identity: &Identity, stats: &[Stat]) -> Result<Vec<u8>, EncodeError> {
+    encode_with(identity, stats, &[])
+}
+
+/// Encodes `stats` and the `descriptions` of their names as a ready
+/// statkit file written by `identity`; the section is as large as the
+/// records need.
+pub fn encode_with(
+    identity: &Identity,
+    stats: &[Stat],
+    descriptions: &[Description],
+) -> Result<Vec<u8>, EncodeError> {
+    let mut notes = Vec::new();
+    for d in descriptions {
+        // Fields are public: checked again before their lengths are cast.
+        notes.extend(Description::new(&d.name, &d.unit, &d.help)?.encode());
+    }
+    let notes_len = u32::try_from(notes.len())
+        .ok()
+        .filter(|&n| n <= describe::SECTION_MAX)
+        .ok_or(EncodeError::TooManyDescriptions(notes.len()))?;
     let mut entries = Vec::with_capacity(stats.len());
     let mut slots = 0u32;
     for stat in stats {
@@ -54,6 +82,7 @@ pub fn encode(identity: &Identity, stats: &[Stat]) -> Result<Vec<u8>, EncodeErro
     let layout = Layout {
         capacity: u32::try_from(stats.len()).map_err(|_| EncodeError::TooLarge)?,
         block_size,
+        descriptions: notes_len,
     };
     let header = Header {
         capacity: layout.capacity,
@@ -71,9 +100,14 @@ pub fn encode(identity: &Identity, stats: &[Stat]) -> Result<Vec<u8>, EncodeErro
         state: STATE_READY,
         segments: 0,
         segment: 0,
+        descriptions: Section {
+            used: notes_len,
+            ..layout.descriptions()
+        },
     };
     let mut bytes = vec![0u8; layout.file_len(2) as usize];
     put(&mut bytes, 0, &header.encode());
+    put(&mut bytes, layout.descriptions_offset() as usize, &notes);
     for (index, (entry, stat)) in entries.iter().zip(stats).enumerate() {
         let encoded = entry
             .encode()

@@ -22,10 +22,14 @@ pub const MAGIC: [u8; 8] = *b"STATKIT\0";
 pub const BYTE_ORDER_MARK: u32 = 0x0102_0304;
 /// The format version this crate writes (it reads 1 and 2).
 pub const VERSION: u16 = 2;
-/// Bytes in the header this version writes (readers accept larger).
-pub const HEADER_SIZE: u16 = 136;
+/// Bytes in the header this version writes (readers accept larger): the
+/// chain fields and the descriptions section's fields included.
+pub const HEADER_SIZE: u16 = 152;
 /// Bytes in a version 1 header, which has no chain fields.
 pub const HEADER_SIZE_V1: u16 = 128;
+/// Bytes in the smallest version 2 header: the chain fields, no
+/// descriptions section (files written before it was appended).
+pub const HEADER_SIZE_V2: u16 = 136;
 /// Files in a chain at most: the main file and 63 continuations
 /// (`<file>.1` .. `<file>.63`).
 pub const MAX_SEGMENTS: u32 = 64;
@@ -70,6 +74,9 @@ pub mod header {
     pub const PROGRAM: usize = 72;
     pub const SEGMENTS: usize = 128;
     pub const SEGMENT: usize = 132;
+    pub const DESCRIPTIONS_OFFSET: usize = 136;
+    pub const DESCRIPTIONS_SIZE: usize = 144;
+    pub const DESCRIPTIONS_USED: usize = 148;
 }
 
 /// Byte offsets of the entry fields, from the entry's start.
@@ -172,6 +179,20 @@ pub struct Header {
     /// This file's place in its chain: 0 for the main file, `n` for
     /// `<main file>.<n>`.
     pub segment: u32,
+    /// Where the descriptions are (none in files with a smaller header).
+    pub descriptions: Section,
+}
+
+/// A section of the file: where it starts, the bytes it has room for and
+/// the bytes in use (which grow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Section {
+    /// Byte offset from the start of the file.
+    pub offset: u64,
+    /// Bytes of room.
+    pub size: u32,
+    /// Bytes in use, from the start.
+    pub used: u32,
 }
 
 impl Header {
@@ -203,6 +224,14 @@ impl Header {
         put(&mut out, h::PROGRAM, program.as_bytes());
         put(&mut out, h::SEGMENTS, &self.segments.to_le_bytes());
         put(&mut out, h::SEGMENT, &self.segment.to_le_bytes());
+        let notes = self.descriptions;
+        put(
+            &mut out,
+            h::DESCRIPTIONS_OFFSET,
+            &notes.offset.to_le_bytes(),
+        );
+        put(&mut out, h::DESCRIPTIONS_SIZE, &notes.size.to_le_bytes());
+        put(&mut out, h::DESCRIPTIONS_USED, &notes.used.to_le_bytes());
         out
     }
 
@@ -227,7 +256,7 @@ impl Header {
         let version = u16_at(bytes, h::VERSION as u64, what)?;
         let least = match version {
             1 => HEADER_SIZE_V1,
-            VERSION => HEADER_SIZE,
+            VERSION => HEADER_SIZE_V2,
             found => {
                 return Err(FormatError::UnsupportedVersion {
                     found,
@@ -266,6 +295,14 @@ impl Header {
             program: until_nul(&program),
             segments: chain(h::SEGMENTS)?,
             segment: chain(h::SEGMENT)?,
+            descriptions: match version >= 2 && sizes.header >= HEADER_SIZE {
+                true => Section {
+                    offset: u64_at(bytes, h::DESCRIPTIONS_OFFSET as u64, what)?,
+                    size: u32_at(bytes, h::DESCRIPTIONS_SIZE as u64, what)?,
+                    used: u32_at(bytes, h::DESCRIPTIONS_USED as u64, what)?,
+                },
+                false => Section::default(),
+            },
         };
         Ok((header, sizes))
     }
@@ -375,13 +412,30 @@ pub struct Layout {
     /// Bytes per block (a multiple of [`PAGE`] when the writer maps blocks
     /// one by one).
     pub block_size: u32,
+    /// Bytes of room for descriptions, a multiple of 8 (0: none).
+    pub descriptions: u32,
 }
 
 impl Layout {
-    /// Where block 0 starts: after the entry table, on a page boundary.
+    /// Where the descriptions section starts: right after the entry table.
+    pub fn descriptions_offset(&self) -> u64 {
+        u64::from(HEADER_SIZE) + u64::from(self.capacity) * u64::from(ENTRY_SIZE)
+    }
+
+    /// The descriptions section, nothing in use yet.
+    pub fn descriptions(&self) -> Section {
+        Section {
+            offset: self.descriptions_offset(),
+            size: self.descriptions,
+            used: 0,
+        }
+    }
+
+    /// Where block 0 starts: after the entry table and the descriptions,
+    /// on a page boundary.
     pub fn blocks_offset(&self) -> u64 {
-        let table = u64::from(HEADER_SIZE) + u64::from(self.capacity) * u64::from(ENTRY_SIZE);
-        table.div_ceil(PAGE) * PAGE
+        let end = self.descriptions_offset() + u64::from(self.descriptions);
+        end.div_ceil(PAGE) * PAGE
     }
 
     /// Byte offset of block `index`.

@@ -6,7 +6,8 @@
 //! ([`cell`]), the histogram buckets ([`histogram`]), a bounds-checked
 //! decoder that turns a snapshot of a file's bytes into values ([`decode()`])
 //! and an encoder for whole files ([`encode()`], used for retired totals and
-//! tests). [`mmstats`] reads and writes the version 1 files of mmstats 0.8.
+//! tests). [`describe`] holds the metrics' help texts and units. [`mmstats`]
+//! reads and writes the version 1 files of mmstats 0.8.
 //!
 //! No I/O and no global state: the writer in the `statkit` crate and the
 //! readers in `statkit-scan` map files and call in here. The byte-exact
@@ -17,6 +18,7 @@
 pub mod bytes;
 pub mod cell;
 pub mod decode;
+pub mod describe;
 pub mod encode;
 mod error;
 pub mod histogram;
@@ -26,8 +28,9 @@ pub mod naming;
 mod value;
 
 pub use decode::{decode, decode_statkit};
-pub use encode::{encode, EncodeError};
+pub use describe::{DescribeError, Description};
+pub use encode::{encode, encode_with, EncodeError};
 pub use error::FormatError;
 pub use histogram::Histogram;
-pub use layout::{Entry, Header, Kind, Layout};
+pub use layout::{Entry, Header, Kind, Layout, Section};
 pub use value::{Format, Identity, Stat, StatFile, Value};

@@ -98,6 +98,7 @@ pub fn decode(bytes: &[u8]) -> Result<StatFile, FormatError> {
         pid,
         identity: None,
         stats,
+        descriptions: Vec::new(),
     })
 }
 

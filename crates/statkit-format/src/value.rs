@@ -1,6 +1,6 @@
 //! What a decoded file holds.
 
-use crate::Histogram;
+use crate::{Description, Histogram};
 
 /// Which format a file was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,4 +90,16 @@ pub struct StatFile {
     pub identity: Option<Identity>,
     /// The metrics, in file order.
     pub stats: Vec<Stat>,
+    /// The help texts and units of metric names, one per name (statkit
+    /// files only; empty for files written before they were kept).
+    pub descriptions: Vec<Description>,
+}
+
+impl StatFile {
+    /// The description of a metric's name, found from its label (`name`
+    /// or `name{tags}`).
+    pub fn description(&self, label: &str) -> Option<&Description> {
+        let name = label.split_once('{').map_or(label, |(name, _)| name);
+        self.descriptions.iter().find(|d| d.name == name)
+    }
 }

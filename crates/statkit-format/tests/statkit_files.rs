@@ -166,6 +166,7 @@ fn a_histogram_caught_mid_write_is_torn() {
     let layout = Layout {
         capacity: 6,
         block_size: u32::from_le_bytes(bytes[header::BLOCK_SIZE..][..4].try_into().unwrap()),
+        descriptions: 0,
     };
     // The histogram is the third entry; its slot is in the entry.
     let entry = Layout::entry_offset(2) as usize;

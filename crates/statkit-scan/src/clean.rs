@@ -18,13 +18,13 @@
 //! dead files, the next one would count those files twice; the window is
 //! one rename and a few unlinks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use statkit_format::naming::retired_file;
-use statkit_format::{encode, Format, Identity, Stat, StatFile, Value};
+use statkit_format::{encode_with, Description, Format, Identity, Stat, StatFile, Value};
 
 use crate::folder::Folder;
 use crate::{discover, liveness, read_file, Liveness, ReadError, Totals};
@@ -174,6 +174,7 @@ fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
     let _lock = dir.lock(LOCK_FILE, LOCK_PATIENCE)?;
     let mut totals = Totals::default();
     let mut program = String::new();
+    let mut described: Vec<Description> = Vec::new();
     // Whatever is at that name, a link included (which the read refuses).
     if std::fs::symlink_metadata(retired).is_ok() {
         let existing = read_file(retired).map_err(io::Error::other)?;
@@ -183,14 +184,17 @@ fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
             ));
         }
         totals.add_stats(&existing.stats);
+        described = existing.descriptions;
     }
     for (_, file) in files {
         if let Some(identity) = &file.identity {
             program.clone_from(&identity.program);
         }
         totals.add_stats(file.stats.iter().filter(|s| retires(&s.value)));
+        described.extend(file.descriptions.iter().cloned());
     }
     let stats: Vec<Stat> = totals.into_stats();
+    let descriptions = retired_descriptions(described, &stats);
     let identity = Identity {
         pid: 0,
         start_time: 0,
@@ -201,7 +205,7 @@ fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
         retired: true,
         piped: false,
     };
-    let bytes = encode(&identity, &stats).map_err(io::Error::other)?;
+    let bytes = encode_with(&identity, &stats, &descriptions).map_err(io::Error::other)?;
     let name = file_name(retired)?;
     let aside = file_name(&retired.with_extension(format!("tmp-{}", std::process::id())))?;
     let written = dir
@@ -212,6 +216,37 @@ fn fold(retired: &Path, files: &[(PathBuf, StatFile)]) -> io::Result<()> {
         let _ = dir.remove(&aside);
     }
     written
+}
+
+/// The descriptions the retired totals keep: of the names they hold, the
+/// last one given (the dead files' over the retired file's), as many as a
+/// file's section has room for.
+fn retired_descriptions(all: Vec<Description>, stats: &[Stat]) -> Vec<Description> {
+    let names: HashSet<&str> = stats
+        .iter()
+        .map(|s| s.label.split_once('{').map_or(s.label.as_str(), |(n, _)| n))
+        .collect();
+    let mut kept: Vec<Description> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for description in all {
+        if !names.contains(description.name.as_str()) {
+            continue;
+        }
+        match at.get(&description.name) {
+            Some(&index) => kept[index] = description,
+            None => {
+                at.insert(description.name.clone(), kept.len());
+                kept.push(description);
+            }
+        }
+    }
+    let mut room = statkit_format::describe::SECTION_MAX as usize;
+    kept.retain(|d| {
+        let fits = d.record_len() <= room;
+        room -= if fits { d.record_len() } else { 0 };
+        fits
+    });
+    kept
 }
 
 /// The last component of a path clean made itself (ASCII: see

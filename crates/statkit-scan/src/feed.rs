@@ -102,17 +102,13 @@ impl Feed {
             if retired {
                 continue;
             }
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy())
-                .unwrap_or_default();
-            let prefix = format!("shm.{}.", clean(&stem));
+            let prefix = file_prefix(path);
             for stat in &file.stats {
                 self.stat(&prefix, &stat.label, &stat.value, text);
             }
         }
         for stat in totals.stats() {
-            self.stat("shm.host.", &stat.label, &stat.value, text);
+            self.stat(HOST_PREFIX, &stat.label, &stat.value, text);
         }
         for pipe in pipes {
             self.pipe(&format!("pipe.{}.", pipe.pid), &pipe.stats, text);
@@ -223,7 +219,7 @@ impl Feed {
                 .unwrap_or(0)
                 .saturating_sub(was);
         }
-        for (name, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)] {
+        for (name, q) in HISTOGRAM_GAUGES {
             if let Some(x) = interval.quantile(q).filter(|x| x.is_finite()) {
                 push(out, format!("{key}.{name}"), tags, Kind::Gauge, x);
             }
@@ -239,6 +235,23 @@ impl Feed {
         self.seen.insert(series.to_owned(), last);
         true
     }
+}
+
+/// The gauges a histogram gives each scan values arrived, by key suffix,
+/// and the quantile each is.
+pub(crate) const HISTOGRAM_GAUGES: [(&str, f64); 4] =
+    [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)];
+
+/// The key prefix of the host totals over every file.
+pub(crate) const HOST_PREFIX: &str = "shm.host.";
+
+/// The key prefix of a process' file: `shm.<file stem>.`.
+pub(crate) fn file_prefix(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    format!("shm.{}.", clean(&stem))
 }
 
 /// `name{k=v,k2=v2}` as the name and DogStatsD tags `k:v,k2:v2`.
@@ -261,7 +274,7 @@ fn split_label(label: &str) -> (&str, String) {
 }
 
 /// A name or tag with the bytes statsd gives meaning to replaced by `_`.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             ':' | '|' | '@' | '#' | ',' | '\n' | '\r' | ' ' => '_',
@@ -296,6 +309,7 @@ mod tests {
                 retired,
                 piped: false,
             }),
+            descriptions: Vec::new(),
             stats: stats
                 .into_iter()
                 .map(|(l, value)| Stat {

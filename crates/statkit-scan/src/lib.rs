@@ -13,9 +13,11 @@
 //!   histograms into per-program retired totals first.
 //! - [`mmash`]: mmash's labels, prefix lookups and aggregations.
 //! - [`pipe_view`]: a file's values as a statvent pipe carries them.
-//! - [`render`]: slurp's text and JSON; [`feed`]: scans as statsd lines for `statkit serve`.
+//! - [`render`]: slurp's text and JSON; [`feed`]: scans as statsd lines for `statkit serve`,
+//!   and [`described`]: the help texts and units of the feed's keys.
 
 pub mod clean;
+pub mod described;
 mod discover;
 pub mod feed;
 mod folder;

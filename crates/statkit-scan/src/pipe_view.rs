@@ -72,6 +72,7 @@ mod tests {
             format: Format::Statkit,
             pid: Some(1),
             identity: None,
+            descriptions: Vec::new(),
             stats: vec![
                 stat("hits", Value::Counter(3)),
                 stat("load", Value::Gauge(0.5)),
@@ -122,6 +123,7 @@ mod published {
                 retired,
                 piped,
             }),
+            descriptions: Vec::new(),
             stats: Vec::new(),
         }
     }

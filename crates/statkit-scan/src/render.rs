@@ -14,13 +14,27 @@ pub const PERCENTILES: [(&str, f64); 4] =
     [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p999", 0.999)];
 
 /// One file as text: `==> path`, then `  label value` lines with labels
-/// padded to the longest, then a blank line.
+/// padded to the longest, then `  # name [unit] help` for each described
+/// name, then a blank line.
 pub fn text(out: &mut impl Write, path: &Path, file: &StatFile) -> io::Result<()> {
     let rows = file
         .stats
         .iter()
         .map(|s| (s.label.as_str(), text_value(&s.value)));
-    block(out, path, rows)
+    let notes = file.descriptions.iter().map(|d| {
+        let unit = match d.unit.as_str() {
+            "" => String::new(),
+            unit => format!(" [{unit}]"),
+        };
+        // A file's words reach a terminal: no control characters.
+        let help: String = d
+            .help
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        format!("# {}{unit} {help}", d.name)
+    });
+    block(out, path, rows, notes)
 }
 
 /// One statvent pipe's snapshot as text, laid out as [`text`] lays out a
@@ -33,13 +47,14 @@ pub fn pipe_text(out: &mut impl Write, pipe: &Process) -> io::Result<()> {
         };
         (name.as_str(), shown)
     });
-    block(out, &pipe.path, rows)
+    block(out, &pipe.path, rows, std::iter::empty())
 }
 
 fn block<'a>(
     out: &mut impl Write,
     path: &Path,
     rows: impl Iterator<Item = (&'a str, String)> + Clone,
+    notes: impl Iterator<Item = String>,
 ) -> io::Result<()> {
     writeln!(out, "==> {}", path.display())?;
     let width = rows
@@ -49,6 +64,9 @@ fn block<'a>(
         .unwrap_or(0);
     for (label, value) in rows {
         writeln!(out, "  {label:width$} {value}")?;
+    }
+    for note in notes {
+        writeln!(out, "  {note}")?;
     }
     writeln!(out)
 }
@@ -86,14 +104,25 @@ fn histogram_text(h: &Histogram) -> String {
 }
 
 /// One file as the JSON object `slurp --json` prints in its array:
-/// `{"path", "format", "pid", "stats": {label: value}}`.
+/// `{"path", "format", "pid", "stats": {label: value}}`, and, when the
+/// file describes any metric name, `"descriptions": {name: {"unit",
+/// "help"}}`.
 pub fn json_file(path: &Path, file: &StatFile) -> Json {
     let stats = file
         .stats
         .iter()
         .map(|s| (s.label.clone(), json_value(&s.value)))
         .collect();
-    json_object(path, file.format.name(), file.pid, stats)
+    let mut object = json_object(path, file.format.name(), file.pid, stats);
+    if let (Some(object), false) = (object.as_object_mut(), file.descriptions.is_empty()) {
+        let descriptions: Map<String, Json> = file
+            .descriptions
+            .iter()
+            .map(|d| (d.name.clone(), json!({"unit": d.unit, "help": d.help})))
+            .collect();
+        object.insert("descriptions".into(), Json::Object(descriptions));
+    }
+    object
 }
 
 /// One statvent pipe's snapshot as the same object, with the format

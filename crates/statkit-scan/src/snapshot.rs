@@ -9,6 +9,7 @@
 //! chose this over mapping with SIGBUS recovery.
 //!
 //! Only the parts in use are copied (the header, the committed entries,
+//! the descriptions in use,
 //! the cells handed out in each block), so a file with room for thousands
 //! of metrics costs what its few metrics cost, and no more than
 //! [`Limits::max_used_bytes`]; the copy is compact, with the header
@@ -124,6 +125,9 @@ struct Shape {
     block_size: usize,
     /// Used bytes of each block.
     cells: usize,
+    /// Where the descriptions section is and its bytes in use, when the
+    /// header is large enough to have one (else `None`).
+    descriptions: Option<(u64, usize)>,
 }
 
 impl Shape {
@@ -139,8 +143,10 @@ impl Shape {
         let end = block_size
             .checked_mul(header.blocks as usize)?
             .checked_add(blocks_offset)?;
+        let descriptions = header_size >= usize::from(HEADER_SIZE);
         let sound = header.entries <= header.capacity
             && table_end <= blocks_offset
+            && (!descriptions || section_sound(header, table_end as u64))
             && cells <= block_size
             && [header_size, entry_size, blocks_offset, block_size]
                 .iter()
@@ -153,6 +159,10 @@ impl Shape {
             blocks_offset,
             block_size,
             cells,
+            descriptions: descriptions.then_some((
+                header.descriptions.offset,
+                header.descriptions.used as usize,
+            )),
         })
     }
 
@@ -179,7 +189,10 @@ impl Shape {
             }));
         }
         let entries_len = self.entry_size * header.entries as usize;
-        let blocks_at = (self.header_size + entries_len).div_ceil(8) * 8;
+        let notes_at = (self.header_size + entries_len).div_ceil(8) * 8;
+        let (notes_from, notes_len) = self.descriptions.unwrap_or_default();
+        // `notes_len` is at most `SECTION_MAX` and a multiple of 8.
+        let blocks_at = notes_at + notes_len;
         // Cannot overflow: `Shape::of` checked `cells * blocks` fits
         // (cells <= block_size) and the entries are within the table.
         let total = blocks_at + self.cells * header.blocks as usize;
@@ -196,6 +209,7 @@ impl Shape {
         out[..head.len()].copy_from_slice(head);
         let table = self.header_size..self.header_size + entries_len;
         read_exact(file, &mut out[table.clone()], self.header_size as u64)?;
+        read_exact(file, &mut out[notes_at..blocks_at], notes_from)?;
         let pairs = sequence_pairs(&out[table], self.entry_size, header.slots_used);
         let (mut first, mut last) = match pairs.is_empty() {
             true => (Vec::new(), Vec::new()),
@@ -225,8 +239,28 @@ impl Shape {
             layout::header::BLOCKS_OFFSET,
             &(blocks_at as u64).to_le_bytes(),
         );
+        if self.descriptions.is_some() {
+            use layout::header::{DESCRIPTIONS_OFFSET, DESCRIPTIONS_SIZE};
+            put(DESCRIPTIONS_OFFSET, &(notes_at as u64).to_le_bytes());
+            put(DESCRIPTIONS_SIZE, &(notes_len as u32).to_le_bytes());
+        }
         Ok(out)
     }
+}
+
+/// Whether the descriptions section lies as the format says: its bytes in
+/// use within its room, within `SECTION_MAX`, 8-aligned, between the entry
+/// table and the blocks. A section that does not is left to the decoder
+/// to report, from a copy of the whole file.
+fn section_sound(header: &Header, table_end: u64) -> bool {
+    let section = header.descriptions;
+    let none = section.size == 0 && section.used == 0;
+    none || (section.used <= section.size
+        && section.size <= statkit_format::describe::SECTION_MAX
+        && section.offset % 8 == 0
+        && section.used % 8 == 0
+        && section.offset >= table_end
+        && section.offset.saturating_add(section.size.into()) <= header.blocks_offset)
 }
 
 /// A block's cells from its three copies: `values` holds the second copy

@@ -115,6 +115,7 @@ mod tests {
             format: Format::Statkit,
             pid: None,
             identity: None,
+            descriptions: Vec::new(),
             stats: stats
                 .into_iter()
                 .map(|(label, value)| Stat {

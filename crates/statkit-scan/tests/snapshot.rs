@@ -11,13 +11,16 @@ use statkit::shm::{Options, Registry};
 use statkit_format::{decode, FormatError, Value};
 use statkit_scan::{liveness, read_file, snapshot, Liveness, ReadError};
 
-fn publish(dir: &Path) -> Registry {
-    Registry::publish(Options {
+fn options(dir: &Path) -> Options {
+    Options {
         dir: dir.to_owned(),
         program: "snap".into(),
         ..Options::default()
-    })
-    .unwrap()
+    }
+}
+
+fn publish(dir: &Path) -> Registry {
+    Registry::publish(options(dir)).unwrap()
 }
 
 #[test]
@@ -28,11 +31,76 @@ fn the_compact_copy_decodes_like_the_file() {
     registry.histogram("h", &[("k", "v")]).unwrap().record(0.5);
     registry.text("t", &[]).unwrap().set("hello");
     registry.gauge("g", &[]).unwrap().set(1.5);
+    registry.describe("c", "", "before the copy").unwrap();
+    registry.describe("h", "seconds", "a histogram").unwrap();
     let path = registry.path().unwrap();
     let whole = decode(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(whole.descriptions.len(), 2);
     let copy = snapshot(path, &statkit_scan::Limits::default()).unwrap();
     assert!(copy.len() < 64 * 1024, "{} bytes", copy.len());
     assert_eq!(decode(&copy).unwrap(), whole);
+}
+
+/// A chain's descriptions are the main file's, whichever segment holds
+/// the metric; one described before the file grew stays.
+#[test]
+fn a_chain_reads_with_the_main_file_s_descriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::publish(Options {
+        capacity: 1,
+        ..options(dir.path())
+    })
+    .unwrap();
+    registry
+        .describe("late", "bytes", "in the continuation")
+        .unwrap();
+    registry.counter("first", &[]).unwrap().inc();
+    registry.gauge("late", &[]).unwrap().set(2.0);
+    let file = read_file(registry.path().unwrap()).unwrap();
+    assert_eq!(file.stats.len(), 2);
+    assert_eq!(
+        file.description("late").unwrap().help,
+        "in the continuation"
+    );
+}
+
+/// A section that lies is read whole and refused with the decoder's
+/// reason, not copied on trust.
+#[test]
+fn a_lying_descriptions_section_is_refused_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = publish(dir.path());
+    registry.describe("c", "", "text").unwrap();
+    let mut bytes = std::fs::read(registry.path().unwrap()).unwrap();
+    let used = statkit_format::layout::header::DESCRIPTIONS_USED;
+    bytes[used..used + 4].copy_from_slice(&(1u32 << 21).to_le_bytes());
+    let lying = dir.path().join("lying.statkit");
+    std::fs::write(&lying, &bytes).unwrap();
+    match read_file(&lying) {
+        Err(ReadError::Format {
+            source:
+                FormatError::SizeLying {
+                    field: "descriptions used",
+                    ..
+                },
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A file written before the section existed (a 136-byte header) is
+/// copied and read as before.
+#[test]
+fn a_file_without_the_section_reads_through_the_copy() {
+    let old = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../statkit-format/tests/testdata/v2-header-136.statkit"
+    );
+    let file = read_file(Path::new(old)).unwrap();
+    assert_eq!(file.stats.len(), 3);
+    assert!(file.descriptions.is_empty());
+    assert_eq!(file, decode(&std::fs::read(old).unwrap()).unwrap());
 }
 
 #[test]

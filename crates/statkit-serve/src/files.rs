@@ -28,20 +28,20 @@ pub(crate) fn read_own(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Whether a write must reach the disk before it counts.
+/// Whether an [`overwrite`] must reach the disk before it counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WriteOut {
-    /// Synced (file and folder): a power cut leaves the new file.
+    /// Synced: a power cut leaves the new bytes.
     Synced,
-    /// Left to the kernel: a `kill -9` leaves the new file, a power cut
-    /// may leave the old one (never a mix: the file is renamed whole).
+    /// Left to the kernel: a `kill -9` leaves the new bytes, a power cut
+    /// may leave the old ones or a torn mix.
     Lazy,
 }
 
 /// Writes `bytes` to `path` atomically: to a temporary file beside it,
-/// renamed over `path` (synced first with [`WriteOut::Synced`]); a crash at
-/// any moment leaves the old file or the new one.
-pub(crate) fn save(bytes: &[u8], path: &Path, write_out: WriteOut) -> io::Result<()> {
+/// synced, renamed over `path`, the folder synced; a crash at any moment,
+/// `kill -9` or a power cut, leaves the old file or the new one.
+pub(crate) fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
     let temporary = sibling(path, "tmp");
     // Only the server's user reads what it kept; a link planted at the
     // temporary name (a `state.file` in a shared folder) is not written
@@ -53,10 +53,7 @@ pub(crate) fn save(bytes: &[u8], path: &Path, write_out: WriteOut) -> io::Result
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
         .open(&temporary)?;
-    let written = file.write_all(bytes).and_then(|()| match write_out {
-        WriteOut::Synced => file.sync_all(),
-        WriteOut::Lazy => Ok(()),
-    });
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
     drop(file);
     if let Err(e) = written {
         // A full disk: leave no half-written temporary behind.
@@ -64,9 +61,43 @@ pub(crate) fn save(bytes: &[u8], path: &Path, write_out: WriteOut) -> io::Result
         return Err(e);
     }
     std::fs::rename(&temporary, path)?;
-    if write_out == WriteOut::Lazy {
-        return Ok(());
+    sync_folder(path)
+}
+
+/// Overwrites `path` in place with `bytes` (creating it 0600, never
+/// through a link, a regular file only), synced with
+/// [`WriteOut::Synced`]. Not atomic: for files whose readers tell a torn
+/// write by a checksum and keep a second copy (the checkpoints). Creating
+/// the file syncs its folder, so that a later synced write is not lost
+/// with the file's name.
+pub(crate) fn overwrite(bytes: &[u8], path: &Path, write_out: WriteOut) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
     }
+    file.write_all_at(bytes, 0)?;
+    file.set_len(bytes.len() as u64)?;
+    if write_out == WriteOut::Synced {
+        file.sync_data()?;
+    }
+    if !existed {
+        sync_folder(path)?;
+    }
+    Ok(())
+}
+
+/// Syncs the folder `path` is in, so its entries survive a power cut.
+fn sync_folder(path: &Path) -> io::Result<()> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

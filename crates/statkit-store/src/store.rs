@@ -28,6 +28,15 @@ pub struct Options {
     /// is folded into the name's overflow series ([`OVERFLOW`]). 0 for no
     /// limit. The server's own series are exempt.
     pub max_series_per_name: usize,
+    /// Seconds after which a series no flush has reported is forgotten,
+    /// history and all (the aggregation stopped reporting it: expired,
+    /// deleted, etsy's `delete*` options); 0 keeps every series.
+    pub forget_after_s: u64,
+    /// Seconds without activity (`Series::last_active`) after which a
+    /// series the latest flush did not report is forgotten: the
+    /// aggregation's `series_ttl`, so the store lets go when the
+    /// aggregation does; 0 for none.
+    pub idle_ttl_s: u64,
 }
 
 /// The value every tag of an overflow series has.
@@ -41,6 +50,8 @@ impl Default for Options {
             bounds: Arc::from([]),
             own_prefix: "statsd".into(),
             max_series_per_name: 10_000,
+            forget_after_s: 86_400,
+            idle_ttl_s: 0,
         }
     }
 }
@@ -196,6 +207,29 @@ impl Store {
                 }
                 s.record(t, &[n], Some(point(n)));
             });
+        }
+        self.forget(t);
+    }
+
+    /// Forgets the series the flush at `t` did not report that are past
+    /// [`Options::forget_after_s`] since their last report or
+    /// [`Options::idle_ttl_s`] since their last activity; the server's own
+    /// stay.
+    fn forget(&mut self, t: u64) {
+        let (after, idle) = (self.options.forget_after_s, self.options.idle_ttl_s);
+        let past = |since: u64, limit: u64| limit > 0 && t.saturating_sub(since) > limit;
+        let mut gone = Vec::new();
+        for kind in Kind::ALL {
+            for (key, series) in &self.series[kind.index()] {
+                let stale = series.last_time < t
+                    && (past(series.last_time, after) || past(series.last_active, idle));
+                if stale && !self.is_own(key) {
+                    gone.push((kind, key.clone()));
+                }
+            }
+        }
+        for (kind, key) in &gone {
+            self.remove(*kind, key);
         }
     }
 

@@ -216,3 +216,46 @@ fn an_overflow_timer_adds_up_the_timers_it_stands_for() {
     let kept = store.get(Kind::Timer, b"t;u=a").unwrap();
     assert_eq!((kept.total, kept.sum), (1.0, 5.0));
 }
+
+#[test]
+fn series_no_flush_reports_are_forgotten_after_their_time() {
+    let mut feed = Feed::new(&[]);
+    let mut store = Store::new(Options {
+        forget_after_s: 20,
+        idle_ttl_s: 0,
+        ..Options::default()
+    });
+    store.ingest(&feed.flush(1000, "kept:1|c\ngone:1|ms"));
+    for t in [1010, 1020] {
+        store.ingest(&feed.flush(t, "kept:1|c"));
+    }
+    assert!(
+        store.get(Kind::Timer, b"gone").is_some(),
+        "reported until now"
+    );
+    // From here the timer is no longer reported (as after an expiry or a
+    // deletion in the aggregation).
+    let mut fresh = Feed::new(&[]);
+    store.ingest(&fresh.flush(1030, "kept:1|c"));
+    assert!(store.get(Kind::Timer, b"gone").is_some(), "10 s unreported");
+    store.ingest(&fresh.flush(1045, "kept:1|c"));
+    assert!(store.get(Kind::Timer, b"gone").is_none(), "25 s unreported");
+    assert!(store.get(Kind::Counter, b"kept").is_some());
+}
+
+#[test]
+fn with_an_idle_ttl_a_series_goes_when_the_aggregation_lets_go() {
+    let mut store = Store::new(Options {
+        forget_after_s: 0,
+        idle_ttl_s: 15,
+        ..Options::default()
+    });
+    let mut feed = Feed::new(&[]);
+    store.ingest(&feed.flush(1000, "c:1|c"));
+    // Reported as zero: idle, but the aggregation still has it.
+    store.ingest(&feed.flush(1020, ""));
+    assert!(store.get(Kind::Counter, b"c").is_some());
+    // No longer reported, and idle past the ttl: gone.
+    store.ingest(&Feed::new(&[]).flush(1030, ""));
+    assert!(store.get(Kind::Counter, b"c").is_none());
+}

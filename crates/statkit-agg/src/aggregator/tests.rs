@@ -220,3 +220,48 @@ fn a_short_last_interval_divides_rates_by_the_time_that_passed() {
     let (_, timer) = s.timers().find(|(k, _)| *k == b"t").unwrap();
     assert_eq!(timer.count_ps, 1.0);
 }
+
+#[test]
+fn with_a_series_ttl_idle_series_of_every_kind_leave_with_their_totals() {
+    let mut a = Aggregator::new(Options {
+        series_ttl: Some(2),
+        ..Options::default()
+    });
+    let mut t = Table::new(a.options().table);
+    let mut flush = |a: &mut Aggregator, lines: &str| {
+        t.ingest(lines.as_bytes());
+        a.absorb(&mut t);
+        let s = a.flush(1000);
+        let mut names: Vec<String> = (s.counters().map(|(k, _)| k))
+            .chain(s.gauges().map(|(k, _)| k))
+            .chain(s.timers().map(|(k, _)| k))
+            .chain(s.sets().map(|(k, _)| k))
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .filter(|k| !k.starts_with("statsd."))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        flush(&mut a, "c:1|c\ng:1|g\nt:1|ms\ns:x|s"),
+        ["c", "g", "s", "t"]
+    );
+    assert_eq!(flush(&mut a, "c:0|c"), ["c", "g", "s", "t"], "idle once");
+    assert_eq!(
+        flush(&mut a, ""),
+        ["c", "g", "s", "t"],
+        "c: idle once; the rest twice"
+    );
+    assert_eq!(flush(&mut a, ""), ["c"]);
+    assert_eq!(flush(&mut a, ""), Vec::<String>::new());
+    // A new sample brings a series back, its total started anew.
+    t.ingest(b"c:5|c");
+    a.absorb(&mut t);
+    let s = a.flush(1000);
+    let c = s.counters().find(|(k, _)| *k == b"c").map(|(_, c)| c.total);
+    assert_eq!(c, Some(5.0));
+    assert!(
+        s.gauges().any(|(k, _)| k == b"statsd.timestamp_lag"),
+        "own series stay"
+    );
+}

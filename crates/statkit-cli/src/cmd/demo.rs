@@ -4,7 +4,7 @@
 //! without writing a program.
 //!
 //! It writes a stats file (`<STATKIT_DIR>/statkit-demo-<pid>.statkit`:
-//! counters, a gauge, a histogram) and a statvent pipe
+//! counters, a gauge, a histogram, each with a help text) and a statvent pipe
 //! (`<STATKIT_PIPE_DIR>/<pid>.stats`) from the same registry, says where
 //! and how to read them, and removes both when it ends: after `--seconds`,
 //! or at SIGINT/SIGTERM.
@@ -36,6 +36,14 @@ pub struct DemoArgs {
     seconds: u64,
 }
 
+/// The demo's metrics' units and help texts.
+const DESCRIPTIONS: [(&str, &str, &str); 4] = [
+    ("requests", "", "requests the simulated app answered"),
+    ("errors", "", "requests that failed"),
+    ("in_flight", "", "requests being answered"),
+    ("latency_ms", "milliseconds", "time to answer a request"),
+];
+
 /// The metrics of the simulated application, all in one registry.
 struct App {
     requests: statkit::shm::Counter,
@@ -47,6 +55,12 @@ struct App {
 impl App {
     fn register(registry: &Registry) -> anyhow::Result<App> {
         let context = |name: &str| format!("registering the demo's metric {name}");
+        // Help texts and units, for readers (`slurp`, `/metrics`' # HELP).
+        for (name, unit, help) in DESCRIPTIONS {
+            registry
+                .describe(name, unit, help)
+                .with_context(|| format!("describing the demo's metric {name}"))?;
+        }
         Ok(App {
             requests: registry
                 .counter("requests", &[])

@@ -283,7 +283,7 @@ fn a_damaged_checkpoint_or_queue_segment_is_set_aside_and_the_server_starts() {
     for folder in [dir.path(), queue.parent().unwrap(), &queue] {
         std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).unwrap();
     }
-    std::fs::write(dir.path().join("checkpoint"), b"not a checkpoint").unwrap();
+    std::fs::write(dir.path().join("checkpoint.0"), b"not a checkpoint").unwrap();
     std::fs::write(
         queue.join("00000000000000000000.seg"),
         b"not a queue segment at all",
@@ -304,7 +304,7 @@ fn a_damaged_checkpoint_or_queue_segment_is_set_aside_and_the_server_starts() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.iter().any(|n| n.starts_with("checkpoint.bad-")),
+        names.iter().any(|n| n.starts_with("checkpoint.0.bad-")),
         "{names:?}"
     );
     let segments: Vec<String> = std::fs::read_dir(&queue)

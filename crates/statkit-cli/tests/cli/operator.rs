@@ -555,6 +555,8 @@ fn demo_publishes_a_stats_file_and_a_pipe_while_it_runs() {
             "{stats}"
         );
         assert!(stats["latency_ms"]["count"].is_u64(), "{stats}");
+        let latency = &files[0]["descriptions"]["latency_ms"];
+        assert_eq!(latency["unit"], "milliseconds", "{}", files[0]);
         Some(requests)
     })
     .expect("the demo's requests counter grows");

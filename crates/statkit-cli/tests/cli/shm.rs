@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value as Json;
 use statkit::shm::{Options, Registry};
 use statkit_format::layout::header;
-use statkit_format::{encode, Identity, Stat, Value};
+use statkit_format::{encode, encode_with, Description, Identity, Stat, Value};
 
 use crate::util;
 
@@ -233,7 +233,12 @@ fn clean_folds_dead_files_into_retired_totals() {
         ];
         let pid = dead_pid();
         let path = dir.path().join(format!("web-{pid}-{n}.statkit"));
-        std::fs::write(path, encode(&identity(pid), &stats).unwrap()).unwrap();
+        let described = [
+            Description::new("latency", "seconds", &format!("time to answer, from {n}")).unwrap(),
+            Description::new("queue", "", "a gauge: not retired").unwrap(),
+        ];
+        let bytes = encode_with(&identity(pid), &stats, &described).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
     let totals = |dir: &Path| -> u64 {
         slurp_json(&[dir])
@@ -273,6 +278,11 @@ fn clean_folds_dead_files_into_retired_totals() {
         None,
         "gauges die with their process"
     );
+    let described = &retired["descriptions"];
+    let help = described["latency"]["help"].as_str().unwrap_or_default();
+    assert!(help.starts_with("time to answer, from "), "{retired}");
+    assert_eq!(described["latency"]["unit"], "seconds");
+    assert_eq!(described.as_object().unwrap().len(), 1, "{retired}");
 
     // A second round adds to the retired totals, a chained file's
     // continuation included (and removed with it).
@@ -324,6 +334,12 @@ fn the_python_reader_prints_what_slurp_prints() {
     live.gauge("nan", &[]).unwrap().set(f64::NAN);
     live.text("state", &[]).unwrap().set("h\u{e9}llo \"w\"");
     live.moving_average("recent", &[], 4).unwrap().add(0.3);
+    live.describe("requests", "", "requests \"served\", \\ by code\nand path")
+        .unwrap();
+    live.describe("latency", "seconds", "time to answer")
+        .unwrap();
+    live.describe("latency", "seconds", "time to answer, again")
+        .unwrap();
     let retired = Identity {
         pid: 0,
         retired: true,
@@ -365,6 +381,15 @@ fn the_python_reader_prints_what_slurp_prints() {
     let python: Json = serde_json::from_slice(&python.stdout).unwrap();
     assert_eq!(rust.as_array().unwrap().len(), 5);
     assert_eq!(rust, python);
+    let described = rust
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["descriptions"].is_object());
+    let described = &described.expect("the live file's descriptions")["descriptions"];
+    assert_eq!(described["latency"]["help"], "time to answer, again");
+    assert_eq!(described["latency"]["unit"], "seconds");
+    assert_eq!(described.as_object().unwrap().len(), 2);
     drop(live);
 }
 

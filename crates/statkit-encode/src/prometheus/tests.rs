@@ -11,12 +11,12 @@ use crate::labels::HostLabels;
 
 /// Flushes of an aggregator with a 10 s interval and bucket bounds (as
 /// statkit-store's own tests feed a store).
-struct Feed {
+pub(super) struct Feed {
     aggregator: Aggregator,
 }
 
 impl Feed {
-    fn new(bounds: &[f64]) -> Self {
+    pub(super) fn new(bounds: &[f64]) -> Self {
         let options = statkit_agg::Options {
             buckets: Arc::from(bounds),
             ..statkit_agg::Options::default()
@@ -27,7 +27,7 @@ impl Feed {
     }
 
     /// The flush at `time` of an interval that received `lines`.
-    fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
+    pub(super) fn flush(&mut self, time: u64, lines: &str) -> Snapshot {
         let mut table = Table::new(self.aggregator.options().table);
         table.ingest(lines.as_bytes());
         self.aggregator.absorb(&mut table);
@@ -35,7 +35,7 @@ impl Feed {
     }
 }
 
-fn store(bounds: &[f64]) -> Store {
+pub(super) fn store(bounds: &[f64]) -> Store {
     Store::new(Options {
         bounds: Arc::from(bounds),
         ..Options::default()
@@ -426,6 +426,7 @@ fn idle_series_leave_after_their_ttl() {
             }),
             series_ttl: Some(std::time::Duration::from_secs(30)),
             labels: None,
+            described: None,
         };
         render(&store, Format::Text, exposition, &mut out);
         let mut names: Vec<String> = out

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use statkit_mapping::{Observer, Rule};
 use statkit_store::{Kind, Store, Tag};
 
-use super::{Entry, Format, Shape};
+use super::{Described, Entry, Format, Shape};
 use crate::labels::{add_host, HostLabels};
 
 /// A valid metric name: `[A-Za-z_:][A-Za-z0-9_:]*`.
@@ -119,7 +119,12 @@ pub(super) fn reserved(kind: Kind, rule: Option<&Rule>) -> Option<&'static str> 
     }
 }
 
-pub(super) fn header(out: &mut String, format: Format, e: &Entry<'_>) {
+pub(super) fn header(
+    out: &mut String,
+    format: Format,
+    e: &Entry<'_>,
+    described: Option<Described<'_>>,
+) {
     let rule = match &e.shape {
         Shape::Plain => None,
         Shape::Mapped { rule, .. } => Some(&**rule),
@@ -141,24 +146,37 @@ pub(super) fn header(out: &mut String, format: Format, e: &Entry<'_>) {
         if i == 1 {
             out.push(' ');
             out.push_str(type_name(e.kind, rule));
+        } else if let Some(help) = rule.and_then(|r| r.help.as_deref()) {
+            out.push(' ');
+            escape(help, false, out);
+        } else if let Some(d) = described.filter(|d| !d.help.is_empty()) {
+            out.push(' ');
+            escape(d.help, format == Format::OpenMetrics, out);
         } else if let Some(rule) = rule {
-            match &rule.help {
-                Some(help) => {
-                    out.push(' ');
-                    escape(help, false, out);
-                }
-                None => {
-                    out.push_str(what);
-                    out.push_str("mapped from ");
-                    escape(&rule.pattern, false, out);
-                }
-            }
+            out.push_str(what);
+            out.push_str("mapped from ");
+            escape(&rule.pattern, false, out);
         } else {
             out.push_str(what);
             escape(&String::from_utf8_lossy(e.raw_name), false, out);
         }
         out.push('\n');
     }
+    let unit = described.and_then(|d| openmetrics_unit(format, declared, d.unit));
+    if let Some(unit) = unit {
+        out.push_str("# UNIT ");
+        out.push_str(declared);
+        out.push(' ');
+        out.push_str(unit);
+        out.push('\n');
+    }
+}
+
+/// The unit OpenMetrics may show for `family`: only there, only when the
+/// name ends with `_<unit>`.
+fn openmetrics_unit<'u>(format: Format, family: &str, unit: &'u str) -> Option<&'u str> {
+    let suffix = family.strip_suffix(unit)?;
+    (format == Format::OpenMetrics && !unit.is_empty() && suffix.ends_with('_')).then_some(unit)
 }
 
 /// The store's bucket bounds (milliseconds) as `le` values, and the

@@ -2,10 +2,16 @@
 //! at most the lines of the last checkpoint interval and counts nothing
 //! twice.
 //!
-//! The state folder's `checkpoint` file holds a [`Checkpoint`] (the
-//! aggregate, each receiver's pending samples and the series' totals since
-//! first seen) and sometimes a flush that is on its way to the sinks' disk
-//! queues (the *outbox*). It is rewritten whole (see [`crate::files`]):
+//! A checkpoint holds a [`Checkpoint`] (the aggregate, each receiver's
+//! pending samples and the series' totals since first seen) and sometimes
+//! a flush that is on its way to the sinks' disk queues (the *outbox*).
+//! Checkpoints go alternately into two files of the state folder,
+//! `checkpoint.0` and `checkpoint.1`, each overwritten in place and
+//! numbered: a crash in the middle of a write tears only the file being
+//! written (its checksum tells), the other still holds the one before, and
+//! a start takes the newest whole one. Overwriting in place, rather than
+//! writing a new file and renaming it, spares the file system a new file,
+//! a rename and an early write-out every second. They are written:
 //!
 //! - every `state.checkpoint_interval` by a thread of its own, with the
 //!   interval so far (skipped when nothing changed), left to the kernel to
@@ -21,7 +27,7 @@
 //!   just before the crash is delivered once (sinks skip a flush number
 //!   repeated in a row).
 //!
-//! When a flush's checkpoint cannot be written, the old file is removed:
+//! When a flush's checkpoint cannot be written, both files are removed:
 //! restarting from a checkpoint older than a flush that reached the sinks
 //! would count its samples twice, and losing the interval is the lesser
 //! harm.
@@ -31,6 +37,7 @@
 //! ```text
 //! magic       8 bytes "STKSTATE"
 //! version     u32 LE  1
+//! number      u64 LE  checkpoints written before this one
 //! checkpoint  u64 LE length, then statkit_agg::Checkpoint's bytes
 //! outbox      u8 0 | 1, then u64 LE flush number, u64 LE length, then
 //!             statkit_agg::Snapshot's bytes
@@ -54,8 +61,8 @@ use crate::pipeline::Pipeline;
 use crate::sink::Fanout;
 use crate::support::lock;
 
-/// The checkpoint's file name in the state folder.
-pub(crate) const FILE: &str = "checkpoint";
+/// The two files checkpoints alternate between, in the state folder.
+pub(crate) const FILES: [&str; 2] = ["checkpoint.0", "checkpoint.1"];
 
 const MAGIC: &[u8; 8] = b"STKSTATE";
 const VERSION: u32 = 1;
@@ -67,15 +74,24 @@ pub(crate) struct Outbox {
     pub bytes: Vec<u8>,
 }
 
-/// Writes the checkpoint file. See the module documentation.
+/// Writes the checkpoint files. See the module documentation.
 pub(crate) struct Checkpointer {
-    path: PathBuf,
+    paths: [PathBuf; 2],
     pipeline: Arc<Pipeline>,
     /// Held across each capture and its write, so an older capture never
-    /// overwrites a newer one; holds the pipeline's version the file was
-    /// last written at, to skip a checkpoint that would change nothing
-    /// (`None` after a flush: the outbox must go).
-    written: Mutex<Option<[u64; 4]>>,
+    /// overwrites a newer one.
+    written: Mutex<Written>,
+}
+
+/// What was last written.
+#[derive(Debug, Default)]
+struct Written {
+    /// Checkpoints written (the newest's number, plus one).
+    count: u64,
+    /// The pipeline's version the newest was captured at, to skip a
+    /// checkpoint that would change nothing (`None` after a flush: its
+    /// outbox must go).
+    version: Option<[u64; 4]>,
 }
 
 /// Why a checkpoint file was not loaded.
@@ -96,56 +112,48 @@ pub(crate) enum LoadError {
 impl Checkpointer {
     pub(crate) fn new(state_dir: &std::path::Path, pipeline: Arc<Pipeline>) -> Self {
         Self {
-            path: state_dir.join(FILE),
+            paths: FILES.map(|name| state_dir.join(name)),
             pipeline,
-            written: Mutex::new(None),
+            written: Mutex::default(),
         }
     }
 
-    /// Puts the last checkpoint's state back into the pipeline (before any
-    /// receiver runs) and returns the flush in its outbox, which the
+    /// Puts the newest checkpoint's state back into the pipeline (before
+    /// any receiver runs) and returns the flush in its outbox, which the
     /// caller queues for every sink again. A file that cannot be used is
     /// moved aside (logged); without one the server starts empty.
     pub(crate) fn restore(&self) -> Option<Outbox> {
-        let bytes = match files::read_own(&self.path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                files::set_aside(&self.path, "checkpoint", &e.to_string());
-                return None;
-            }
-        };
-        let (checkpoint, outbox) = match decode(&bytes) {
-            Ok(decoded) => decoded,
-            Err(e) => {
-                files::set_aside(&self.path, "checkpoint", &e.to_string());
-                return None;
-            }
-        };
+        let newest = self
+            .paths
+            .iter()
+            .filter_map(|path| Some((path, read(path)?)))
+            .max_by_key(|(_, (number, _, _))| *number);
+        let (path, (number, checkpoint, outbox)) = newest?;
         tracing::info!(
-            path = %self.path.display(),
+            path = %path.display(),
             series = checkpoint.series(),
             receivers = checkpoint.tables(),
             outbox = outbox.is_some(),
             "restored the open interval from the checkpoint"
         );
+        lock(&self.written).count = number + 1;
         self.pipeline.restore(checkpoint);
         outbox
     }
 
-    /// Writes the interval so far, unless nothing changed since the file
-    /// was written.
+    /// Writes the interval so far, unless nothing changed since the last
+    /// checkpoint.
     pub(crate) fn save(&self) {
         let mut written = lock(&self.written);
         let version = self.pipeline.version();
-        if *written == Some(version) {
+        if written.version == Some(version) {
             return;
         }
-        let bytes = encode(&self.pipeline.capture(), None);
-        match files::save(&bytes, &self.path, WriteOut::Lazy) {
-            Ok(()) => *written = Some(version),
+        let bytes = encode(written.count, &self.pipeline.capture(), None);
+        match self.write(&mut written, &bytes, WriteOut::Lazy) {
+            Ok(()) => written.version = Some(version),
             Err(e) => {
-                tracing::warn!(path = %self.path.display(), error = %e, "cannot write the checkpoint; the previous one stays")
+                tracing::warn!(error = %e, "cannot write a checkpoint; the previous one stays")
             }
         }
     }
@@ -167,13 +175,28 @@ impl Checkpointer {
         let mut encoded = Vec::new();
         snapshot.encode(&mut encoded);
         let checkpoint = flushed.checkpoint.unwrap_or_default();
-        let bytes = encode(&checkpoint, Some((flushed.number, &encoded)));
-        *written = None;
-        if let Err(e) = files::save(&bytes, &self.path, WriteOut::Synced) {
-            tracing::error!(path = %self.path.display(), error = %e, "cannot write the flush's checkpoint; removing the previous one, which a restart would count twice");
-            let _ = std::fs::remove_file(&self.path);
+        let bytes = encode(written.count, &checkpoint, Some((flushed.number, &encoded)));
+        written.version = None;
+        if let Err(e) = self.write(&mut written, &bytes, WriteOut::Synced) {
+            tracing::error!(error = %e, "cannot write the flush's checkpoint; removing the previous ones, which a restart would count twice");
+            for path in &self.paths {
+                let _ = std::fs::remove_file(path);
+            }
         }
         sinks.push(flushed.number, Arc::new(snapshot), Some(&encoded));
+    }
+
+    /// Overwrites the older of the two files with checkpoint `bytes`.
+    fn write(
+        &self,
+        written: &mut Written,
+        bytes: &[u8],
+        write_out: WriteOut,
+    ) -> std::io::Result<()> {
+        let path = &self.paths[(written.count % 2) as usize];
+        files::overwrite(bytes, path, write_out)?;
+        written.count += 1;
+        Ok(())
     }
 
     /// Saves every `interval` until `stop` receives or disconnects.
@@ -184,10 +207,25 @@ impl Checkpointer {
     }
 }
 
-fn encode(checkpoint: &Checkpoint, outbox: Option<(u64, &[u8])>) -> Vec<u8> {
+/// A checkpoint file's number, checkpoint and outbox; `None` (logged, the
+/// file moved aside) when it cannot be used, and when there is none.
+fn read(path: &std::path::Path) -> Option<(u64, Checkpoint, Option<Outbox>)> {
+    let read = files::read_own(path).map_err(|e| e.to_string());
+    match read.and_then(|bytes| decode(&bytes).map_err(|e| e.to_string())) {
+        Ok(decoded) => Some(decoded),
+        Err(_) if !path.exists() => None,
+        Err(why) => {
+            files::set_aside(path, "checkpoint", &why);
+            None
+        }
+    }
+}
+
+fn encode(number: u64, checkpoint: &Checkpoint, outbox: Option<(u64, &[u8])>) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&number.to_le_bytes());
     out.extend_from_slice(&[0; 8]);
     let start = out.len();
     checkpoint.encode(&mut out);
@@ -207,7 +245,7 @@ fn encode(checkpoint: &Checkpoint, outbox: Option<(u64, &[u8])>) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: &[u8]) -> Result<(Checkpoint, Option<Outbox>), LoadError> {
+fn decode(bytes: &[u8]) -> Result<(u64, Checkpoint, Option<Outbox>), LoadError> {
     let (body, crc) = bytes.split_last_chunk::<4>().ok_or(LoadError::Damaged)?;
     let mut r = body.strip_prefix(MAGIC).ok_or(LoadError::Foreign)?;
     if crc32fast::hash(body).to_le_bytes() != *crc {
@@ -217,6 +255,7 @@ fn decode(bytes: &[u8]) -> Result<(Checkpoint, Option<Outbox>), LoadError> {
     if version != VERSION {
         return Err(LoadError::Version(version));
     }
+    let number = u64::from_le_bytes(array(&mut r)?);
     let checkpoint = Checkpoint::decode(sized(&mut r)?)?;
     let outbox = match array(&mut r)? {
         [0] => None,
@@ -235,7 +274,7 @@ fn decode(bytes: &[u8]) -> Result<(Checkpoint, Option<Outbox>), LoadError> {
     if !r.is_empty() {
         return Err(LoadError::Damaged);
     }
-    Ok((checkpoint, outbox))
+    Ok((number, checkpoint, outbox))
 }
 
 /// The next `N` bytes of `r`.

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use statkit_agg::{Options, Snapshot};
 
-use super::{decode, encode, Checkpointer, LoadError, FILE};
+use super::{decode, encode, Checkpointer, LoadError, FILES};
 use crate::pipeline::{Intake, Pipeline};
 use crate::sink::queue::Queue;
 use crate::sink::Fanout;
@@ -88,23 +88,57 @@ fn the_flush_step_keeps_the_flush_for_the_sinks_until_the_next_checkpoint() {
     assert!(third.restore().is_none());
 }
 
+/// The file the newest checkpoint is in, and the other one.
+fn newest(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let number = |name: &str| {
+        let bytes = std::fs::read(dir.join(name)).ok()?;
+        Some(decode(&bytes).ok()?.0)
+    };
+    let [a, b] = FILES;
+    match number(a) > number(b) {
+        true => (dir.join(a), dir.join(b)),
+        false => (dir.join(b), dir.join(a)),
+    }
+}
+
 #[test]
-fn a_damaged_or_foreign_file_is_set_aside_and_the_server_starts_empty() {
+fn a_torn_newest_file_falls_back_to_the_other_one() {
     let dir = tempfile::tempdir().unwrap();
     let (fanout, _queue) = memory_sink();
     let (first, intakes, _) = server(dir.path());
     intakes[0].fill(|t| t.ingest(b"a:3|c"));
+    first.save();
+    intakes[0].fill(|t| t.ingest(b"a:4|c"));
     first.flush(1010, None, |_| {}, &fanout);
-    let path = dir.path().join(FILE);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 1;
-    std::fs::write(&path, &bytes).unwrap();
+    // A crash in the middle of writing the flush's checkpoint: the flush
+    // never reached the sinks, and the one before holds its first line.
+    let (torn, _) = newest(dir.path());
+    let bytes = std::fs::read(&torn).unwrap();
+    std::fs::write(&torn, &bytes[..bytes.len() / 2]).unwrap();
+    let (second, _, pipeline) = server(dir.path());
+    assert!(second.restore().is_none(), "no outbox in the older one");
+    assert!(!torn.exists(), "the torn file is moved aside");
+    let snapshot = pipeline.flush(1020, None, false).snapshot;
+    assert_eq!(counter(&snapshot, "a"), Some((3.0, 3.0)));
+    // The next checkpoint goes into the file that was moved aside.
+    second.save();
+    assert!(torn.exists());
+}
+
+#[test]
+fn damaged_or_foreign_files_are_set_aside_and_the_server_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in FILES {
+        std::fs::write(dir.path().join(name), b"not a checkpoint").unwrap();
+    }
     let (second, _, pipeline) = server(dir.path());
     assert!(second.restore().is_none());
-    assert!(!path.exists());
-    let aside = std::fs::read_dir(dir.path()).unwrap().count();
-    assert_eq!(aside, 1, "moved to checkpoint.bad-<time>");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.iter().all(|n| n.contains(".bad-")), "{names:?}");
     assert_eq!(
         pipeline
             .flush(1020, None, false)
@@ -125,9 +159,9 @@ fn the_file_refuses_damage_truncation_and_other_formats() {
     let mut flush = Vec::new();
     snapshot.encode(&mut flush);
     for outbox in [None, Some((7, &flush[..]))] {
-        let bytes = encode(&checkpoint, outbox);
-        let (back, kept) = decode(&bytes).unwrap();
-        assert_eq!(back.series(), checkpoint.series());
+        let bytes = encode(5, &checkpoint, outbox);
+        let (number, back, kept) = decode(&bytes).unwrap();
+        assert_eq!((number, back.series()), (5, checkpoint.series()));
         assert_eq!(
             kept.map(|o| (o.number, o.bytes)),
             outbox.map(|(n, b)| (n, b.to_vec()))
@@ -141,27 +175,28 @@ fn the_file_refuses_damage_truncation_and_other_formats() {
             assert!(decode(&flipped).is_err(), "flipped byte {i}");
         }
     }
-    let mut other = encode(&checkpoint, None);
+    let mut other = encode(0, &checkpoint, None);
     other[0] = b'X';
     assert!(matches!(decode(&other), Err(LoadError::Foreign)));
 }
 
 #[test]
 fn a_checkpoint_is_written_only_when_something_changed() {
-    use std::os::unix::fs::MetadataExt;
     let dir = tempfile::tempdir().unwrap();
     let (checkpoints, intakes, pipeline) = server(dir.path());
-    let inode = || std::fs::metadata(dir.path().join(FILE)).unwrap().ino();
+    let number = || {
+        let (path, _) = newest(dir.path());
+        decode(&std::fs::read(path).unwrap()).unwrap().0
+    };
     intakes[0].fill(|t| t.ingest(b"a:1|c"));
     checkpoints.save();
-    let first = inode();
+    assert_eq!(number(), 0);
     checkpoints.save();
-    assert_eq!(inode(), first, "nothing new: no write");
+    assert_eq!(number(), 0, "nothing new: no write");
     intakes[1].fill(|t| t.ingest(b"a:1|c"));
     checkpoints.save();
-    let second = inode();
-    assert_ne!(second, first, "a new line: a new file");
+    assert_eq!(number(), 1, "a new line: a new checkpoint");
     pipeline.delete(statkit_agg::Kind::Counters, &["a"]);
     checkpoints.save();
-    assert_ne!(inode(), second, "a deletion: a new file");
+    assert_eq!(number(), 2, "a deletion: a new checkpoint");
 }

@@ -1,6 +1,8 @@
 //! `GET /metrics`: the history store for Prometheus, as text 0.0.4 or, when
 //! the scraper's `Accept` asks for it, OpenMetrics 1.0; through the mapping
-//! file when one is set, `statkit_build_info` and `process_*` last.
+//! file when one is set, with the help texts and units stats files give
+//! their metrics (`source::files_help`), `statkit_build_info` and
+//! `process_*` last.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -16,9 +18,11 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let format = Format::negotiate(accept);
+    let described = app.context.counts.described.current();
     let key = Key {
         route: "metrics",
-        variant: format as u64,
+        // An answer is kept per format and version of the descriptions.
+        variant: (format as u64) | described.version() << 1,
     };
     let face = app.context.prometheus.clone();
     // Read now, not kept with the store's render: /proc's values change
@@ -28,7 +32,7 @@ pub(super) async fn metrics(State(app): State<App>, headers: HeaderMap) -> Respo
         .read_store_cached(key, move |store| {
             // About 100 bytes a series: one allocation for most stores.
             let mut out = String::with_capacity(store.len() * 100 + 64);
-            let clashes = face.render(store, format, &mut out);
+            let clashes = face.render(store, format, &|name| described.get(name), &mut out);
             if clashes > 0 {
                 tracing::debug!("/metrics left out {clashes} series with clashing names");
             }

@@ -239,6 +239,10 @@ pub(crate) fn options(
         gauges_max_ttl: u32::try_from(s.get(&GAUGES_MAX_TTL))
             .unwrap_or(u32::MAX)
             .max(1),
+        series_ttl: crate::prometheus::settings::series_ttl(s).map(|ttl| {
+            let flushes = (ttl.as_secs_f64() / interval.as_secs_f64()).ceil();
+            flushes.clamp(1.0, f64::from(u32::MAX)) as u32
+        }),
         prefix_stats: s.get(&PREFIX_STATS),
     })
 }

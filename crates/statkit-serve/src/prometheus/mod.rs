@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use statkit_encode::labels::HostLabels;
-use statkit_encode::prometheus::{process, render, Exposition, Format, Mapping};
+use statkit_encode::prometheus::{process, render, Describe, Exposition, Format, Mapping};
 use statkit_mapping::{Cache, Mapper};
 use statkit_store::Store;
 
@@ -76,39 +76,27 @@ impl Face {
     /// Writes `store` in `format` (through the mapping file, if any) and
     /// logs each name newly overflowed; returns the series left out for
     /// clashing names.
-    pub(crate) fn render(&self, store: &Store, format: Format, out: &mut String) -> usize {
+    pub(crate) fn render<'d>(
+        &self,
+        store: &Store,
+        format: Format,
+        described: &'d Describe<'d>,
+        out: &mut String,
+    ) -> usize {
         self.log_overflows(store);
-        let series_ttl = self.series_ttl;
-        let labels = Some(&self.labels);
-        match &self.mapping {
-            Some((mapper, cache)) => {
-                let mut cache = lock(cache);
-                let mapping = Some(Mapping {
-                    mapper,
-                    cache: &mut cache,
-                });
-                render(
-                    store,
-                    format,
-                    Exposition {
-                        mapping,
-                        series_ttl,
-                        labels,
-                    },
-                    out,
-                )
-            }
-            None => render(
-                store,
-                format,
-                Exposition {
-                    mapping: None,
-                    series_ttl,
-                    labels,
-                },
-                out,
-            ),
-        }
+        let mut cache = self
+            .mapping
+            .as_ref()
+            .map(|(mapper, cache)| (mapper, lock(cache)));
+        let exposition = Exposition {
+            mapping: cache
+                .as_mut()
+                .map(|(mapper, cache)| Mapping { mapper, cache }),
+            series_ttl: self.series_ttl,
+            labels: Some(&self.labels),
+            described: Some(described),
+        };
+        render(store, format, exposition, out)
     }
 
     fn log_overflows(&self, store: &Store) {

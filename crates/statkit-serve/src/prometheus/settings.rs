@@ -28,7 +28,7 @@ declare! {
     SERIES_TTL: Duration = Setting::new(
         "series_ttl",
         "0",
-        "Leave out of /metrics the series without activity (a count, members, a gauge report) for this long; a mapping rule's ttl wins; 0 keeps every series",
+        "Series without activity (a sample of any value) for this long leave the aggregation (Graphite gets no more zeros for them), the history store, the dashboard and /metrics, where a mapping rule's ttl wins; 0 keeps every series, as etsy does",
     );
 }
 
@@ -45,9 +45,14 @@ impl PrometheusConfig {
     pub(crate) fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
         Ok(PrometheusConfig {
             mapping: from_settings(s)?,
-            series_ttl: Some(s.get(&SERIES_TTL)).filter(|t| !t.is_zero()),
+            series_ttl: series_ttl(s),
         })
     }
+}
+
+/// `series_ttl`, `None` when 0 (off).
+pub(crate) fn series_ttl(s: &Settings) -> Option<Duration> {
+    Some(s.get(&SERIES_TTL)).filter(|t| !t.is_zero())
 }
 
 /// The per-name limit of the history store.

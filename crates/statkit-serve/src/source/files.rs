@@ -2,7 +2,9 @@
 //! a thread reads every stats file and every pipe each scan interval and
 //! feeds what changed, per process and summed over the host, into a table
 //! of its own as statsd samples (`statkit_scan::feed` has the naming), so
-//! the flusher and every sink treat them like received ones.
+//! the flusher and every sink treat them like received ones. The help
+//! texts and units the files carry go beside the readings, to `/metrics`
+//! (`files_help`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,9 @@ use std::time::{Duration, Instant};
 use statkit_format::StatFile;
 use statkit_scan::feed::{Feed, Kind, Reading};
 use statkit_scan::{discover, read_file_with, Limits};
-use statkit_wire::statsd::{MetricType, Sample, Value};
+use statkit_wire::statsd::{self, MetricType, Sample, Value};
 
+use super::files_help::{Described, MAX_DESCRIBED};
 use super::SourceCounts;
 use crate::pipeline::Intake;
 
@@ -44,6 +47,7 @@ pub(crate) fn run(
 ) {
     let mut feed = Feed::new(MAX_SERIES);
     let mut readings = Vec::new();
+    let mut helps = Helps::new(intake.fill(|table| table.options().sanitize_keys));
     let mut reported_skips = 0;
     let mut refusals = Refusals::default();
     while !stop.load(Ordering::Relaxed) {
@@ -68,6 +72,7 @@ pub(crate) fn run(
         if !readings.is_empty() {
             intake.fill(|table| table.record_all(readings.iter().map(sample)));
         }
+        helps.scan(&files, &counts.described);
         if feed.skipped > reported_skips {
             tracing::warn!(
                 skipped = feed.skipped,
@@ -78,6 +83,46 @@ pub(crate) fn run(
         while started.elapsed() < interval && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(STOP_CHECK.min(interval));
         }
+    }
+}
+
+/// Each scan's descriptions, keyed as the table keys the readings.
+struct Helps {
+    sanitize: bool,
+    found: Vec<statkit_scan::described::KeyHelp>,
+    scratch: Vec<u8>,
+    reported_left_out: u64,
+}
+
+impl Helps {
+    fn new(sanitize: bool) -> Helps {
+        Helps {
+            sanitize,
+            found: Vec::new(),
+            scratch: Vec::new(),
+            reported_left_out: 0,
+        }
+    }
+
+    /// Puts what `files` describe into `described`; logs when some are
+    /// left out, once per change of their number.
+    fn scan(&mut self, files: &[(PathBuf, StatFile)], described: &Described) {
+        self.found.clear();
+        let files = files.iter().map(|(path, file)| (path.as_path(), file));
+        let past = statkit_scan::described::key_help(files, MAX_DESCRIBED, &mut self.found);
+        let (sanitize, scratch) = (self.sanitize, &mut self.scratch);
+        described.replace(&self.found, past as u64, |key| {
+            statsd::canonical_key(key.as_bytes(), b"", sanitize, scratch).to_vec()
+        });
+        let left_out = described.left_out();
+        if left_out > 0 && left_out != self.reported_left_out {
+            tracing::warn!(
+                left_out,
+                limit = MAX_DESCRIBED,
+                "stats files describe more keys than /metrics keeps; the rest show the default help"
+            );
+        }
+        self.reported_left_out = left_out;
     }
 }
 

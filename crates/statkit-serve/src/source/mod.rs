@@ -5,6 +5,7 @@
 
 pub(crate) mod datagram;
 pub(crate) mod files;
+pub(crate) mod files_help;
 pub(crate) mod kernel;
 pub(crate) mod pipes;
 pub(crate) mod settings;
@@ -22,6 +23,9 @@ pub(crate) struct SourceCounts {
     tcp_refused: AtomicU64,
     /// Stats files skipped for a reader's limit (each once while it stays).
     files_refused: AtomicU64,
+    /// The help texts and units the scanner found, for `/metrics`: shared
+    /// here because the scanner and the HTTP face both hold these counts.
+    pub(crate) described: files_help::Described,
 }
 
 impl SourceCounts {
@@ -30,6 +34,7 @@ impl SourceCounts {
             udp_inodes,
             tcp_refused: AtomicU64::new(0),
             files_refused: AtomicU64::new(0),
+            described: files_help::Described::default(),
         }
     }
 

@@ -77,7 +77,7 @@ pub(crate) async fn save_now(history: &Arc<History>, path: &Path) {
         // Encode under the read lock (the flusher's next write waits a
         // moment), write without it.
         let bytes = state::encode(&history.read());
-        files::save(&bytes, &target, files::WriteOut::Synced)
+        files::save(&bytes, &target)
     })
     .await;
     match saved {

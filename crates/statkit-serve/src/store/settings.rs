@@ -23,6 +23,11 @@ declare! {
     )
     .aliases(&[Alias::new("history_bytes")])
     .value_name("BYTES");
+    FORGET_AFTER: Duration = Setting::new(
+        "store.forget_after",
+        "86400",
+        "The history store forgets a series (history and all) once no flush has reported it for this long: the aggregation let it go (series_ttl, etsy's delete options, an admin delete); 0 keeps every series",
+    );
     STATE_DIR: String = Setting::new(
         "state.dir",
         "off",
@@ -67,8 +72,11 @@ pub(crate) fn options(
         bytes_per_series: s.get(&HISTORY_BYTES),
         bounds,
         own_prefix: s.get(&crate::pipeline::settings::PREFIX_STATS),
-        // The Prometheus face's setting (prometheus/settings.rs).
+        // The Prometheus face's settings (prometheus/settings.rs).
         max_series_per_name: crate::prometheus::settings::max_series_per_name(s),
+        forget_after_s: s.get(&FORGET_AFTER).as_secs(),
+        idle_ttl_s: crate::prometheus::settings::series_ttl(s)
+            .map_or(0, |ttl| ttl.as_secs().max(1)),
     })
 }
 

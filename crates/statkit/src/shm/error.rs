@@ -49,6 +49,16 @@ pub enum RegisterError {
         /// The option that gives more room.
         option: &'static str,
     },
+    /// A description over the format's limits (name, unit or help text).
+    #[error(transparent)]
+    Describe(#[from] statkit_format::DescribeError),
+    /// The file's descriptions section (`Options::descriptions`) has no
+    /// room for another description.
+    #[error("no room to describe {name:?}: the file's descriptions section is full (raise Options::descriptions)")]
+    DescriptionsFull {
+        /// The metric's name.
+        name: String,
+    },
     /// The current segment was full and adding a continuation file failed.
     #[error("no room for metric {label:?}: cannot add a continuation file: {reason}")]
     Grow {

@@ -29,6 +29,8 @@
 //! - [`global`], [`incr`], [`set`], [`record`]: a default registry and
 //!   statvent-style calls over it; its file is removed at exit.
 //! - The registry is a `metrics::Recorder` (see the `recorder` module).
+//! - [`Registry::describe`] writes a metric name's help text and unit to
+//!   the file (the recorder's `describe_*` calls do the same).
 //! - [`Registry::mirror_mmstats`] keeps an mmstats v1 copy of the registry
 //!   for existing mmstats readers.
 //!
@@ -36,6 +38,7 @@
 //! make a registry of its own rather than use the parent's handles.
 
 mod cells;
+mod describe;
 mod error;
 mod global;
 mod handles;

@@ -36,6 +36,11 @@ pub struct Options {
     /// the file and are counted in
     /// [`RegistryStats::overflow_threads`](super::RegistryStats).
     pub max_threads: u32,
+    /// Bytes of room for `describe_*` help texts and units (default 64
+    /// KiB, sparse; at most `statkit_format::describe::SECTION_MAX`): a
+    /// description takes 8 bytes plus its name, unit and text, rounded up
+    /// to 8. Past it, a description is refused.
+    pub descriptions: u32,
     /// Last values each histogram keeps for the pipe publisher's
     /// statvent statistics (default 100, statvent's; 0 keeps none, and the
     /// publisher then takes them from the histogram's buckets).
@@ -51,6 +56,7 @@ impl Default for Options {
             block_size: 1 << 20,
             max_segments: 16,
             max_threads: 1024,
+            descriptions: 64 * 1024,
             recent: 100,
         }
     }

@@ -8,39 +8,19 @@
 //! in [`RegistryStats::refused`](super::RegistryStats), because the facade
 //! has no way to return the error.
 //!
-//! `describe_counter!`, `describe_gauge!` and `describe_histogram!` are
-//! kept in the process' memory, readable with [`Registry::description`].
-//! They are not in the stats file: its format (`docs/format.md`) has no
-//! place for a description or a unit, so readers (`statkit slurp`, the
-//! server's `/metrics`) do not see them yet.
+//! `describe_counter!`, `describe_gauge!` and `describe_histogram!` go to
+//! the stats file's descriptions section ([`Registry::describe`]), unit
+//! as `Unit::as_str` spells it (`seconds`, `bytes`, ...), so readers
+//! (`statkit slurp --json`, the server's `/metrics`) show them. One the
+//! registry refuses is counted in
+//! [`RegistryStats::refused_descriptions`](super::RegistryStats).
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 
 use metrics::{Key, KeyName, Metadata, SharedString, Unit};
 
-use super::registry::Inner;
 use super::{Counter, Gauge, Histogram, RegisterError, Registry};
-
-/// The descriptions of every live registry, each found by its shared state.
-///
-/// They sit beside the registries rather than in them so that the registry
-/// itself stays as it is; a registry's entry goes at the first `describe_*`
-/// after the registry is dropped. An entry's [`Weak`] keeps the dropped
-/// registry's allocation, so its address is never reused by a later one
-/// while the entry is in this list.
-static DESCRIPTIONS: Mutex<Vec<Described>> = Mutex::new(Vec::new());
-
-struct Described {
-    registry: Weak<Inner>,
-    /// Text and unit by metric name.
-    by_name: HashMap<String, (String, Option<Unit>)>,
-}
-
-fn descriptions() -> std::sync::MutexGuard<'static, Vec<Described>> {
-    DESCRIPTIONS.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 impl metrics::CounterFn for Counter {
     fn increment(&self, value: u64) {
@@ -77,33 +57,13 @@ impl metrics::HistogramFn for Histogram {
 }
 
 impl Registry {
-    /// The text and unit a `describe_*!` call gave metric `name` (the name
-    /// without tags) while this registry was the recorder, if any.
-    pub fn description(&self, name: &str) -> Option<(String, Option<Unit>)> {
-        descriptions()
-            .iter()
-            .find(|described| std::ptr::eq(described.registry.as_ptr(), Arc::as_ptr(&self.inner)))
-            .and_then(|described| described.by_name.get(name).cloned())
-    }
-
-    fn describe(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
-        let mut all = descriptions();
-        all.retain(|described| described.registry.strong_count() > 0);
-        let index = match all.iter().position(|described| {
-            std::ptr::eq(described.registry.as_ptr(), Arc::as_ptr(&self.inner))
-        }) {
-            Some(index) => index,
-            None => {
-                all.push(Described {
-                    registry: Arc::downgrade(&self.inner),
-                    by_name: HashMap::new(),
-                });
-                all.len() - 1
-            }
-        };
-        all[index]
-            .by_name
-            .insert(name.as_str().to_owned(), (text.into_owned(), unit));
+    /// Writes a `describe_*!` call's text and unit to the file, or
+    /// counts the refusal (the facade cannot return it).
+    fn describe_key(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        let unit = unit.as_ref().map_or("", Unit::as_str);
+        if self.describe(name.as_str(), unit, &text).is_err() {
+            self.inner.refused_descriptions.fetch_add(1, Relaxed);
+        }
     }
 
     /// Registers a facade key, or counts the refusal.
@@ -125,15 +85,15 @@ impl Registry {
 
 impl metrics::Recorder for Registry {
     fn describe_counter(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
-        self.describe(name, unit, text);
+        self.describe_key(name, unit, text);
     }
 
     fn describe_gauge(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
-        self.describe(name, unit, text);
+        self.describe_key(name, unit, text);
     }
 
     fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
-        self.describe(name, unit, text);
+        self.describe_key(name, unit, text);
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> metrics::Counter {
@@ -171,19 +131,20 @@ mod tests {
         metrics::with_local_recorder(&b, || {
             metrics::describe_gauge!("hits", "a gauge here");
         });
+        let described = |r: &Registry, name| r.description(name).map(|d| (d.help, d.unit));
         assert_eq!(
-            a.description("hits"),
-            Some(("requests served".to_owned(), Some(Unit::Count)))
+            described(&a, "hits"),
+            Some(("requests served".to_owned(), "count".to_owned()))
         );
         assert_eq!(
-            a.clone().description("latency"),
-            Some(("time to answer".to_owned(), Some(Unit::Seconds)))
+            described(&a.clone(), "latency"),
+            Some(("time to answer".to_owned(), "seconds".to_owned()))
         );
         assert_eq!(
-            b.description("hits"),
-            Some(("a gauge here".to_owned(), None))
+            described(&b, "hits"),
+            Some(("a gauge here".to_owned(), String::new()))
         );
-        assert_eq!(b.description("latency"), None);
+        assert_eq!(described(&b, "latency"), None);
     }
 
     #[test]
@@ -193,22 +154,18 @@ mod tests {
             metrics::describe_counter!("hits", "old");
             metrics::describe_counter!("hits", Unit::Count, "new");
         });
-        assert_eq!(
-            registry.description("hits"),
-            Some(("new".to_owned(), Some(Unit::Count)))
-        );
+        let found = registry.description("hits").unwrap();
+        assert_eq!((found.help.as_str(), found.unit.as_str()), ("new", "count"));
     }
 
     #[test]
-    fn a_dropped_registry_leaves_the_list_at_the_next_description() {
-        let gone = registry();
-        metrics::with_local_recorder(&gone, || metrics::describe_counter!("x", "text"));
-        let weak = Arc::downgrade(&gone.inner);
-        drop(gone);
-        let live = registry();
-        metrics::with_local_recorder(&live, || metrics::describe_counter!("y", "text"));
-        assert!(!descriptions()
-            .iter()
-            .any(|described| described.registry.ptr_eq(&weak)));
+    fn a_refused_description_is_counted() {
+        let registry = registry();
+        metrics::with_local_recorder(&registry, || {
+            metrics::describe_counter!("bad{name}", "braces");
+            metrics::describe_counter!("long", "x".repeat(5000));
+        });
+        assert_eq!(registry.stats().refused_descriptions, 2);
+        assert_eq!(registry.description("long"), None);
     }
 }

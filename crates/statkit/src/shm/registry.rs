@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use statkit_format::layout::{header, Entry, Header, Kind, Layout, PAGE, STATE_READY};
+use statkit_format::layout::{header, Entry, Header, Kind, Layout, PAGE, STATE_READY, WORD};
 
 use super::handles::{Average, Counter, Gauge, Histogram, MovingAverage, Text, Window};
 use super::recent::Recent;
@@ -39,6 +39,9 @@ pub struct RegistryStats {
     /// Registrations refused by the `metrics` recorder or the convenience
     /// functions, which cannot return the error.
     pub refused: u64,
+    /// `describe_*` calls of the `metrics` recorder refused (over a limit,
+    /// or the file's descriptions section full).
+    pub refused_descriptions: u64,
     /// Threads that found no block of their own (the `max_threads` limit,
     /// or the file could not grow); their updates are kept in memory only.
     pub overflow_threads: u64,
@@ -58,14 +61,18 @@ pub(super) struct Inner {
     /// The block of threads without one of their own, made on first use.
     overflow: OnceLock<Reservation>,
     pub refused: AtomicU64,
+    pub refused_descriptions: AtomicU64,
     overflow_threads: AtomicU64,
     /// Serializes writers of text values (readers use the sequence pair).
     pub text_lock: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     metrics: HashMap<String, Registered>,
+    /// The help texts and units written to the file, and the bytes of its
+    /// section they take.
+    pub descriptions: super::describe::Written,
     /// Labels in registration order.
     order: Vec<String>,
     /// The segment new metrics go to, and its entries and cells in use.
@@ -151,6 +158,7 @@ impl Registry {
                 feeding: Arc::new(AtomicBool::new(false)),
                 overflow: OnceLock::new(),
                 refused: AtomicU64::new(0),
+                refused_descriptions: AtomicU64::new(0),
                 overflow_threads: AtomicU64::new(0),
                 text_lock: Mutex::new(()),
             }),
@@ -180,6 +188,7 @@ impl Registry {
     pub fn stats(&self) -> RegistryStats {
         RegistryStats {
             refused: self.inner.refused.load(Relaxed),
+            refused_descriptions: self.inner.refused_descriptions.load(Relaxed),
             overflow_threads: self.inner.overflow_threads.load(Relaxed),
         }
     }
@@ -317,7 +326,7 @@ impl Registry {
 }
 
 impl Inner {
-    fn lock_state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock_state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -420,9 +429,13 @@ fn max_segments(options: &Options) -> u32 {
 }
 
 fn layout_of(options: &Options) -> Layout {
+    let descriptions = options
+        .descriptions
+        .min(statkit_format::describe::SECTION_MAX);
     Layout {
         capacity: options.capacity.max(1),
         block_size: (options.block_size.max(PAGE as u32) / PAGE as u32) * PAGE as u32,
+        descriptions: descriptions / WORD as u32 * WORD as u32,
     }
 }
 
@@ -445,5 +458,6 @@ fn header_of(options: &Options, layout: Layout) -> Header {
         state: 0,
         segments: 0,
         segment: 0,
+        descriptions: layout.descriptions(),
     }
 }

@@ -184,16 +184,33 @@ impl Storage {
     /// holds the registry lock and publishes the entry count afterwards.
     pub fn write_entry(&self, index: u32, entry: u32, bytes: &[u8]) {
         debug_assert!(entry < self.layout.capacity);
+        self.write_head(index, Layout::entry_offset(entry) as usize, bytes);
+    }
+
+    /// Copies a description's record to byte `at` of the main file's
+    /// descriptions section. The caller holds the registry lock, checked
+    /// that it fits the section, and publishes the bytes used afterwards.
+    pub fn write_description(&self, at: u32, bytes: &[u8]) {
+        debug_assert!(at as usize + bytes.len() <= self.layout.descriptions as usize);
+        let offset = self.layout.descriptions_offset() as usize + at as usize;
+        self.write_head(0, offset, bytes);
+    }
+
+    /// Copies `bytes` to byte `at` of segment `index`'s head.
+    fn write_head(&self, index: u32, at: usize, bytes: &[u8]) {
         let segments = self.segments.lock().unwrap_or_else(|e| e.into_inner());
-        let at = Layout::entry_offset(entry) as usize;
-        // SAFETY: `entry` is below the capacity the head mapping was sized
-        // for; no reader looks at entries past the published count.
+        let head = &segments[index as usize].head;
+        if at
+            .checked_add(bytes.len())
+            .is_none_or(|end| end > head.len())
+        {
+            debug_assert!(false, "a head write out of range at {at}");
+            return;
+        }
+        // SAFETY: within the head mapping (checked above); no reader looks
+        // past the published counts.
         unsafe {
-            std::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                segments[index as usize].head.as_mut_ptr().add(at),
-                bytes.len(),
-            )
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), head.as_mut_ptr().add(at), bytes.len())
         };
     }
 

@@ -258,22 +258,39 @@ fn the_metrics_facade_records_into_the_registry() {
     );
 }
 
+/// `describe_*` before and after the metric reach the file, where
+/// another process' decoder finds them; a chain's continuation does not
+/// move them.
 #[test]
-fn facade_descriptions_are_kept_in_memory() {
+fn facade_descriptions_reach_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = Registry::publish(options(dir.path())).unwrap();
+    let registry = Registry::publish(Options {
+        capacity: 1,
+        ..options(dir.path())
+    })
+    .unwrap();
     metrics::with_local_recorder(&registry, || {
         metrics::describe_histogram!("latency", metrics::Unit::Seconds, "time to answer");
         metrics::histogram!("latency").record(0.25);
+        metrics::counter!("hits", "code" => "200").increment(3);
+        metrics::describe_counter!("hits", "requests \"served\"\nby code");
     });
-    assert_eq!(
-        registry.description("latency"),
-        Some(("time to answer".to_owned(), Some(metrics::Unit::Seconds)))
-    );
-    let Value::Histogram(h) = value(&read(registry.path().unwrap()), "latency") else {
+    let file = read(registry.path().unwrap());
+    let Value::Histogram(h) = value(&file, "latency") else {
         panic!()
     };
     assert_eq!(h.count, 1);
+    let latency = file.description("latency").unwrap();
+    assert_eq!(
+        (latency.unit.as_str(), latency.help.as_str()),
+        ("seconds", "time to answer")
+    );
+    let hits = file.description("hits{code=200}").unwrap();
+    assert_eq!(
+        (hits.unit.as_str(), hits.help.as_str()),
+        ("", "requests \"served\"\nby code")
+    );
+    assert_eq!(registry.stats().refused_descriptions, 0);
 }
 
 /// Runs in a child copy of this test binary (with `STATKIT_DIR` set) and
