@@ -47,9 +47,11 @@
 //! ```
 //!
 //! The `cursor` file says where the first record not yet popped starts;
-//! segments before it are deleted. It is replaced (written aside, synced,
-//! renamed) at each pop; without a valid cursor the queue starts at its
-//! oldest segment, which delivers again rather than loses.
+//! segments before it are deleted. It is overwritten in place at each pop
+//! and not synced: a crash or a power cut can only leave it older (or torn,
+//! which its checksum tells), and without a valid cursor the queue starts
+//! at its oldest segment: records are delivered again rather than lost,
+//! and a pop costs one small write instead of two syncs and a rename.
 //!
 //! # Crash safety
 //!
@@ -90,7 +92,6 @@ const HEADER: u64 = SEGMENT_MAGIC.len() as u64;
 /// A record's length and CRC.
 pub const RECORD_OVERHEAD: u64 = 8;
 const CURSOR: &str = "cursor";
-const CURSOR_TMP: &str = "cursor.tmp";
 const SEGMENT_SUFFIX: &str = ".seg";
 const BAD_SUFFIX: &str = ".bad";
 
@@ -454,8 +455,8 @@ impl DiskQueue {
         Some((u64::from_le_bytes(*seq), u64::from_le_bytes(*offset)))
     }
 
-    /// Records where the first record left starts: written aside, synced,
-    /// then renamed over the old cursor.
+    /// Records where the first record left starts, overwriting the cursor
+    /// in place (see the crate's documentation for why it is not synced).
     fn write_cursor(&self) -> Result<(), QueueError> {
         let (seq, offset) = match self.segments.front() {
             Some(segment) => (segment.seq, segment.start),
@@ -466,23 +467,19 @@ impl DiskQueue {
         bytes.extend_from_slice(&seq.to_le_bytes());
         bytes.extend_from_slice(&offset.to_le_bytes());
         bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-        let tmp = self.dir.join(CURSOR_TMP);
+        let path = self.dir.join(CURSOR);
         let write = || -> io::Result<()> {
             let file = OpenOptions::new()
                 .write(true)
                 .create(true)
-                .truncate(true)
                 .mode(0o600)
                 .custom_flags(libc::O_NOFOLLOW)
-                .open(&tmp)?;
-            file.write_all_at(&bytes, 0)?;
-            file.sync_data()
+                .open(&path)?;
+            // The same length every time: nothing to truncate.
+            file.write_all_at(&bytes, 0)
         };
         // On a full disk this is the error a push reports.
-        write().map_err(|source| write_error(source, &tmp, 0))?;
-        let path = self.dir.join(CURSOR);
-        fs::rename(&tmp, &path).map_err(io_error("replacing", &path))?;
-        sync_dir(&self.dir)
+        write().map_err(|source| write_error(source, &path, 0))
     }
 
     /// Appends `data` as the last record, first dropping the oldest

@@ -52,7 +52,7 @@ pub(crate) mod settings;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use statkit_agg::{Checkpoint, Snapshot};
 
@@ -92,6 +92,9 @@ struct Written {
     /// checkpoint that would change nothing (`None` after a flush: its
     /// outbox must go).
     version: Option<[u64; 4]>,
+    /// When the newest was written: the next periodic one is due an
+    /// interval after it, so a flush's checkpoint puts it off.
+    at: Option<Instant>,
 }
 
 /// Why a checkpoint file was not loaded.
@@ -147,6 +150,8 @@ impl Checkpointer {
         let mut written = lock(&self.written);
         let version = self.pipeline.version();
         if written.version == Some(version) {
+            // Nothing new: due again an interval from now.
+            written.at = Some(Instant::now());
             return;
         }
         let bytes = encode(written.count, &self.pipeline.capture(), None);
@@ -196,13 +201,26 @@ impl Checkpointer {
         let path = &self.paths[(written.count % 2) as usize];
         files::overwrite(bytes, path, write_out)?;
         written.count += 1;
+        written.at = Some(Instant::now());
         Ok(())
     }
 
-    /// Saves every `interval` until `stop` receives or disconnects.
+    /// Saves an `interval` after the last checkpoint (periodic or a
+    /// flush's) until `stop` receives or disconnects.
     pub(crate) fn run(&self, interval: Duration, stop: Receiver<()>) {
-        while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
-            self.save();
+        loop {
+            let last = lock(&self.written).at.unwrap_or_else(Instant::now);
+            let wait = (last + interval).saturating_duration_since(Instant::now());
+            match stop.recv_timeout(wait) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if lock(&self.written)
+                .at
+                .is_none_or(|at| at.elapsed() >= interval)
+            {
+                self.save();
+            }
         }
     }
 }
