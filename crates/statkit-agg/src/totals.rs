@@ -88,7 +88,9 @@ impl SeriesTotals {
         limit: usize,
         ttl_flushes: u64,
     ) -> u64 {
-        self.flushes += 1;
+        // A checkpoint's count is below 2^62 (decoding checks): this
+        // cannot saturate in any server's life, and must not panic.
+        self.flushes = self.flushes.saturating_add(1);
         let seen = self.flushes;
         let mut refused = 0;
         let mut counter_totals = Vec::with_capacity(snapshot.counters.len());

@@ -126,9 +126,13 @@ fn timer_total(r: &mut Reader<'_>) -> Result<Kept<Cumulative>> {
 
 /// A total was last seen at a flush that happened: `seen` is at most the
 /// flushes counted (the next flush's expiry subtracts the one from the
-/// other).
+/// other), and the flushes counted are fewer than 2^62, more than any
+/// server lives to make, so counting on cannot overflow.
 fn seen_before_now(a: AggregatorState) -> Result<AggregatorState> {
     let flushes = a.flushes;
+    if flushes >= 1 << 62 {
+        return Err(CheckpointError::Invalid("flush count"));
+    }
     let counters = a.counter_totals.values.iter().map(|k| k.seen);
     let timers = a.timer_totals.values.iter().map(|k| k.seen);
     match counters.chain(timers).all(|seen| seen <= flushes) {

@@ -653,3 +653,24 @@ fn writes_fuzz_seeds() {
         );
     }
 }
+
+/// Found by the fuzzer: a checkpoint counting u64::MAX flushes made the
+/// next flush overflow its count.
+#[test]
+fn a_flush_count_no_server_reaches_is_refused() {
+    let decode = |flushes: u64| {
+        let mut p = vec![0]; // no last flush
+        p.extend_from_slice(&[0; 2 * 72]);
+        p.extend_from_slice(&u32s(&[0, 0, 0, 0]));
+        p.extend_from_slice(&flushes.to_le_bytes());
+        p.extend_from_slice(&u32s(&[0, 0, 0]));
+        Checkpoint::decode(&frame(&p))
+    };
+    assert!(decode((1 << 62) - 1).is_ok());
+    for flushes in [1 << 62, u64::MAX] {
+        assert_eq!(
+            decode(flushes).unwrap_err(),
+            CheckpointError::Invalid("flush count")
+        );
+    }
+}
