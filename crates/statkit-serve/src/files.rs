@@ -13,8 +13,16 @@ use crate::support::unix_now;
 /// A kept file's bytes: never through a symbolic link, never waiting on a
 /// FIFO, a regular file only.
 pub(crate) fn read_own(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
+    let mut file = open_own(std::fs::OpenOptions::new().read(true), path)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens `path` as `options` say, never through a symbolic link and never
+/// waiting on a FIFO, and only if it is a regular file.
+fn open_own(options: &mut std::fs::OpenOptions, path: &Path) -> io::Result<File> {
+    let file = options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)?;
     if !file.metadata()?.is_file() {
@@ -23,9 +31,7 @@ pub(crate) fn read_own(path: &Path) -> io::Result<Vec<u8>> {
             "not a regular file",
         ));
     }
-    let mut bytes = Vec::new();
-    io::Read::read_to_end(&mut file, &mut bytes)?;
-    Ok(bytes)
+    Ok(file)
 }
 
 /// Whether an [`overwrite`] must reach the disk before it counts.
@@ -46,13 +52,9 @@ pub(crate) fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
     // Only the server's user reads what it kept; a link planted at the
     // temporary name (a `state.file` in a shared folder) is not written
     // through.
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&temporary)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true).mode(0o600);
+    let mut file = open_own(&mut options, &temporary)?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
     drop(file);
     if let Err(e) = written {
@@ -73,18 +75,13 @@ pub(crate) fn save(bytes: &[u8], path: &Path) -> io::Result<()> {
 pub(crate) fn overwrite(bytes: &[u8], path: &Path, write_out: WriteOut) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let existed = std::fs::symlink_metadata(path).is_ok();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
+    let file = open_own(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600),
+        path,
+    )?;
     file.write_all_at(bytes, 0)?;
     file.set_len(bytes.len() as u64)?;
     if write_out == WriteOut::Synced {
